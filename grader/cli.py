@@ -1,0 +1,149 @@
+"""The ``grade`` command.
+
+    grade PATH... [--out DIR] [-j N] [--lab ID] [--course DIR] [--backend NAME | --no-sandbox]
+    grade check NOTEBOOK [-k EXPR] [--lab ID] [--course DIR]
+    grade assign SOLUTION_DIR... [--check]
+
+Exit status: 0 when every submission got a row, 1 when the grader itself
+failed on something (the rows are still written), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from grader import assign as assign_mod
+from grader.course import Course, CourseError
+from grader.discover import Submission, discover
+from grader.executors import LocalExecutor
+from grader.report import progress, summary_table, tests_table
+from grader.results import write_gradebook, write_result
+from grader.runner import Job, grade
+from grader.sandbox import SandboxUnavailable, get_backend
+
+COMMANDS = ("check", "assign")
+
+
+class UsageError(Exception):
+    """Something the user must change in how they called ``grade``."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    console = Console(stderr=False)
+    try:
+        if argv and argv[0] in COMMANDS:
+            command, rest = argv[0], argv[1:]
+            return {"check": cmd_check, "assign": cmd_assign}[command](rest, console)
+        return cmd_grade(argv, console)
+    except (UsageError, CourseError, SandboxUnavailable, FileNotFoundError, assign_mod.AssignError) as exc:
+        print(f"grade: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def grade_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grade", description="Grade notebooks in a sandbox against the lab's tests. "
+                                "Other commands: 'grade check NOTEBOOK', 'grade assign SOLUTION_DIR'.")
+    p.add_argument("paths", nargs="+", type=Path, help="notebooks, zips, or folders of them")
+    p.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="submissions graded at once (default: one per core)")
+    p.add_argument("--lab", help="grade every notebook as this lab, whatever its metadata says")
+    p.add_argument("--course", type=Path, help="the course folder (default: the current folder)")
+    p.add_argument("--backend", default="bwrap", help="sandbox backend (default: bwrap)")
+    p.add_argument("--no-sandbox", action="store_true", help="run student code unsandboxed (marked in results)")
+    return p
+
+
+def cmd_grade(argv: list[str], console: Console) -> int:
+    args = grade_parser().parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("-j must be at least 1")
+    course = Course.find(args.course)
+    if args.lab is not None:
+        course.lab(args.lab)
+    backend = "none" if args.no_sandbox else args.backend
+    _require_backend(backend, "use --no-sandbox to grade without one, at your own risk")
+    subs = discover(args.paths, course.lab_ids(), args.lab)
+    if not subs:
+        raise UsageError("no notebooks found under " + ", ".join(map(str, args.paths)))
+    executor = LocalExecutor(args.jobs)
+    results = []
+    with progress(console, len(subs)) as advance:
+        for _, result in executor.run(Job(sub, course.root, backend) for sub in subs):
+            write_result(args.out, result)
+            results.append(result)
+            write_gradebook(args.out, results)
+            advance(result)
+    console.print(summary_table(results))
+    if backend == "none":
+        console.print("[yellow]graded WITHOUT a sandbox: results are marked unsandboxed[/]")
+    console.print(f"gradebook: {args.out / 'gradebook.csv'}")
+    for error in executor.errors:
+        print(f"grade: grader error: {error}", file=sys.stderr)
+    return 1 if executor.errors else 0
+
+
+def cmd_check(argv: list[str], console: Console) -> int:
+    p = argparse.ArgumentParser(prog="grade check", description="Run a lab's public tests on your notebook.")
+    p.add_argument("notebook", type=Path)
+    p.add_argument("-k", dest="select", help="only tests matching this pytest -k expression (e.g. q1)")
+    p.add_argument("--lab", help="the lab id, if the notebook's metadata lacks it")
+    p.add_argument("--course", type=Path, help="the course folder (default: found above the notebook)")
+    args = p.parse_args(argv)
+    if not args.notebook.is_file():
+        raise UsageError(f"{args.notebook}: no such notebook")
+    course = Course.find(args.course or find_course_root(args.notebook))
+    backend = "bwrap"
+    try:
+        get_backend(backend)
+    except SandboxUnavailable as exc:
+        backend = "none"
+        console.print(f"[yellow]no sandbox here ({exc}): running the public tests unsandboxed[/]")
+    sub = discover([args.notebook], course.lab_ids(), args.lab)[0]
+    if sub.problem:
+        raise UsageError(f"{args.notebook}: {sub.problem}")
+    result = grade(Job(sub, course.root, backend, hidden=False, select=args.select))
+    console.print(tests_table(result))
+    if result.message:
+        console.print(result.message)
+    return 0
+
+
+def find_course_root(notebook: Path) -> Path:
+    """The nearest folder above ``notebook`` that holds ``labs/``."""
+    for folder in notebook.resolve().parents:
+        if (folder / "labs").is_dir():
+            return folder
+    raise UsageError(f"{notebook} is not inside a course (no labs/ folder above it); use --course")
+
+
+def cmd_assign(argv: list[str], console: Console) -> int:
+    p = argparse.ArgumentParser(prog="grade assign", description="Generate student notebooks from solutions.")
+    p.add_argument("solutions", nargs="+", type=Path, help="solution folders: solutions/<lab-id>")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if labs/ is out of date")
+    args = p.parse_args(argv)
+    stale_any = False
+    for folder in args.solutions:
+        if not (folder / "solution.ipynb").is_file():
+            raise UsageError(f"{folder}: no solution.ipynb here")
+        lab = Course(folder.resolve().parent.parent).lab(folder.resolve().name)
+        if args.check:
+            stale = assign_mod.out_of_date(lab)
+            stale_any |= bool(stale)
+            for path in stale:
+                console.print(f"out of date: {path}")
+        else:
+            for path in assign_mod.assign(lab):
+                console.print(f"wrote {path}")
+    return 1 if stale_any else 0
+
+
+def _require_backend(name: str, hint: str) -> None:
+    try:
+        get_backend(name)
+    except SandboxUnavailable as exc:
+        raise SandboxUnavailable(f"{exc}; {hint}") from None

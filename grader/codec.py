@@ -1,0 +1,268 @@
+"""The only way values cross the sandbox boundary: tagged JSON, never pickle.
+
+This module is deliberately self-contained (standard library only, numpy and
+pandas imported lazily) because its source is also sent into the student's
+kernel, which encodes values with it. The grader decodes with it too, and
+decoding is the part that matters: it builds nothing but plain values of the
+types listed below, with exact type checks, so an object that claims to equal
+everything, a subclass with a patched ``__eq__`` or a pickle payload cannot
+come out the other side.
+
+Plain JSON carries None, bool, int, float, str and list. Everything else is an
+object with a single ``$tag`` key.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import sys
+
+MAX_DEPTH = 64
+MAX_PAYLOAD = 64 * 1024 * 1024
+ARRAY_KINDS = "biufcUMm"  # numpy dtype kinds that are plain bytes: never "O"bject, "V"oid
+
+
+class CodecError(ValueError):
+    """A value that may not, or could not, cross the sandbox boundary."""
+
+
+def dumps(value) -> str:
+    """Encode ``value`` to a JSON string, or raise CodecError naming what is not allowed."""
+    return json.dumps(_encode(value, 0), allow_nan=True, separators=(",", ":"))
+
+
+def loads(text: str):
+    """Decode a string made by :func:`dumps` into plain Python values."""
+    if not isinstance(text, str) or len(text) > MAX_PAYLOAD:
+        raise CodecError("payload is not a string or is too large")
+    try:
+        doc = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise CodecError(f"payload is not valid JSON: {exc}") from None
+    return _decode(doc, 0)
+
+
+def _encode(value, depth: int):
+    if depth > MAX_DEPTH:
+        raise CodecError("value is nested too deeply")
+    kind = type(value)
+    if value is None or kind in (bool, int, str):
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else {"$float": repr(value)}
+    if kind is list:
+        return [_encode(v, depth + 1) for v in value]
+    if kind is tuple:
+        return {"$tuple": [_encode(v, depth + 1) for v in value]}
+    if kind in (set, frozenset):
+        return {"$" + kind.__name__: [_encode(v, depth + 1) for v in value]}
+    if kind is bytes:
+        return {"$bytes": base64.b64encode(value).decode("ascii")}
+    if kind is dict:
+        return {"$dict": [[_encode(k, depth + 1), _encode(v, depth + 1)] for k, v in value.items()]}
+    return _encode_library(value, depth)
+
+
+def _encode_library(value, depth: int):
+    """numpy and pandas values, checked by exact type so that subclasses are refused."""
+    np = sys.modules.get("numpy")
+    pd = sys.modules.get("pandas")
+    kind = type(value)
+    if np is not None and kind is np.ndarray:
+        return {"$ndarray": _array_fields(np, value)}
+    if np is not None and isinstance(value, np.generic) and kind.__module__ == "numpy":
+        return {"$npscalar": _array_fields(np, np.asarray(value))}
+    if pd is not None and kind is pd.Series:
+        return {"$series": _series_fields(np, value, depth)}
+    if pd is not None and kind is pd.DataFrame:
+        return {"$dataframe": {
+            "columns": _encode(list(value.columns), depth + 1),
+            "index": _encode(_index_values(value.index), depth + 1),
+            "data": [_series_fields(np, value.iloc[:, i], depth) for i in range(value.shape[1])],
+        }}
+    name = f"{kind.__module__}.{kind.__qualname__}"
+    raise CodecError(f"a value of type {name} cannot leave the notebook; "
+                     "use plain types (numbers, strings, lists, dicts, numpy arrays, pandas)")
+
+
+def _array_fields(np, array) -> dict:
+    if array.dtype.kind not in ARRAY_KINDS:
+        if array.dtype.kind == "O":
+            return {"objects": _encode(array.ravel().tolist(), 1), "shape": list(array.shape)}
+        raise CodecError(f"numpy arrays of dtype {array.dtype} cannot leave the notebook")
+    data = np.ascontiguousarray(array)
+    return {"dtype": data.dtype.str, "shape": list(data.shape),
+            "data": base64.b64encode(data.tobytes()).decode("ascii")}
+
+
+def _index_values(index) -> list:
+    return [v.item() if hasattr(v, "item") and type(v).__module__ == "numpy" else v for v in index.tolist()]
+
+
+def _series_fields(np, series, depth: int) -> dict:
+    values = series.to_numpy()
+    if values.dtype.kind in ARRAY_KINDS:
+        encoded = {"$ndarray": _array_fields(np, values)}
+    else:
+        encoded = _encode([None if _is_missing(v) else v for v in values.tolist()], depth + 1)
+    return {"name": _encode(series.name, depth + 1),
+            "index": _encode(_index_values(series.index), depth + 1),
+            "values": encoded}
+
+
+def _is_missing(v) -> bool:
+    return v is None or (type(v) is float and math.isnan(v)) or type(v).__name__ in ("NAType", "NaTType")
+
+
+def _decode(doc, depth: int):
+    if depth > MAX_DEPTH:
+        raise CodecError("value is nested too deeply")
+    if doc is None or type(doc) in (bool, int, float, str):
+        return doc
+    if type(doc) is list:
+        return [_decode(v, depth + 1) for v in doc]
+    if type(doc) is not dict or len(doc) != 1:
+        raise CodecError("payload has an unknown shape")
+    (tag, body), = doc.items()
+    decoder = _DECODERS.get(tag)
+    if decoder is None:
+        raise CodecError(f"payload has an unknown tag {tag!r}")
+    return decoder(body, depth + 1)
+
+
+def _decode_list(body, depth: int) -> list:
+    if type(body) is not list:
+        raise CodecError("payload has an unknown shape")
+    return [_decode(v, depth) for v in body]
+
+
+def _decode_float(body, depth: int) -> float:
+    if body not in ("nan", "inf", "-inf"):
+        raise CodecError("bad float payload")
+    return float(body)
+
+
+def _decode_bytes(body, depth: int) -> bytes:
+    if type(body) is not str:
+        raise CodecError("bad bytes payload")
+    try:
+        return base64.b64decode(body, validate=True)
+    except ValueError as exc:
+        raise CodecError(f"bad bytes payload: {exc}") from None
+
+
+def _decode_dict(body, depth: int) -> dict:
+    pairs = _decode_list(body, depth)
+    try:
+        return {_hashable(k): v for k, v in (_pair(p) for p in pairs)}
+    except TypeError as exc:
+        raise CodecError(f"bad dict payload: {exc}") from None
+
+
+def _pair(p):
+    if type(p) is not list or len(p) != 2:
+        raise CodecError("bad dict payload")
+    return p
+
+
+def _hashable(k):
+    hash(k)
+    return k
+
+
+def _decode_set(body, depth: int):
+    try:
+        return set(_decode_list(body, depth))
+    except TypeError as exc:
+        raise CodecError(f"bad set payload: {exc}") from None
+
+
+def _decode_array(body, depth: int):
+    import numpy as np
+    if type(body) is not dict:
+        raise CodecError("bad array payload")
+    shape = body.get("shape")
+    if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
+        raise CodecError("bad array shape")
+    if "objects" in body:
+        flat = _decode(body["objects"], depth)
+        if type(flat) is not list or len(flat) != math.prod(shape):
+            raise CodecError("array data does not match its shape")
+        array = np.empty(len(flat), dtype=object)
+        array[:] = flat
+        return array.reshape(shape)
+    try:
+        dtype = np.dtype(body.get("dtype"))
+    except TypeError as exc:
+        raise CodecError(f"bad array dtype: {exc}") from None
+    if dtype.kind not in ARRAY_KINDS or dtype.fields is not None:
+        raise CodecError(f"array dtype {dtype} is not allowed")
+    data = _decode_bytes(body.get("data"), depth)
+    if math.prod(shape) * dtype.itemsize != len(data):
+        raise CodecError("array data does not match its shape")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+
+
+def _decode_scalar(body, depth: int):
+    array = _decode_array(body, depth)
+    if array.shape != ():
+        raise CodecError("bad numpy scalar payload")
+    return array[()]
+
+
+def _decode_series(body, depth: int):
+    import pandas as pd
+    if type(body) is not dict:
+        raise CodecError("bad series payload")
+    values = _decode(body.get("values"), depth)
+    index = _decode(body.get("index"), depth)
+    name = _decode(body.get("name"), depth)
+    if type(index) is not list or len(index) != len(values):
+        raise CodecError("series index does not match its values")
+    return pd.Series(values, index=index, name=_hashable_name(name))
+
+
+def _decode_dataframe(body, depth: int):
+    import pandas as pd
+    if type(body) is not dict or type(body.get("data")) is not list:
+        raise CodecError("bad dataframe payload")
+    columns = _decode(body.get("columns"), depth)
+    index = _decode(body.get("index"), depth)
+    series = [_decode_series(s, depth) for s in body["data"]]
+    if type(columns) is not list or len(columns) != len(series) or type(index) is not list:
+        raise CodecError("dataframe columns do not match its data")
+    frame = pd.DataFrame({i: s.to_numpy() for i, s in enumerate(series)}, index=index)
+    frame.columns = [_hashable_name(c) for c in columns]
+    return frame
+
+
+def _hashable_name(name):
+    try:
+        return _hashable(name)
+    except TypeError:
+        raise CodecError("a pandas name must be hashable") from None
+
+
+_DECODERS = {
+    "$float": _decode_float,
+    "$tuple": lambda body, depth: tuple(_decode_list(body, depth)),
+    "$set": _decode_set,
+    "$frozenset": lambda body, depth: frozenset(_decode_set(body, depth)),
+    "$bytes": _decode_bytes,
+    "$dict": _decode_dict,
+    "$ndarray": _decode_array,
+    "$npscalar": _decode_scalar,
+    "$series": _decode_series,
+    "$dataframe": _decode_dataframe,
+}
+
+
+MIME = "application/vnd.grader.value+json"
+
+
+def emit(value) -> None:
+    """Kernel side: send ``value`` to the grader as a display bundle of its own type."""
+    from IPython.display import display
+    display({MIME: dumps(value)}, raw=True)

@@ -1,0 +1,117 @@
+"""The ``nb`` object that tests use: the executed notebook and its live kernel.
+
+Tests run in the grader's process. Each call here sends a short piece of code
+into the sandboxed kernel and reads back only a value encoded by
+:mod:`grader.codec`. Whatever student code prints while a test calls it is
+not shown to the student: it would reveal the tests' inputs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+import nbformat
+
+from grader import codec
+from grader.codec import CodecError
+from grader.kernel import Kernel
+
+_CODEC_NAME = "__grader_codec__"
+
+
+class NotebookError(Exception):
+    """Code run in the notebook raised; ``ename`` is the exception's name there."""
+
+    def __init__(self, ename: str, evalue: str):
+        super().__init__(f"{ename}: {evalue}" if evalue else ename)
+        self.ename = ename
+        self.evalue = evalue
+
+
+@dataclass(frozen=True)
+class Cell:
+    """An executed cell, as ``nb.cell(tag)`` returns it."""
+
+    source: str
+    text: str
+    error: str | None
+
+
+def cell_view(cell: nbformat.NotebookNode) -> Cell:
+    """The source, the printed text and the error name of an executed cell."""
+    text, error = [], None
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream" and out.name == "stdout":
+            text.append(out.text)
+        elif out.output_type in ("execute_result", "display_data") and "text/plain" in out.data:
+            text.append(out.data["text/plain"] + "\n")
+        elif out.output_type == "error":
+            error = out.ename
+    return Cell(cell.source, "".join(text), error)
+
+
+def find_cell(nb: nbformat.NotebookNode, tag: str) -> nbformat.NotebookNode:
+    """The first cell tagged ``tag``; LookupError naming the tag if there is none."""
+    for cell in nb.cells:
+        if tag in cell.get("metadata", {}).get("tags", []):
+            return cell
+    raise LookupError(f"the notebook has no cell tagged {tag!r}")
+
+
+def check_name(name: str) -> str:
+    if not name or not all(part.isidentifier() for part in name.split(".")):
+        raise ValueError(f"not a name that can be called: {name!r}")
+    return name
+
+
+class Notebook:
+    """The executed notebook and its kernel, as seen by tests."""
+
+    def __init__(self, kernel: Kernel, executed: nbformat.NotebookNode, timeout: float):
+        self._kernel = kernel
+        self._timeout = timeout
+        self._codec_sent = False
+        self.notebook = executed
+
+    def ref(self, expr: str) -> Any:
+        """The value of ``expr`` in the notebook, decoded into plain Python values."""
+        return self._value(f"({expr}\n)")
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the notebook's ``name`` with these (encoded) arguments; return the decoded result."""
+        fn = check_name(name)
+        a, kw = codec.dumps(list(args)), codec.dumps(kwargs)
+        return self._value(f"{fn}(*{_CODEC_NAME}.loads({a!r}), **{_CODEC_NAME}.loads({kw!r}))")
+
+    def run(self, code: str) -> str:
+        """Run ``code`` in the kernel and return what it printed; NotebookError if it raised."""
+        reply = self._kernel.execute(code, self._timeout)
+        if reply.status == "error":
+            raise NotebookError(reply.ename or "Error", reply.evalue)
+        return reply.stdout
+
+    def cell(self, tag: str) -> Cell:
+        """The executed cell tagged ``tag``."""
+        return cell_view(find_cell(self.notebook, tag))
+
+    def _value(self, expression: str) -> Any:
+        self._send_codec()
+        reply = self._kernel.execute(f"{_CODEC_NAME}.emit({expression})", self._timeout)
+        if reply.status == "error":
+            if reply.ename == "CodecError":
+                raise CodecError(reply.evalue)
+            raise NotebookError(reply.ename or "Error", reply.evalue)
+        payloads = [d[codec.MIME] for d in reply.data if codec.MIME in d]
+        if not payloads:
+            raise CodecError("no value came back from the notebook")
+        return codec.loads(payloads[-1])
+
+    def _send_codec(self) -> None:
+        if self._codec_sent:
+            return
+        source = inspect.getsource(codec)
+        self.run(f"import types as _t\n{_CODEC_NAME} = _t.ModuleType({_CODEC_NAME!r})\n"
+                 f"exec({source!r}, {_CODEC_NAME}.__dict__)\ndel _t")
+        self._codec_sent = True

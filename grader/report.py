@@ -1,0 +1,55 @@
+"""What people read on the terminal: a progress bar while grading, tables after."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from grader.results import Result
+
+STATUS_STYLE = {"graded": "green", "timeout": "yellow", "memory": "yellow", "crashed": "red", "invalid": "red"}
+
+
+@contextmanager
+def progress(console: Console, total: int):
+    """A progress bar; yields a function to call with each finished result."""
+    bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"), console=console, transient=True)
+    with bar:
+        task = bar.add_task("", total=total)
+
+        def advance(result: Result) -> None:
+            bar.update(task, advance=1, description=escape(f"{result.student} · {result.lab}"))
+
+        yield advance
+
+
+def summary_table(results: list[Result]) -> Table:
+    """One row per (student, lab): score, status, time, and why if not graded."""
+    table = Table(title="Grades", title_justify="left")
+    for column, justify in (("student", "left"), ("lab", "left"), ("score", "right"),
+                            ("status", "left"), ("time", "right"), ("note", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for r in sorted(results, key=lambda r: (r.student, r.lab)):
+        style = STATUS_STYLE[r.status]
+        table.add_row(escape(r.student), escape(r.lab), f"{r.score:g} / {r.max_score:g}", f"[{style}]{r.status}[/]",
+                      f"{r.execution_time:.1f}s", escape(r.message[:80]))
+    return table
+
+
+def tests_table(result: Result) -> Table:
+    """The tests of one result, as a student sees them in ``grade check``."""
+    table = Table(title=escape(f"{result.lab}: {result.score:g} / {result.max_score:g} ({result.status})"),
+                  title_justify="left")
+    table.add_column("test")
+    table.add_column("points", justify="right")
+    table.add_column("result")
+    table.add_column("message", overflow="fold")
+    for t in result.tests:
+        mark = "[green]passed[/]" if t.status == "passed" else "[red]failed[/]"
+        table.add_row(escape(t.name), f"{t.score:g} / {t.max_score:g}", mark, escape(t.output))
+    return table

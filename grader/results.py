@@ -1,0 +1,127 @@
+"""Results: one per (student, lab), written atomically as soon as it exists.
+
+A result file follows Gradescope's ``results.json`` schema, plus ``status``,
+``student`` and ``lab``. The gradebook is a CSV rewritten (atomically) after
+every result, so a grader killed mid-batch leaves a valid gradebook and every
+result it finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+STATUSES = ("graded", "timeout", "memory", "crashed", "invalid")
+GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "execution_time", "message")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class TestResult:
+    """One test, as Gradescope shows it."""
+
+    name: str
+    score: float
+    max_score: float
+    status: str  # passed or failed
+    output: str = ""
+    visibility: str = "visible"
+
+
+@dataclass
+class Result:
+    """The grade of one student's notebook for one lab."""
+
+    student: str
+    lab: str
+    status: str
+    tests: list[TestResult] = field(default_factory=list)
+    message: str = ""
+    execution_time: float = 0.0
+    sandboxed: bool = True
+    origin: str = ""
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.max_score for t in self.tests), 4)
+
+    def to_json(self) -> dict:
+        """Gradescope's results.json, with our own fields added."""
+        return {
+            "score": self.score, "max_score": self.max_score, "status": self.status,
+            "execution_time": round(self.execution_time, 3), "output": self.message,
+            "student": self.student, "lab": self.lab, "sandboxed": self.sandboxed, "origin": self.origin,
+            "tests": [asdict(t) for t in self.tests],
+        }
+
+
+def file_name(student: str) -> str:
+    """A file name for ``student`` that cannot climb out of a folder or hide itself."""
+    if _SAFE_NAME.fullmatch(student):
+        return student
+    digest = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    cleaned = re.sub(r"[^A-Za-z0-9._@+-]", "_", student).lstrip("._-")[:60]
+    return f"{cleaned or 'student'}-{digest}"
+
+
+def result_path(out_dir: Path, student: str, lab: str) -> Path:
+    return out_dir / file_name(student) / f"{file_name(lab)}.json"
+
+
+def write_result(out_dir: Path, result: Result) -> Path:
+    path = result_path(out_dir, result.student, result.lab)
+    atomic_write(path, json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def write_gradebook(out_dir: Path, results: list[Result]) -> Path:
+    """``gradebook.csv``: one row per result, every text cell safe to open in a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(GRADEBOOK_COLUMNS)
+    for r in sorted(results, key=lambda r: (r.student, r.lab)):
+        writer.writerow([csv_cell(r.student), csv_cell(r.lab), _number(r.score), _number(r.max_score),
+                         r.status, "yes" if r.sandboxed else "no", f"{r.execution_time:.2f}", csv_cell(r.message)])
+    path = out_dir / "gradebook.csv"
+    atomic_write(path, buffer.getvalue())
+    return path
+
+
+def csv_cell(text: str) -> str:
+    """Defuse a cell a spreadsheet would run as a formula (CSV injection)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

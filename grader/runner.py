@@ -1,0 +1,105 @@
+"""One submission, end to end: read, sandbox, execute, test, result.
+
+This is the whole path of a submission through the grader; every step is a
+call into the module that owns it. ``grade`` runs in a worker process of its
+own (see :mod:`grader.executors`), so that the tests' imports and any state
+they leave die with it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from grader.course import Course, Lab
+from grader.discover import Submission
+from grader.execute import execute
+from grader.kernel import Kernel
+from grader.notebook import Notebook
+from grader.plugin import GradingPlugin, run_tests
+from grader.results import Result, TestResult
+from grader.sandbox import Limits, get_backend
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a worker needs to grade one submission; small and picklable."""
+
+    submission: Submission
+    course_root: Path
+    backend: str = "bwrap"
+    hidden: bool = True  # False for ``grade check``: public tests only
+    select: str | None = None  # a pytest -k expression
+
+
+def grade(job: Job) -> Result:
+    """Grade one submission. Problems of the submission become a status; problems
+    of the grader (a broken sandbox, tests that do not load) raise."""
+    started = time.monotonic()
+    sub = job.submission
+    backend = get_backend(job.backend)
+    base = Result(sub.student, sub.lab, "invalid", sandboxed=backend.sandboxed, origin=sub.origin)
+    course = Course(job.course_root)
+    if sub.lab not in course.lab_ids():
+        base.message = sub.problem or f"no lab {sub.lab!r} in this course"
+        return base
+    lab = course.lab(sub.lab)
+    problem, nb = sub.problem, None
+    if problem is None:
+        nb, problem = read_notebook(sub)
+    if problem is not None:
+        base.message = problem
+        base.tests = _test_results(lab, job, GradingPlugin(None, lab.hidden_tests, f"not graded: {problem}"))
+        return base
+    base.status, base.message, base.tests = _run(lab, job, backend, nb)
+    base.execution_time = time.monotonic() - started
+    return base
+
+
+def read_notebook(sub: Submission) -> tuple[nbformat.NotebookNode | None, str | None]:
+    """The submitted notebook, or the reason it cannot be read."""
+    try:
+        nb = nbformat.reads(sub.read_bytes().decode("utf-8"), as_version=4)
+        nbformat.validate(nb)
+    except (OSError, UnicodeDecodeError, ValueError, nbformat.ValidationError, KeyError, TypeError) as exc:
+        return None, f"not a valid notebook: {str(exc)[:300]}"
+    if not any(cell.cell_type == "code" for cell in nb.cells):
+        return None, "the notebook has no code cells"
+    return nb, None
+
+
+def limits_for(lab: Lab) -> Limits:
+    s = lab.settings
+    return Limits(memory=s.memory, cpu_seconds=int(s.timeout * 2) + 60)
+
+
+def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, list[TestResult]]:
+    kernel = Kernel(backend, lab.student_files(), limits_for(lab))
+    try:
+        kernel.start()
+        execution = execute(kernel, nb, lab.settings.cell_timeout, lab.settings.timeout)
+        handle = Notebook(kernel, execution.notebook, lab.settings.cell_timeout) if execution.status == "graded" else None
+        plugin = GradingPlugin(handle, lab.hidden_tests, f"not run: {execution.message}")
+        tests = _test_results(lab, job, plugin)
+    finally:
+        kernel.close()
+    message = execution.message
+    if execution.truncated:
+        message = (message + "; " if message else "") + "output was truncated"
+    return execution.status, message, tests
+
+
+def _test_results(lab: Lab, job: Job, plugin: GradingPlugin) -> list[TestResult]:
+    run_tests(lab.test_dirs(job.hidden), plugin, lab.lab_dir.parent.parent, job.select)
+    return [_test_result(o, lab.settings.show_hidden_output) for o in plugin.outcomes.values()]
+
+
+def _test_result(outcome, show_hidden_output: bool) -> TestResult:
+    output = outcome.output
+    if outcome.hidden and not show_hidden_output:
+        output = "" if outcome.passed else "failed (hidden test)"
+    return TestResult(outcome.name, outcome.points if outcome.passed else 0.0, outcome.points,
+                      "passed" if outcome.passed else "failed", output)
