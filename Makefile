@@ -1,0 +1,38 @@
+# Two commands do everything: `make demo` and `make test`.
+# Both create .venv, install the grader and the system packages its sandbox needs.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench system clean
+
+demo: $(STAMP)
+	cd examples/course && ../../$(BIN)/grade submissions/ --out grades
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/grade_vs_nbclient.py
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory system
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $(STAMP)
+
+# The default sandbox needs bubblewrap (and util-linux's prlimit and setpriv).
+system:
+	@if command -v bwrap >/dev/null && command -v prlimit >/dev/null && command -v setpriv >/dev/null; then \
+		:; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux >/dev/null; \
+	else \
+		echo "note: install bubblewrap for the sandbox (sudo apt-get install bubblewrap)"; \
+	fi
+
+clean:
+	rm -rf $(VENV) examples/course/grades
