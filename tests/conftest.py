@@ -63,17 +63,41 @@ def run_grade(*args: str, cwd: Path, env: dict | None = None, timeout: float = 6
                           env={**os.environ, **(env or {}), "COLUMNS": "200"}, timeout=timeout)
 
 
-def sandbox_processes() -> list[str]:
-    """Processes running as a sandbox uid: there must be none once grading is over."""
+def _proc_info(pid: str) -> tuple[int, int, str, str] | None:
+    """(uid, parent pid, command name, command line) of a process, or None if it is gone."""
+    try:
+        status = dict(line.split(":", 1) for line in (Path("/proc") / pid / "status").read_text().splitlines()
+                      if ":" in line)
+        cmdline = (Path("/proc") / pid / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return int(status["Uid"].split()[0]), int(status["PPid"]), status["Name"].strip(), cmdline
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def leftover_processes(mark: Path) -> list[str]:
+    """Processes a finished batch left behind: any whose command line names ``mark`` (the
+    batch's TMPDIR), and any sandbox-uid process that no running bubblewrap holds."""
+    procs = {pid: info for pid in os.listdir("/proc") if pid.isdigit() and (info := _proc_info(pid))}
     found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if entry.stat().st_uid >= SANDBOX_UID_FLOOR:
-                    found.append(f"{entry.name}: {(entry / 'cmdline').read_bytes()[:100]!r}")
-            except OSError:
-                pass
+    for pid, (uid, ppid, name, cmdline) in procs.items():
+        if str(mark) in cmdline:
+            found.append(f"{pid}: {cmdline[:120]}")
+        elif uid >= SANDBOX_UID_FLOOR and not _inside_bwrap(procs, ppid):
+            found.append(f"{pid} (uid {uid}, outside any sandbox): {cmdline[:120]}")
     return found
+
+
+def _inside_bwrap(procs: dict, ppid: int) -> bool:
+    seen = set()
+    while ppid > 1 and ppid not in seen:
+        seen.add(ppid)
+        info = procs.get(str(ppid))
+        if info is None:
+            return False
+        if info[2] == "bwrap":
+            return True
+        ppid = info[1]
+    return False
 
 
 def grader_cgroups() -> list[str]:
