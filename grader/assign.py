@@ -20,8 +20,8 @@ import nbformat
 
 from grader.course import Lab
 
-BEGIN = re.compile(r"^(\s*)# BEGIN SOLUTION\s*$")
-END = re.compile(r"^\s*# END SOLUTION\s*$")
+BEGIN = re.compile(r"^(\s*)#\s*BEGIN SOLUTION\s*$", re.IGNORECASE)
+END = re.compile(r"^\s*#\s*END SOLUTION\s*$", re.IGNORECASE)
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 SOLUTION_ONLY_TAG = "solution-only"
 PUBLIC_TESTS = "public_tests"  # solutions/<id>/public_tests/ -> labs/<id>/tests/
@@ -89,7 +89,8 @@ def assign(lab: Lab) -> list[Path]:
     written = [lab.notebook]
     for source, target in _copies(lab):
         if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True, ignore=IGNORED)
+            shutil.rmtree(target, ignore_errors=True)  # a test removed from the solution goes too
+            shutil.copytree(source, target, ignore=IGNORED)
         else:
             shutil.copy2(source, target)
         written.append(target)
@@ -105,6 +106,9 @@ def out_of_date(lab: Lab) -> list[str]:
             dst = target / src.relative_to(source) if source.is_dir() else target
             if not dst.is_file() or dst.read_bytes() != src.read_bytes():
                 stale.append(str(dst))
+        if source.is_dir() and target.is_dir():
+            expected = {f.relative_to(source) for f in _files(source)}
+            stale += [str(f) for f in _files(target) if f.relative_to(target) not in expected]
     return stale
 
 

@@ -41,7 +41,13 @@ def loads(text: str):
         doc = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise CodecError(f"payload is not valid JSON: {exc}") from None
-    return _decode(doc, 0)
+    try:
+        return _decode(doc, 0)
+    except CodecError:
+        raise
+    except (ValueError, TypeError, OverflowError, MemoryError) as exc:
+        # numpy or pandas refusing a malformed payload: still the codec's refusal
+        raise CodecError(f"malformed payload: {exc}") from None
 
 
 def _encode(value, depth: int):
@@ -80,6 +86,7 @@ def _encode_library(value, depth: int):
         return {"$dataframe": {
             "columns": _encode(list(value.columns), depth + 1),
             "index": _encode(_index_values(value.index), depth + 1),
+            "index_name": _encode(value.index.name, depth + 1),
             "data": [_series_fields(np, value.iloc[:, i], depth) for i in range(value.shape[1])],
         }}
     name = f"{kind.__module__}.{kind.__qualname__}"
@@ -92,9 +99,8 @@ def _array_fields(np, array) -> dict:
         if array.dtype.kind == "O":
             return {"objects": _encode(array.ravel().tolist(), 1), "shape": list(array.shape)}
         raise CodecError(f"numpy arrays of dtype {array.dtype} cannot leave the notebook")
-    data = np.ascontiguousarray(array)
-    return {"dtype": data.dtype.str, "shape": list(data.shape),
-            "data": base64.b64encode(data.tobytes()).decode("ascii")}
+    return {"dtype": array.dtype.str, "shape": list(array.shape),
+            "data": base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")}
 
 
 def _index_values(index) -> list:
@@ -109,6 +115,7 @@ def _series_fields(np, series, depth: int) -> dict:
         encoded = _encode([None if _is_missing(v) else v for v in values.tolist()], depth + 1)
     return {"name": _encode(series.name, depth + 1),
             "index": _encode(_index_values(series.index), depth + 1),
+            "index_name": _encode(series.index.name, depth + 1),
             "values": encoded}
 
 
@@ -221,7 +228,9 @@ def _decode_series(body, depth: int):
     name = _decode(body.get("name"), depth)
     if type(index) is not list or len(index) != len(values):
         raise CodecError("series index does not match its values")
-    return pd.Series(values, index=index, name=_hashable_name(name))
+    series = pd.Series(values, index=index, name=_hashable_name(name))
+    series.index.name = _hashable_name(_decode(body.get("index_name"), depth))
+    return series
 
 
 def _decode_dataframe(body, depth: int):
@@ -235,6 +244,7 @@ def _decode_dataframe(body, depth: int):
         raise CodecError("dataframe columns do not match its data")
     frame = pd.DataFrame({i: s.to_numpy() for i, s in enumerate(series)}, index=index)
     frame.columns = [_hashable_name(c) for c in columns]
+    frame.index.name = _hashable_name(_decode(body.get("index_name"), depth))
     return frame
 
 

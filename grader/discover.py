@@ -125,10 +125,12 @@ def _scan_zip(path: Path, student: str) -> list[Submission]:
     found = []
     for info in members:
         name = PurePosixPath(info.filename)
-        if info.is_dir() or name.suffix != ".ipynb" or _ignored_member(name):
+        if info.is_dir() or name.suffix != ".ipynb":
             continue
         if name.is_absolute() or ".." in name.parts or "\\" in info.filename:
             found.append(Submission(student, path, info.filename, problem="unsafe path in zip archive"))
+        elif _ignored_member(name):
+            continue
         elif stat.S_ISLNK(info.external_attr >> 16):
             found.append(Submission(student, path, info.filename, problem="is a symbolic link"))
         elif info.file_size > MAX_NOTEBOOK_BYTES:

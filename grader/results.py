@@ -21,7 +21,8 @@ from pathlib import Path
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid")
 GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "execution_time", "message")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = ("=", "+", "-", "@")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass
@@ -77,7 +78,7 @@ def file_name(student: str) -> str:
         return student
     digest = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:10]
     cleaned = re.sub(r"[^A-Za-z0-9._@+-]", "_", student).lstrip("._-")[:60]
-    return f"{cleaned or 'student'}-{digest}"
+    return f"{cleaned or 'student'}~{digest}"  # "~" never occurs in a name kept as it is
 
 
 def result_path(out_dir: Path, student: str, lab: str) -> Path:
@@ -104,7 +105,8 @@ def write_gradebook(out_dir: Path, results: list[Result]) -> Path:
 
 
 def csv_cell(text: str) -> str:
-    """Defuse a cell a spreadsheet would run as a formula (CSV injection)."""
+    """Defuse a cell a spreadsheet would run as a formula (CSV injection), and keep it on one line."""
+    text = _CONTROL.sub(" ", text)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 

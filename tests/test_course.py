@@ -1,0 +1,251 @@
+"""Tests for grader.course: the course layout, lab ids and lab.toml settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.course import (DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, Course, CourseError,
+                           Lab, Settings)
+
+
+def make_course(root: Path, labs=(), solutions=()) -> Course:
+    for lab_id in labs:
+        (root / "labs" / lab_id).mkdir(parents=True, exist_ok=True)
+    for lab_id in solutions:
+        (root / "solutions" / lab_id).mkdir(parents=True, exist_ok=True)
+    return Course(root)
+
+
+# --- Course.find -----------------------------------------------------------------------
+
+
+def test_find_refuses_folder_without_labs_or_solutions(tmp_path):
+    (tmp_path / "other").mkdir()
+    with pytest.raises(CourseError, match="not a course"):
+        Course.find(tmp_path)
+
+
+def test_find_refuses_files_named_like_the_folders(tmp_path):
+    (tmp_path / "labs").write_text("not a folder", encoding="utf-8")
+    (tmp_path / "solutions").write_text("not a folder", encoding="utf-8")
+    with pytest.raises(CourseError):
+        Course.find(tmp_path)
+
+
+@pytest.mark.parametrize("folder", ["labs", "solutions"])
+def test_find_accepts_either_folder(tmp_path, folder):
+    (tmp_path / folder).mkdir()
+    assert Course.find(tmp_path).root == tmp_path.resolve()
+
+
+def test_find_defaults_to_current_directory(tmp_path, monkeypatch):
+    (tmp_path / "labs").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert Course.find().root == tmp_path.resolve()
+
+
+def test_find_resolves_relative_root(tmp_path, monkeypatch):
+    (tmp_path / "course" / "solutions").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    course = Course.find(Path("course"))
+    assert course.root.is_absolute() and course.root == (tmp_path / "course").resolve()
+
+
+# --- lab ids ---------------------------------------------------------------------------
+
+
+def test_lab_ids_union_of_labs_and_solutions_sorted(tmp_path):
+    course = make_course(tmp_path, labs=["b", "a"], solutions=["c", "a"])
+    assert course.lab_ids() == ["a", "b", "c"]
+
+
+def test_lab_ids_skip_hidden_folders_and_files(tmp_path):
+    course = make_course(tmp_path, labs=["lab1", ".git"], solutions=[".ipynb_checkpoints"])
+    (tmp_path / "labs" / "README.md").write_text("x", encoding="utf-8")
+    assert course.lab_ids() == ["lab1"]
+
+
+def test_lab_ids_empty_course(tmp_path):
+    (tmp_path / "labs").mkdir()
+    assert Course(tmp_path).lab_ids() == []
+
+
+# --- Course.lab ------------------------------------------------------------------------
+
+
+def test_lab_gives_paths_and_default_settings(tmp_path):
+    course = make_course(tmp_path, labs=["lab1"], solutions=["lab1"])
+    lab = course.lab("lab1")
+    assert isinstance(lab, Lab)
+    assert lab.id == "lab1"
+    assert lab.lab_dir == tmp_path / "labs" / "lab1"
+    assert lab.solution_dir == tmp_path / "solutions" / "lab1"
+    assert lab.notebook == tmp_path / "labs" / "lab1" / "lab.ipynb"
+    assert lab.solution == tmp_path / "solutions" / "lab1" / "solution.ipynb"
+    assert lab.public_tests == tmp_path / "labs" / "lab1" / "tests"
+    assert lab.hidden_tests == tmp_path / "solutions" / "lab1" / "tests"
+    assert lab.settings == Settings()
+    assert lab.title == "lab1"
+
+
+def test_lab_only_in_solutions_is_found(tmp_path):
+    course = make_course(tmp_path, solutions=["lab1"])
+    assert course.lab("lab1").lab_dir == tmp_path / "labs" / "lab1"
+
+
+def test_lab_unknown_id_names_existing_labs(tmp_path):
+    course = make_course(tmp_path, labs=["lab1", "lab2"])
+    with pytest.raises(CourseError, match="lab1, lab2"):
+        course.lab("lab3")
+
+
+def test_lab_unknown_id_in_empty_course(tmp_path):
+    course = make_course(tmp_path)
+    (tmp_path / "labs").mkdir()
+    with pytest.raises(CourseError, match="none"):
+        course.lab("lab1")
+
+
+@pytest.mark.parametrize("bad_id", ["..", ".", "", "a/b", "../lab1", "lab1/", "/etc"])
+def test_lab_refuses_path_like_ids(tmp_path, bad_id):
+    course = make_course(tmp_path, labs=["lab1", "a"], solutions=["lab1"])
+    (tmp_path / "labs" / "a" / "b").mkdir()
+    with pytest.raises(CourseError):
+        course.lab(bad_id)
+
+
+def test_lab_refuses_hidden_folder_id(tmp_path):
+    course = make_course(tmp_path, labs=[".git"])
+    with pytest.raises(CourseError):
+        course.lab(".git")
+
+
+def test_lab_title_from_settings(tmp_path):
+    course = make_course(tmp_path, solutions=["lab1"])
+    (tmp_path / "solutions" / "lab1" / "lab.toml").write_text('title = "Warm-up"\n', encoding="utf-8")
+    assert course.lab("lab1").title == "Warm-up"
+
+
+def test_lab_with_invalid_toml_raises_course_error(tmp_path):
+    course = make_course(tmp_path, solutions=["lab1"])
+    (tmp_path / "solutions" / "lab1" / "lab.toml").write_text("memory = = 3\n", encoding="utf-8")
+    with pytest.raises(CourseError):
+        course.lab("lab1")
+
+
+# --- Settings.load ---------------------------------------------------------------------
+
+
+def test_settings_defaults_when_file_missing(tmp_path):
+    settings = Settings.load(tmp_path / "lab.toml")
+    assert settings == Settings()
+    assert settings.title == ""
+    assert settings.cell_timeout == DEFAULT_CELL_TIMEOUT
+    assert settings.timeout == DEFAULT_TIMEOUT
+    assert settings.memory == DEFAULT_MEMORY_MIB
+    assert settings.show_hidden_output is False
+
+
+def test_settings_missing_when_path_is_a_folder(tmp_path):
+    (tmp_path / "lab.toml").mkdir()
+    assert Settings.load(tmp_path / "lab.toml") == Settings()
+
+
+def test_settings_reads_every_key(tmp_path):
+    path = tmp_path / "lab.toml"
+    path.write_text('title = "Lab One"\ncell_timeout = 5\ntimeout = 60.5\nmemory = 512\n'
+                    "show_hidden_output = true\n", encoding="utf-8")
+    settings = Settings.load(path)
+    assert settings == Settings(title="Lab One", cell_timeout=5, timeout=60.5, memory=512,
+                                show_hidden_output=True)
+
+
+def test_settings_partial_file_keeps_other_defaults(tmp_path):
+    path = tmp_path / "lab.toml"
+    path.write_text("memory = 2048\n", encoding="utf-8")
+    settings = Settings.load(path)
+    assert settings.memory == 2048
+    assert settings.timeout == DEFAULT_TIMEOUT and settings.title == ""
+
+
+def test_settings_empty_file_is_defaults(tmp_path):
+    path = tmp_path / "lab.toml"
+    path.write_text("", encoding="utf-8")
+    assert Settings.load(path) == Settings()
+
+
+@pytest.mark.parametrize("line", [
+    'memory = "big"',
+    "memory = 1.5",
+    "memory = true",
+    "timeout = true",
+    'timeout = "60"',
+    "cell_timeout = false",
+    "cell_timeout = [1]",
+    "title = 5",
+    "title = true",
+    "show_hidden_output = 1",
+    'show_hidden_output = "yes"',
+])
+def test_settings_rejects_wrong_types(tmp_path, line):
+    path = tmp_path / "lab.toml"
+    path.write_text(line + "\n", encoding="utf-8")
+    key = line.split("=")[0].strip()
+    with pytest.raises(CourseError, match=key):
+        Settings.load(path)
+
+
+@pytest.mark.parametrize("text", ["memory = = 3\n", "[unclosed\n", 'title = "no end\n', "a = 1\na = 2\n"])
+def test_settings_rejects_invalid_toml(tmp_path, text):
+    path = tmp_path / "lab.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CourseError, match="TOML"):
+        Settings.load(path)
+
+
+def test_settings_rejects_non_utf8(tmp_path):
+    path = tmp_path / "lab.toml"
+    path.write_bytes(b'title = "\xff\xfe"\n')
+    with pytest.raises(CourseError):
+        Settings.load(path)
+
+
+# --- Lab helpers -----------------------------------------------------------------------
+
+
+def test_student_files_excludes_notebook_and_dotfiles(tmp_path):
+    course = make_course(tmp_path, labs=["lab1"])
+    lab_dir = tmp_path / "labs" / "lab1"
+    for name in ["lab.ipynb", ".hidden", "data.csv", "helper.py"]:
+        (lab_dir / name).write_text("x", encoding="utf-8")
+    (lab_dir / ".ipynb_checkpoints").mkdir()
+    (lab_dir / "tests").mkdir()
+    files = course.lab("lab1").student_files()
+    assert files == [lab_dir / "data.csv", lab_dir / "helper.py", lab_dir / "tests"]
+
+
+def test_student_files_when_lab_dir_missing(tmp_path):
+    course = make_course(tmp_path, solutions=["lab1"])
+    assert course.lab("lab1").student_files() == []
+
+
+def test_test_dirs_public_first_and_only_existing(tmp_path):
+    course = make_course(tmp_path, labs=["lab1"], solutions=["lab1"])
+    lab = course.lab("lab1")
+    assert lab.test_dirs() == []
+    lab.hidden_tests.mkdir()
+    assert lab.test_dirs() == [lab.hidden_tests]
+    lab.public_tests.mkdir()
+    assert lab.test_dirs() == [lab.public_tests, lab.hidden_tests]
+    assert lab.test_dirs(hidden=False) == [lab.public_tests]
+
+
+def test_test_dirs_ignores_a_file_named_tests(tmp_path):
+    course = make_course(tmp_path, labs=["lab1"], solutions=["lab1"])
+    lab = course.lab("lab1")
+    lab.public_tests.write_text("not a folder", encoding="utf-8")
+    lab.hidden_tests.mkdir()
+    assert lab.test_dirs() == [lab.hidden_tests]
+    assert lab.test_dirs(hidden=False) == []

@@ -1,0 +1,480 @@
+"""Tests for grader.discover: paths -> submissions, never following links or trusting zip names."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader import discover as discover_module
+from grader.discover import UNKNOWN_LAB, Submission, discover
+
+LABS = ["lab1", "lab2"]
+
+
+def notebook_text(lab: str | None = "lab1", marker: str = "") -> str:
+    metadata = {"grader": {"lab": lab}} if lab is not None else {}
+    nb = nbformat.v4.new_notebook(metadata=metadata)
+    nb.cells.append(nbformat.v4.new_code_cell(f"x = 1  # {marker}"))
+    return nbformat.writes(nb)
+
+
+def write_nb(path: Path, lab: str | None = "lab1", marker: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(notebook_text(lab, marker), encoding="utf-8")
+    return path
+
+
+def write_zip(path: Path, members: dict[str, str | bytes]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(zipfile.ZipInfo(name), data)
+    return path
+
+
+def by_student(subs: list[Submission]) -> dict[str, list[Submission]]:
+    out: dict[str, list[Submission]] = {}
+    for s in subs:
+        out.setdefault(s.student, []).append(s)
+    return out
+
+
+def only(subs: list[Submission]) -> Submission:
+    assert len(subs) == 1, subs
+    return subs[0]
+
+
+class OpenSpy:
+    """Records every path the discover module opens, itself or through zipfile."""
+
+    def __init__(self, monkeypatch):
+        self.paths: list[Path] = []
+        real_open, real_zip = open, zipfile.ZipFile
+        spy = self
+
+        def spy_open(file, *args, **kwargs):
+            spy.paths.append(Path(file))
+            return real_open(file, *args, **kwargs)
+
+        class SpyZip(real_zip):
+            def __init__(self, file, *args, **kwargs):
+                spy.paths.append(Path(file))
+                super().__init__(file, *args, **kwargs)
+
+        monkeypatch.setattr(discover_module, "open", spy_open, raising=False)
+        monkeypatch.setattr(discover_module.zipfile, "ZipFile", SpyZip)
+
+    def opened(self, path: Path) -> bool:
+        return any(os.path.realpath(p) == os.path.realpath(path) for p in self.paths)
+
+
+# --- who and which lab -----------------------------------------------------------------
+
+
+def test_notebook_in_folder_belongs_to_its_stem(tmp_path):
+    write_nb(tmp_path / "subs" / "alice.ipynb")
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert sub.student == "alice"
+    assert sub.lab == "lab1"
+    assert sub.problem is None
+    assert sub.member is None
+    assert sub.path == tmp_path / "subs" / "alice.ipynb"
+
+
+def test_notebook_given_directly(tmp_path):
+    path = write_nb(tmp_path / "alice.ipynb", lab="lab2")
+    sub = only(discover([path], LABS))
+    assert (sub.student, sub.lab, sub.problem) == ("alice", "lab2", None)
+
+
+def test_notebook_in_student_folder_belongs_to_the_folder(tmp_path):
+    write_nb(tmp_path / "subs" / "bob" / "whatever name.ipynb")
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert sub.student == "bob" and sub.problem is None and sub.lab == "lab1"
+
+
+def test_nested_notebook_in_student_folder(tmp_path):
+    path = write_nb(tmp_path / "subs" / "bob" / "deep" / "deeper" / "work.ipynb", lab="lab2")
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert (sub.student, sub.lab, sub.path) == ("bob", "lab2", path)
+
+
+def test_student_folder_with_one_notebook_per_lab(tmp_path):
+    write_nb(tmp_path / "subs" / "bob" / "a.ipynb", lab="lab1")
+    write_nb(tmp_path / "subs" / "bob" / "b.ipynb", lab="lab2")
+    subs = discover([tmp_path / "subs"], LABS)
+    assert [(s.student, s.lab) for s in subs] == [("bob", "lab1"), ("bob", "lab2")]
+    assert all(s.problem is None for s in subs)
+
+
+def test_zip_holding_notebooks(tmp_path):
+    text1, text2 = notebook_text("lab1", "one"), notebook_text("lab2", "two")
+    write_zip(tmp_path / "subs" / "carol.zip", {"work/lab1.ipynb": text1, "lab2.ipynb": text2})
+    subs = discover([tmp_path / "subs"], LABS)
+    assert [(s.student, s.lab, s.member) for s in subs] == [
+        ("carol", "lab1", "work/lab1.ipynb"), ("carol", "lab2", "lab2.ipynb")]
+    assert all(s.problem is None for s in subs)
+    assert subs[0].read_bytes() == text1.encode("utf-8")
+    assert subs[1].read_bytes() == text2.encode("utf-8")
+    assert subs[0].origin.endswith("carol.zip:work/lab1.ipynb")
+
+
+def test_zip_given_directly_ignores_non_notebooks_and_macos_junk(tmp_path):
+    path = write_zip(tmp_path / "carol.zip", {
+        "lab.ipynb": notebook_text(), "notes.txt": "hi",
+        "__MACOSX/._lab.ipynb": b"\x00\x05junk", ".hidden.ipynb": "junk"})
+    sub = only(discover([path], LABS))
+    assert (sub.student, sub.member, sub.problem) == ("carol", "lab.ipynb", None)
+
+
+def test_zip_without_notebook_is_a_problem(tmp_path):
+    path = write_zip(tmp_path / "dan.zip", {"readme.txt": "no notebook"})
+    sub = only(discover([path], LABS))
+    assert sub.student == "dan" and sub.problem and "no notebook" in sub.problem
+
+
+def test_lab_from_metadata(tmp_path):
+    write_nb(tmp_path / "s" / "a.ipynb", lab="lab2")
+    assert only(discover([tmp_path / "s"], LABS)).lab == "lab2"
+
+
+def test_lab_override_wins_over_metadata(tmp_path):
+    write_nb(tmp_path / "s" / "a.ipynb", lab="lab2")
+    sub = only(discover([tmp_path / "s"], LABS, lab_override="lab1"))
+    assert sub.lab == "lab1" and sub.problem is None
+
+
+def test_lab_override_for_notebook_without_metadata(tmp_path):
+    write_nb(tmp_path / "s" / "a.ipynb", lab=None)
+    sub = only(discover([tmp_path / "s"], LABS, lab_override="lab2"))
+    assert sub.lab == "lab2" and sub.problem is None
+
+
+def test_unknown_lab_override_is_a_problem(tmp_path):
+    write_nb(tmp_path / "s" / "a.ipynb")
+    sub = only(discover([tmp_path / "s"], LABS, lab_override="nope"))
+    assert sub.problem and "nope" in sub.problem
+
+
+def test_single_lab_course_matches_notebook_without_metadata(tmp_path):
+    write_nb(tmp_path / "s" / "a.ipynb", lab=None)
+    sub = only(discover([tmp_path / "s"], ["only"]))
+    assert sub.lab == "only" and sub.problem is None
+
+
+def test_unknown_lab_in_metadata_is_a_problem(tmp_path):
+    write_nb(tmp_path / "s" / "a.ipynb", lab="lab9")
+    sub = only(discover([tmp_path / "s"], LABS))
+    assert sub.student == "a"
+    assert sub.lab == "lab9"
+    assert sub.problem and "lab9" in sub.problem
+
+
+def test_missing_metadata_with_several_labs_is_a_problem(tmp_path):
+    write_nb(tmp_path / "s" / "a.ipynb", lab=None)
+    sub = only(discover([tmp_path / "s"], LABS))
+    assert sub.lab == UNKNOWN_LAB
+    assert sub.problem and "--lab" in sub.problem
+
+
+def test_non_string_lab_metadata_counts_as_missing(tmp_path):
+    path = tmp_path / "s" / "a.ipynb"
+    path.parent.mkdir()
+    nb = nbformat.v4.new_notebook(metadata={"grader": {"lab": ["lab1"]}})
+    path.write_text(nbformat.writes(nb), encoding="utf-8")
+    sub = only(discover([tmp_path / "s"], LABS))
+    assert sub.lab == UNKNOWN_LAB and sub.problem
+
+
+def test_results_sorted_by_student_then_lab(tmp_path):
+    write_nb(tmp_path / "s" / "zed.ipynb", lab="lab1")
+    write_nb(tmp_path / "s" / "amy" / "x.ipynb", lab="lab2")
+    write_nb(tmp_path / "s" / "amy" / "y.ipynb", lab="lab1")
+    subs = discover([tmp_path / "s"], LABS)
+    assert [(s.student, s.lab) for s in subs] == [("amy", "lab1"), ("amy", "lab2"), ("zed", "lab1")]
+
+
+def test_several_paths_are_combined(tmp_path):
+    a = write_nb(tmp_path / "one" / "alice.ipynb")
+    write_nb(tmp_path / "two" / "bob.ipynb")
+    subs = discover([a, tmp_path / "two"], LABS)
+    assert [s.student for s in subs] == ["alice", "bob"]
+
+
+# --- symbolic links --------------------------------------------------------------------
+
+
+@pytest.fixture
+def outside_notebook(tmp_path) -> Path:
+    """A valid notebook outside the submissions folder: a link must never lead here."""
+    return write_nb(tmp_path / "outside" / "secret.ipynb", marker="SECRET")
+
+
+def test_symlinked_notebook_given_directly_is_not_followed(tmp_path, outside_notebook, monkeypatch):
+    link = tmp_path / "mallory.ipynb"
+    link.symlink_to(outside_notebook)
+    spy = OpenSpy(monkeypatch)
+    sub = only(discover([link], LABS))
+    assert sub.student == "mallory"
+    assert sub.path == link
+    assert sub.problem and "symbolic link" in sub.problem
+    assert not spy.opened(outside_notebook)
+
+
+def test_symlinked_notebook_in_folder_is_not_followed(tmp_path, outside_notebook, monkeypatch):
+    (tmp_path / "subs").mkdir()
+    link = tmp_path / "subs" / "mallory.ipynb"
+    link.symlink_to(outside_notebook)
+    alice = write_nb(tmp_path / "subs" / "alice.ipynb")
+    spy = OpenSpy(monkeypatch)
+    subs = by_student(discover([tmp_path / "subs"], LABS))
+    sub = only(subs["mallory"])
+    assert sub.problem and "symbolic link" in sub.problem
+    assert sub.path == link
+    assert only(subs["alice"]).problem is None
+    assert spy.opened(alice)  # the spy does see what is read
+    assert not spy.opened(outside_notebook)
+
+
+def test_symlinked_student_folder_is_not_followed(tmp_path, outside_notebook, monkeypatch):
+    (tmp_path / "subs").mkdir()
+    link = tmp_path / "subs" / "mallory"
+    link.symlink_to(outside_notebook.parent, target_is_directory=True)
+    spy = OpenSpy(monkeypatch)
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert sub.student == "mallory"
+    assert sub.problem and "symbolic link" in sub.problem
+    assert sub.path == link
+    assert not spy.opened(outside_notebook)
+
+
+def test_symlink_inside_student_folder_is_not_followed(tmp_path, outside_notebook, monkeypatch):
+    folder = tmp_path / "subs" / "mallory"
+    folder.mkdir(parents=True)
+    link = folder / "lab.ipynb"
+    link.symlink_to(outside_notebook)
+    spy = OpenSpy(monkeypatch)
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert sub.student == "mallory"
+    assert sub.path == link
+    assert sub.problem and "symbolic link" in sub.problem
+    assert not spy.opened(outside_notebook)
+
+
+def test_linked_folder_inside_student_folder_is_not_entered(tmp_path, outside_notebook, monkeypatch):
+    folder = tmp_path / "subs" / "mallory"
+    folder.mkdir(parents=True)
+    (folder / "more").symlink_to(outside_notebook.parent, target_is_directory=True)
+    spy = OpenSpy(monkeypatch)
+    subs = discover([tmp_path / "subs"], LABS)
+    assert all(s.path != folder / "more" / "secret.ipynb" for s in subs)
+    assert any(s.problem and "symbolic link" in s.problem for s in subs)
+    assert not spy.opened(outside_notebook)
+
+
+def test_dangling_symlink_is_a_problem_not_an_error(tmp_path):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "subs" / "ghost.ipynb").symlink_to(tmp_path / "does-not-exist.ipynb")
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert sub.student == "ghost" and "symbolic link" in sub.problem
+
+
+# --- unsafe zip members ----------------------------------------------------------------
+
+
+def test_zip_member_climbing_out_is_a_problem(tmp_path):
+    path = write_zip(tmp_path / "eve.zip", {"../evil.ipynb": notebook_text()})
+    subs = discover([path], LABS)
+    assert subs and all(s.problem for s in subs)
+    assert [s.member for s in subs] == ["../evil.ipynb"]
+    assert "unsafe" in subs[0].problem
+
+
+def test_zip_member_climbing_out_beside_a_good_one_is_reported(tmp_path):
+    path = write_zip(tmp_path / "eve.zip", {"ok.ipynb": notebook_text("lab1"),
+                                            "a/../../evil.ipynb": notebook_text("lab2")})
+    subs = discover([path], LABS)
+    bad = [s for s in subs if s.member == "a/../../evil.ipynb"]
+    assert len(bad) == 1 and bad[0].problem
+    good = [s for s in subs if s.member == "ok.ipynb"]
+    assert len(good) == 1 and good[0].problem is None
+
+
+def test_zip_member_with_absolute_path_is_a_problem(tmp_path):
+    path = write_zip(tmp_path / "eve.zip", {"/etc/evil.ipynb": notebook_text()})
+    sub = only(discover([path], LABS))
+    assert sub.member == "/etc/evil.ipynb"
+    assert sub.problem and "unsafe" in sub.problem
+
+
+def test_zip_member_with_backslash_path_is_a_problem(tmp_path):
+    path = write_zip(tmp_path / "eve.zip", {"work\\evil.ipynb": notebook_text()})
+    sub = only(discover([path], LABS))
+    assert sub.member == "work\\evil.ipynb"
+    assert sub.problem and "unsafe" in sub.problem
+
+
+def test_zip_member_that_is_a_symlink_is_a_problem(tmp_path, monkeypatch):
+    path = tmp_path / "eve.zip"
+    info = zipfile.ZipInfo("lab.ipynb")
+    info.create_system = 3
+    info.external_attr = 0o120777 << 16
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(info, "/etc/passwd")
+    calls = []
+    monkeypatch.setattr(Submission, "read_bytes", lambda self: calls.append(self) or b"")
+    sub = only(discover([path], LABS))
+    assert sub.member == "lab.ipynb"
+    assert sub.problem and "symbolic link" in sub.problem
+    assert calls == []
+
+
+# --- unreadable things become problems, never exceptions -------------------------------
+
+
+def test_broken_inputs_each_get_a_problem_row(tmp_path):
+    subs_dir = tmp_path / "subs"
+    subs_dir.mkdir()
+    (subs_dir / "corruptzip.zip").write_bytes(b"PK\x03\x04 this is not really a zip")
+    (subs_dir / "emptyzip.zip").write_bytes(b"")
+    (subs_dir / "badjson.ipynb").write_text("{ not json", encoding="utf-8")
+    (subs_dir / "notnb.ipynb").write_text('{"hello": "world"}', encoding="utf-8")
+    (subs_dir / "jsonlist.ipynb").write_text("[1, 2, 3]", encoding="utf-8")
+    (subs_dir / "empty.ipynb").write_bytes(b"")
+    (subs_dir / "binary.ipynb").write_bytes(b"\xff\xfe\x00garbage\x80")
+    write_nb(subs_dir / "good.ipynb")
+    subs = by_student(discover([subs_dir], LABS))
+    broken = ["badjson", "binary", "corruptzip", "empty", "emptyzip", "jsonlist", "notnb"]
+    assert sorted(subs) == sorted(broken + ["good"])
+    for student in broken:
+        sub = only(subs[student])
+        assert sub.problem, student
+    assert only(subs["good"]).problem is None
+
+
+def test_corrupt_zip_member_is_a_problem(tmp_path):
+    path = write_zip(tmp_path / "carol.zip", {"lab.ipynb": "{ not json"})
+    sub = only(discover([path], LABS))
+    assert sub.member == "lab.ipynb" and sub.problem and "not a readable notebook" in sub.problem
+
+
+def test_corrupt_notebook_problem_in_single_lab_course(tmp_path):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "a.ipynb").write_text("{ not json", encoding="utf-8")
+    sub = only(discover([tmp_path / "s"], ["only"]))
+    assert sub.problem and sub.lab == "only"
+
+
+def test_non_notebook_file_given_directly_is_a_problem(tmp_path):
+    path = tmp_path / "alice.txt"
+    path.write_text("hello", encoding="utf-8")
+    sub = only(discover([path], LABS))
+    assert sub.student == "alice.txt" and sub.problem
+
+
+# --- ignored things --------------------------------------------------------------------
+
+
+def test_hidden_files_and_checkpoints_are_ignored(tmp_path):
+    subs_dir = tmp_path / "subs"
+    write_nb(subs_dir / ".hidden.ipynb")
+    write_nb(subs_dir / ".ipynb_checkpoints" / "alice-checkpoint.ipynb")
+    write_nb(subs_dir / "bob" / ".ipynb_checkpoints" / "lab-checkpoint.ipynb", lab="lab2")
+    write_nb(subs_dir / "bob" / ".secret.ipynb", lab="lab2")
+    write_nb(subs_dir / "bob" / "lab.ipynb", lab="lab1")
+    write_nb(subs_dir / "bob" / "__MACOSX" / "lab.ipynb", lab="lab2")
+    (subs_dir / "notes.txt").write_text("ignored", encoding="utf-8")
+    subs = discover([subs_dir], LABS)
+    assert [(s.student, s.lab, s.path.name) for s in subs] == [("bob", "lab1", "lab.ipynb")]
+    assert subs[0].problem is None
+
+
+def test_student_folder_without_notebook_gets_a_problem_row(tmp_path):
+    folder = tmp_path / "subs" / "dave"
+    folder.mkdir(parents=True)
+    (folder / "answers.py").write_text("x = 1", encoding="utf-8")
+    write_nb(folder / ".ipynb_checkpoints" / "lab-checkpoint.ipynb")
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert sub.student == "dave"
+    assert sub.path == folder
+    assert sub.problem and "no notebook" in sub.problem
+
+
+def test_empty_student_folder_gets_a_problem_row(tmp_path):
+    (tmp_path / "subs" / "dave").mkdir(parents=True)
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert sub.student == "dave" and sub.problem
+
+
+def test_empty_submissions_folder_gives_nothing(tmp_path):
+    (tmp_path / "subs").mkdir()
+    assert discover([tmp_path / "subs"], LABS) == []
+
+
+# --- newest wins -----------------------------------------------------------------------
+
+
+def test_newest_notebook_per_student_and_lab_wins(tmp_path):
+    folder = tmp_path / "subs" / "bob"
+    old = write_nb(folder / "a_old.ipynb", marker="old")
+    new = write_nb(folder / "z_new.ipynb", marker="new")
+    other = write_nb(folder / "m_other.ipynb", lab="lab2")
+    os.utime(old, (2_000_000_000, 2_000_000_000))
+    os.utime(new, (1_000_000_000, 1_000_000_000))
+    # despite sorting after it, z_new is older: a_old must win
+    subs = discover([tmp_path / "subs"], LABS)
+    assert [(s.lab, s.path) for s in subs] == [("lab1", old), ("lab2", other)]
+    os.utime(new, (3_000_000_000, 3_000_000_000))
+    subs = discover([tmp_path / "subs"], LABS)
+    assert [(s.lab, s.path) for s in subs] == [("lab1", new), ("lab2", other)]
+
+
+def test_newest_across_top_level_notebook_and_student_folder(tmp_path):
+    top = write_nb(tmp_path / "subs" / "bob.ipynb")
+    inner = write_nb(tmp_path / "subs" / "bob" / "lab.ipynb")
+    os.utime(top, (1_500_000_000, 1_500_000_000))
+    os.utime(inner, (1_000_000_000, 1_000_000_000))
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert sub.path == top
+
+
+# --- errors and limits -----------------------------------------------------------------
+
+
+def test_nonexistent_path_raises(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        discover([tmp_path / "nope"], LABS)
+
+
+def test_read_bytes_refuses_oversized_notebook(tmp_path, monkeypatch):
+    path = write_nb(tmp_path / "alice.ipynb")
+    monkeypatch.setattr(discover_module, "MAX_NOTEBOOK_BYTES", 10)
+    with pytest.raises(ValueError):
+        Submission("alice", path).read_bytes()
+
+
+def test_read_bytes_refuses_oversized_zip_member(tmp_path, monkeypatch):
+    path = write_zip(tmp_path / "carol.zip", {"lab.ipynb": notebook_text()})
+    monkeypatch.setattr(discover_module, "MAX_NOTEBOOK_BYTES", 10)
+    with pytest.raises(ValueError):
+        Submission("carol", path, "lab.ipynb").read_bytes()
+
+
+def test_read_bytes_at_the_limit_is_fine(tmp_path, monkeypatch):
+    path = tmp_path / "a.ipynb"
+    path.write_bytes(b"x" * 10)
+    monkeypatch.setattr(discover_module, "MAX_NOTEBOOK_BYTES", 10)
+    assert Submission("a", path).read_bytes() == b"x" * 10
+
+
+def test_oversized_notebook_becomes_a_problem_during_discover(tmp_path, monkeypatch):
+    write_nb(tmp_path / "s" / "alice.ipynb")
+    write_zip(tmp_path / "s" / "carol.zip", {"lab.ipynb": notebook_text()})
+    monkeypatch.setattr(discover_module, "MAX_NOTEBOOK_BYTES", 10)
+    subs = discover([tmp_path / "s"], LABS)
+    assert [s.student for s in subs] == ["alice", "carol"]
+    assert all(s.problem for s in subs)
