@@ -1,0 +1,142 @@
+"""The ``grade`` command end to end, as instructors and students call it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLE, LAB, notebook, run_grade, solution_cells, write_notebook
+
+FULL = 22
+
+
+def read_gradebook(out: Path) -> dict[str, dict]:
+    with open(out / "gradebook.csv", newline="") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory):
+    """The bundled example course, graded as ``make demo`` grades it."""
+    out = tmp_path_factory.mktemp("example") / "grades"
+    proc = run_grade("submissions/", "--out", str(out), cwd=EXAMPLE)
+    return proc, out
+
+
+def test_example_course_grades_every_submission(example_run):
+    proc, out = example_run
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    book = read_gradebook(out)
+    expected = {"alice": ("graded", 22), "bob": ("graded", 17), "carol": ("graded", 13), "dave": ("graded", 0),
+                "eve": ("graded", 4), "mallory": ("graded", 22), "oscar": ("memory", 0), "trudy": ("graded", 22),
+                "zed": ("invalid", 0), "'=HYPERLINK(\"http-evil\")": ("graded", 22)}
+    assert {s: (r["status"], float(r["score"])) for s, r in book.items()} == expected
+    assert all(r["max_score"] == "22" and r["sandboxed"] == "yes" for r in book.values())
+
+
+def test_summary_table_is_printed(example_run):
+    proc, _ = example_run
+    assert "Grades" in proc.stdout and "alice" in proc.stdout and "22 / 22" in proc.stdout
+
+
+def test_results_json_follows_the_gradescope_schema(example_run):
+    _, out = example_run
+    data = json.loads((out / "bob" / f"{LAB}.json").read_text())
+    assert {"score", "execution_time", "output", "tests", "status"} <= set(data)
+    assert data["score"] == 17 and data["status"] == "graded"
+    for test in data["tests"]:
+        assert {"name", "score", "max_score", "status", "output", "visibility"} <= set(test)
+    hidden_failure = next(t for t in data["tests"] if t["name"].startswith("q2: mean of an empty list"))
+    assert hidden_failure == {"name": "q2: mean of an empty list is None", "score": 0.0, "max_score": 2.0,
+                              "status": "failed", "output": "failed (hidden test)", "visibility": "visible"}
+    public_failure = next(t for t in data["tests"] if t["name"] == "q3: word_counts counts each word")
+    assert public_failure["status"] == "passed"
+
+
+def test_student_folders_and_zips(course, tmp_path):
+    subs = course / "submissions"
+    write_notebook(subs / "ann" / "work" / "final.ipynb", notebook(*solution_cells()))
+    write_notebook(tmp_path / "inner.ipynb", notebook(*solution_cells()[:2]))
+    with zipfile.ZipFile(subs / "ben.zip", "w") as zf:
+        zf.write(tmp_path / "inner.ipynb", "ben/lab.ipynb")
+        zf.writestr("../escape.ipynb", "{}")
+    proc = run_grade("submissions", "--out", "grades", cwd=course)
+    assert proc.returncode == 0, proc.stderr
+    book = read_gradebook(course / "grades")
+    assert (book["ann"]["status"], book["ann"]["score"]) == ("graded", "22")
+    assert book["ben"]["status"] == "graded" and 0 < float(book["ben"]["score"]) < FULL
+    assert not (course / "escape.ipynb").exists() and not (course / "submissions" / "escape.ipynb").exists()
+
+
+def test_lab_override_and_unknown_lab(course):
+    write_notebook(course / "submissions" / "nolab.ipynb", notebook(*solution_cells(), lab=None))
+    assert run_grade("submissions", "--lab", "nope", cwd=course).returncode == 2
+    proc = run_grade("submissions", "--lab", LAB, cwd=course)
+    assert proc.returncode == 0 and read_gradebook(course / "grades")["nolab"]["score"] == "22"
+
+
+def test_course_option_from_elsewhere(course, tmp_path):
+    subs = tmp_path / "inbox"
+    write_notebook(subs / "zoe.ipynb", notebook(*solution_cells()))
+    proc = run_grade(str(subs), "--course", str(course), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert read_gradebook(tmp_path / "out")["zoe"]["score"] == "22"
+
+
+def test_usage_errors_exit_2(course, tmp_path):
+    assert run_grade("missing/", cwd=course).returncode == 2
+    (course / "empty").mkdir()
+    proc = run_grade("empty", cwd=course)
+    assert proc.returncode == 2 and "no notebooks" in proc.stderr
+    assert run_grade("submissions", cwd=tmp_path).returncode == 2  # not a course
+    assert run_grade("submissions", "--backend", "chroot", cwd=course).returncode == 2
+    assert run_grade("submissions", "-j", "0", cwd=course).returncode == 2
+
+
+def test_no_sandbox_is_marked(course):
+    write_notebook(course / "submissions" / "amy.ipynb", notebook(*solution_cells()))
+    proc = run_grade("submissions", "--no-sandbox", cwd=course)
+    assert proc.returncode == 0 and "WITHOUT a sandbox" in proc.stdout
+    row = read_gradebook(course / "grades")["amy"]
+    assert (row["score"], row["sandboxed"]) == ("22", "no")
+
+
+def test_broken_tests_are_a_grader_error(course):
+    (course / "solutions" / LAB / "tests" / "test_broken.py").write_text("def test_x(nb):\n    assert (\n")
+    write_notebook(course / "submissions" / "amy.ipynb", notebook(*solution_cells()))
+    proc = run_grade("submissions", cwd=course)
+    assert proc.returncode == 1 and "grader error" in proc.stderr
+    assert read_gradebook(course / "grades")["amy"]["status"] == "crashed"
+
+
+def test_check_runs_public_tests_only(course):
+    lab = course / "labs" / LAB / "lab.ipynb"
+    proc = run_grade("check", str(lab), cwd=course)
+    assert proc.returncode == 0, proc.stderr
+    assert "0 / 4" in proc.stdout and "hidden" not in proc.stdout.lower()
+    solved = write_notebook(course / "labs" / LAB / "mine.ipynb", notebook(*solution_cells()))
+    proc = run_grade("check", str(solved), "-k", "q1", cwd=course / "labs" / LAB)
+    assert "1 / 1" in proc.stdout and "square(3) is 9" in proc.stdout
+
+
+def test_assign_check_detects_drift(course):
+    solutions = course / "solutions" / LAB
+    assert run_grade("assign", str(solutions), "--check", cwd=course).returncode == 0
+    (course / "labs" / LAB / "tests" / "test_public.py").write_text("# edited by hand\n")
+    proc = run_grade("assign", str(solutions), "--check", cwd=course)
+    assert proc.returncode == 1 and "test_public.py" in proc.stdout
+    assert run_grade("assign", str(solutions), cwd=course).returncode == 0
+    assert run_grade("assign", str(solutions), "--check", cwd=course).returncode == 0
+
+
+def test_regrading_keeps_one_row_per_submission(course):
+    write_notebook(course / "submissions" / "amy.ipynb", notebook(*solution_cells()))
+    shutil.copy(course / "submissions" / "amy.ipynb", course / "submissions" / "bea.ipynb")
+    for _ in range(2):
+        assert run_grade("submissions", "-j", "1", cwd=course).returncode == 0
+    assert sorted(read_gradebook(course / "grades")) == ["amy", "bea"]
