@@ -34,21 +34,17 @@ def grader_error(job: Job, exc: BaseException) -> Result:
                   origin=sub.origin)
 
 
-def safe_grade(job: Job) -> tuple[Result, str | None]:
-    """``grade``, with any exception turned into a result and its description."""
-    try:
-        return grade(job), None
-    except Exception as exc:  # noqa: BLE001 - one bad job must not stop the batch
-        return grader_error(job, exc), f"{type(exc).__name__}: {exc}"
-
-
 class LocalExecutor:
     """``workers`` processes on this machine, one job per process."""
 
-    def __init__(self, workers: int | None = None, task: Callable[[Job], tuple[Result, str | None]] = safe_grade):
+    def __init__(self, workers: int | None = None, task: Callable[[Job], Result] = grade):
         self.workers = workers or os.cpu_count() or 1
         self.task = task
         self.errors: list[str] = []
+
+    def _failed(self, job: Job, exc: BaseException) -> Result:
+        self.errors.append(f"{job.submission.origin}: {type(exc).__name__}: {exc}")
+        return grader_error(job, exc)
 
     def _pool(self) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("forkserver")
@@ -72,14 +68,14 @@ class LocalExecutor:
                     for future in done:
                         job = running.pop(future)
                         try:
-                            result, error = future.result()
-                        except BrokenProcessPool as exc:
+                            result = future.result()
+                        except BrokenProcessPool:
                             if attempts[id(job)] < MAX_ATTEMPTS:
                                 pending.append(job)
                                 continue
-                            result, error = grader_error(job, RuntimeError("the worker process died")), str(exc)
-                        if error:
-                            self.errors.append(f"{job.submission.origin}: {error}")
+                            result = self._failed(job, RuntimeError("the worker process died"))
+                        except Exception as exc:  # noqa: BLE001 - one bad job must not stop the batch
+                            result = self._failed(job, exc)
                         yield job, result
             except BrokenProcessPool:
                 pending = list(running.values()) + pending

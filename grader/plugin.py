@@ -57,8 +57,8 @@ class GradingPlugin:
         if report.failed:
             self.broken.append(f"{report.nodeid}: {report.longreprtext[-CRASH_MESSAGE_LIMIT:]}")
 
-    def pytest_collection_modifyitems(self, items) -> None:
-        for item in items:
+    def pytest_collection_finish(self, session) -> None:
+        for item in session.items:  # the final list, after -k has deselected
             self.outcomes[item.nodeid] = TestOutcome(
                 item.nodeid, test_name(item), test_points(item), self._is_hidden(item))
 

@@ -100,9 +100,21 @@ def _inside_bwrap(procs: dict, ppid: int) -> bool:
     return False
 
 
-def grader_cgroups() -> list[str]:
+def grader_cgroups() -> set[Path]:
     root = Path("/sys/fs/cgroup")
-    return [str(p) for p in root.glob("*/grader-*")] + [str(p) for p in root.glob("grader-*")]
+    return set(root.glob("*/grader-*")) | set(root.glob("grader-*"))
+
+
+def empty_cgroups(groups: set[Path]) -> list[str]:
+    """The cgroups among ``groups`` that still exist with no process: left behind."""
+    left = []
+    for group in groups:
+        try:
+            if not (group / "cgroup.procs").read_text().strip():
+                left.append(str(group))
+        except OSError:
+            pass
+    return left
 
 
 @pytest.fixture

@@ -118,10 +118,10 @@ def test_check_runs_public_tests_only(course):
     lab = course / "labs" / LAB / "lab.ipynb"
     proc = run_grade("check", str(lab), cwd=course)
     assert proc.returncode == 0, proc.stderr
-    assert "0 / 4" in proc.stdout and "hidden" not in proc.stdout.lower()
+    assert f"{LAB}: 0 / 4" in proc.stdout and "hidden" not in proc.stdout.lower()
     solved = write_notebook(course / "labs" / LAB / "mine.ipynb", notebook(*solution_cells()))
     proc = run_grade("check", str(solved), "-k", "q1", cwd=course / "labs" / LAB)
-    assert "1 / 1" in proc.stdout and "square(3) is 9" in proc.stdout
+    assert f"{LAB}: 1 / 1" in proc.stdout and "square(3) is 9" in proc.stdout
 
 
 def test_assign_check_detects_drift(course):

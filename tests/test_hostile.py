@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (LAB, copy_course, grader_cgroups, notebook, run_grade, leftover_processes, solution_cells,
-                      write_notebook)
+from conftest import (LAB, copy_course, empty_cgroups, grader_cgroups, leftover_processes, notebook, run_grade,
+                      solution_cells, write_notebook)
 
 FULL = 22
 SECRET = "grader-secret-value-7d1f"
@@ -176,6 +176,7 @@ def batch(tmp_path_factory):
     out, scratch = root / "grades", root / "tmp"
     scratch.mkdir()
     listener = Listener()
+    cgroups_before = grader_cgroups()
     try:
         build_submissions(course, out, listener.port)
         proc = run_grade("submissions", "--out", str(out), "-j", "2", cwd=course,
@@ -185,7 +186,7 @@ def batch(tmp_path_factory):
     with open(out / "gradebook.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     return {"proc": proc, "rows": rows, "out": out, "scratch": scratch, "listener": listener,
-            "processes": leftover_processes(scratch), "cgroups": grader_cgroups()}
+            "processes": leftover_processes(scratch), "cgroups": empty_cgroups(grader_cgroups() - cgroups_before)}
 
 
 def row(batch, student: str) -> dict:
