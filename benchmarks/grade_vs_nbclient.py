@@ -181,11 +181,11 @@ def benchmark(args: argparse.Namespace, console: Console) -> None:
         sources = build_submissions(folder, args.count)
         paths = sorted(folder.glob("*.ipynb"))
         with console.status("baseline: nbclient, one notebook after the other"):
-            rows = [("nbclient, sequential (no sandbox, no tests)", time_baseline(paths))]
+            rows = [("nbclient, sequential, bare", time_baseline(paths))]
         runs = [(f"grade -j {cores} (default)", None)] + ([] if args.skip_sequential else [("grade -j 1", 1)])
         for i, (name, jobs) in enumerate(runs):
             out = Path(tmp) / f"out{i}"
-            with console.status(f"{name}"):
+            with console.status(name):
                 seconds = time_grade(folder, out, jobs)
             verify_gradebook(out, sources)
             rows.append((name, seconds))

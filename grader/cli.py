@@ -18,7 +18,7 @@ from rich.console import Console
 
 from grader import assign as assign_mod
 from grader.course import Course, CourseError
-from grader.discover import Submission, discover
+from grader.discover import discover
 from grader.executors import LocalExecutor
 from grader.report import progress, summary_table, tests_table
 from grader.results import write_gradebook, write_result

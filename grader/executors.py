@@ -4,7 +4,7 @@ An executor takes jobs and yields ``(job, result)`` pairs as they finish, in
 any order. Each job runs in a fresh worker process (forked from a server that
 has the grader imported already), so a test suite's imports or a crashed
 worker cannot touch the next submission. A worker that dies takes only its
-own job down: the pool is rebuilt and the other jobs go on.
+own job down: the jobs caught with it are run again, each alone.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from typing import Protocol
 
 from grader.results import Result
 from grader.runner import Job, grade
-
-MAX_ATTEMPTS = 2
 
 
 class Executor(Protocol):
@@ -42,42 +40,52 @@ class LocalExecutor:
         self.task = task
         self.errors: list[str] = []
 
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
+        pending, suspects = list(jobs), []
+        while pending:
+            pending = yield from self._run_pool(pending, self.workers, suspects)
+        # Every job that was running when a worker died runs again alone: one
+        # that breaks a pool by itself is the one that killed the worker.
+        for job in suspects:
+            yield from self._run_pool([job], 1, None)
+
+    def _run_pool(self, jobs: list[Job], workers: int, suspects: list[Job] | None):
+        """Run ``jobs`` on a fresh pool; return those never started if the pool broke."""
+        pool, pending = self._pool(workers), list(jobs)
+        running: dict[Future, Job] = {}
+        try:
+            while pending or running:
+                while pending and len(running) < workers:
+                    try:
+                        future = pool.submit(self.task, pending[0])
+                    except BrokenProcessPool:
+                        break
+                    running[future] = pending.pop(0)
+                if not running:
+                    return pending
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    job = running.pop(future)
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        if suspects is not None:
+                            suspects.append(job)
+                            continue
+                        result = self._failed(job, RuntimeError("the worker process died"))
+                    except Exception as exc:  # noqa: BLE001 - one bad job must not stop the batch
+                        result = self._failed(job, exc)
+                    yield job, result
+            return []
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def _failed(self, job: Job, exc: BaseException) -> Result:
         self.errors.append(f"{job.submission.origin}: {type(exc).__name__}: {exc}")
         return grader_error(job, exc)
 
-    def _pool(self) -> ProcessPoolExecutor:
+    @staticmethod
+    def _pool(workers: int) -> ProcessPoolExecutor:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["grader.runner", "numpy"])
-        return ProcessPoolExecutor(self.workers, mp_context=ctx, max_tasks_per_child=1)
-
-    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
-        pending = list(jobs)
-        attempts = {id(job): 0 for job in pending}
-        while pending:
-            pool = self._pool()
-            running: dict[Future, Job] = {}
-            try:
-                while pending or running:
-                    while pending and len(running) < self.workers:
-                        future = pool.submit(self.task, pending[0])
-                        job = pending.pop(0)
-                        attempts[id(job)] += 1
-                        running[future] = job
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        job = running.pop(future)
-                        try:
-                            result = future.result()
-                        except BrokenProcessPool:
-                            if attempts[id(job)] < MAX_ATTEMPTS:
-                                pending.append(job)
-                                continue
-                            result = self._failed(job, RuntimeError("the worker process died"))
-                        except Exception as exc:  # noqa: BLE001 - one bad job must not stop the batch
-                            result = self._failed(job, exc)
-                        yield job, result
-            except BrokenProcessPool:
-                pending = list(running.values()) + pending
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+        return ProcessPoolExecutor(workers, mp_context=ctx, max_tasks_per_child=1)

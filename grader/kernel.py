@@ -104,11 +104,8 @@ class Kernel:
             self.sandbox, transport="ipc", ip=str(self.socket_dir / "kernel"),
             connection_file=str(self.socket_dir / "kernel.json"),
         )
-        log = open(self._log, "wb")
-        try:
+        with open(self._log, "wb") as log:  # the kernel process keeps its own copy of the descriptor
             await self.km.start_kernel(cwd=str(self.sandbox.launch_dir), stdout=log, stderr=log)
-        finally:
-            log.close()
         self.kc = self.km.client()
         self.kc.start_channels()
         await self.kc.wait_for_ready(timeout=timeout)

@@ -9,6 +9,7 @@ not shown to the student: it would reveal the tests' inputs.
 from __future__ import annotations
 
 import inspect
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ import nbformat
 
 from grader import codec
 from grader.codec import CodecError
-from grader.kernel import Kernel
+from grader.kernel import Kernel, KernelTimeout
 
 _CODEC_NAME = "__grader_codec__"
 
@@ -67,11 +68,17 @@ def check_name(name: str) -> str:
 
 
 class Notebook:
-    """The executed notebook and its kernel, as seen by tests."""
+    """The executed notebook and its kernel, as seen by tests.
 
-    def __init__(self, kernel: Kernel, executed: nbformat.NotebookNode, timeout: float):
+    Each call may take ``timeout`` seconds, and all calls together ``budget``
+    seconds, so that a slow submission cannot stretch grading without end.
+    """
+
+    def __init__(self, kernel: Kernel, executed: nbformat.NotebookNode, timeout: float,
+                 budget: float | None = None):
         self._kernel = kernel
         self._timeout = timeout
+        self._deadline = None if budget is None else time.monotonic() + budget
         self._codec_sent = False
         self.notebook = executed
 
@@ -87,7 +94,7 @@ class Notebook:
 
     def run(self, code: str) -> str:
         """Run ``code`` in the kernel and return what it printed; NotebookError if it raised."""
-        reply = self._kernel.execute(code, self._timeout)
+        reply = self._kernel.execute(code, self._call_timeout())
         if reply.status == "error":
             raise NotebookError(reply.ename or "Error", reply.evalue)
         return reply.stdout
@@ -98,7 +105,7 @@ class Notebook:
 
     def _value(self, expression: str) -> Any:
         self._send_codec()
-        reply = self._kernel.execute(f"{_CODEC_NAME}.emit({expression})", self._timeout)
+        reply = self._kernel.execute(f"{_CODEC_NAME}.emit({expression})", self._call_timeout())
         if reply.status == "error":
             if reply.ename == "CodecError":
                 raise CodecError(reply.evalue)
@@ -107,6 +114,14 @@ class Notebook:
         if not payloads:
             raise CodecError("no value came back from the notebook")
         return codec.loads(payloads[-1])
+
+    def _call_timeout(self) -> float:
+        if self._deadline is None:
+            return self._timeout
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise KernelTimeout("the time for testing this notebook ran out")
+        return min(self._timeout, left)
 
     def _send_codec(self) -> None:
         if self._codec_sent:

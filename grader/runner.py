@@ -81,7 +81,9 @@ def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, list[TestResult]]:
     try:
         kernel.start()
         execution = execute(kernel, nb, lab.settings.cell_timeout, lab.settings.timeout)
-        handle = Notebook(kernel, execution.notebook, lab.settings.cell_timeout) if execution.status == "graded" else None
+        handle = None
+        if execution.status == "graded":
+            handle = Notebook(kernel, execution.notebook, lab.settings.cell_timeout, lab.settings.timeout)
         plugin = GradingPlugin(handle, lab.hidden_tests, f"not run: {execution.message}")
         tests = _test_results(lab, job, plugin)
     finally:
@@ -93,7 +95,7 @@ def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, list[TestResult]]:
 
 
 def _test_results(lab: Lab, job: Job, plugin: GradingPlugin) -> list[TestResult]:
-    run_tests(lab.test_dirs(job.hidden), plugin, lab.lab_dir.parent.parent, job.select)
+    run_tests(lab.test_dirs(job.hidden), plugin, job.course_root, job.select)
     return [_test_result(o, lab.settings.show_hidden_output) for o in plugin.outcomes.values()]
 
 

@@ -79,7 +79,7 @@ def leftover_processes(mark: Path) -> list[str]:
     batch's TMPDIR), and any sandbox-uid process that no running bubblewrap holds."""
     procs = {pid: info for pid in os.listdir("/proc") if pid.isdigit() and (info := _proc_info(pid))}
     found = []
-    for pid, (uid, ppid, name, cmdline) in procs.items():
+    for pid, (uid, ppid, _, cmdline) in procs.items():
         if str(mark) in cmdline:
             found.append(f"{pid}: {cmdline[:120]}")
         elif uid >= SANDBOX_UID_FLOOR and not _inside_bwrap(procs, ppid):

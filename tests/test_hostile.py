@@ -52,7 +52,8 @@ def attacks(course: Path, out: Path, port: int) -> dict[str, list[str]]:
             spoil_if("seen"),
         ],
         "read_others": [
-            "import os\ntry:\n    other = open(%r).read()\nexcept OSError:\n    other = ''" % str(course / "submissions" / "honest.ipynb"),
+            "import os\ntry:\n    other = open(%r).read()\nexcept OSError:\n    other = ''"
+            % str(course / "submissions" / "honest.ipynb"),
             spoil_if("other"),
         ],
         "forge_files": [
@@ -84,7 +85,8 @@ def attacks(course: Path, out: Path, port: int) -> dict[str, list[str]]:
                            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    pass"],
         "memory_bomb": ["hog = []\nwhile True:\n    hog.append(bytearray(64 * 2**20))"],
         "fork_bomb": ["import os, time\nroot = os.getpid()\nfor _ in range(100000):\n    try:\n        os.fork()\n"
-                      "    except OSError:\n        break\nif os.getpid() != root:\n    time.sleep(3600)\n    os._exit(0)"],
+                      "    except OSError:\n        break\n"
+                      "if os.getpid() != root:\n    time.sleep(3600)\n    os._exit(0)"],
         "disk_fill": ["import os\nfor d in ['.', '/tmp', '/dev/shm']:\n    try:\n"
                       "        with open(os.path.join(d, 'fill'), 'wb') as f:\n"
                       "            while True:\n                f.write(b'x' * 2**20)\n    except OSError as e:\n"

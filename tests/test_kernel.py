@@ -143,6 +143,14 @@ def test_cell_by_tag(nb):
         nb.cell("missing")
 
 
+def test_calls_share_one_time_budget(kernel):
+    execution = execute(kernel, notebook("import time\ndef slow():\n    time.sleep(0.4)"), 10, 30)
+    nb = Notebook(kernel, execution.notebook, timeout=10, budget=1)
+    with pytest.raises(KernelTimeout):
+        for _ in range(10):
+            nb.call("slow")
+
+
 def test_call_refuses_code_as_a_name(nb):
     with pytest.raises(ValueError, match="not a name"):
         nb.call("add(1); import os")

@@ -8,6 +8,7 @@ kernel OOM-kills the group at its limit, and its counters say so.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -44,10 +45,8 @@ class Cgroup:
                 for pid in pids:
                     _kill(pid)
                 time.sleep(0.01)
-            try:
+            with contextlib.suppress(OSError):
                 d.rmdir()
-            except OSError:
-                pass
 
 
 def create(name: str, memory_mib: int, max_pids: int) -> Cgroup | None:
@@ -108,7 +107,5 @@ def _pids(d: Path) -> list[int]:
 
 
 def _kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
