@@ -29,6 +29,11 @@ class LiveNotebook:
         args, kwargs = codec.loads(codec.dumps(list(args))), codec.loads(codec.dumps(kwargs))
         return codec.loads(codec.dumps(self._guard(lambda: fn(*args, **kwargs))))
 
+    def assign(self, name: str, value: Any) -> None:
+        if not name.isidentifier():
+            raise ValueError(f"not a variable name: {name!r}")
+        self._ns[name] = codec.loads(codec.dumps(value))
+
     def run(self, code: str) -> str:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):

@@ -92,6 +92,14 @@ class Notebook:
         a, kw = codec.dumps(list(args)), codec.dumps(kwargs)
         return self._value(f"{fn}(*{_CODEC_NAME}.loads({a!r}), **{_CODEC_NAME}.loads({kw!r}))")
 
+    def assign(self, name: str, value: Any) -> None:
+        """Set the kernel's variable ``name`` to (a decoded copy of) ``value``: data the grader
+        chooses, for code run with ``run`` or ``call`` to use."""
+        if not name.isidentifier():
+            raise ValueError(f"not a variable name: {name!r}")
+        self._send_codec()
+        self.run(f"{name} = {_CODEC_NAME}.loads({codec.dumps(value)!r})")
+
     def run(self, code: str) -> str:
         """Run ``code`` in the kernel and return what it printed; NotebookError if it raised."""
         reply = self._kernel.execute(code, self._call_timeout())

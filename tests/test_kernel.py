@@ -143,6 +143,14 @@ def test_cell_by_tag(nb):
         nb.cell("missing")
 
 
+def test_assign_puts_grader_data_in_the_kernel(nb):
+    nb.assign("_data", {"x": np.arange(3), "y": (1, 2)})
+    assert nb.ref("type(_data['x']).__name__, _data['y']") == ("ndarray", (1, 2))
+    assert nb.call("add", nb.ref("_data['x']"), b=1).tolist() == [1, 2, 3]
+    with pytest.raises(ValueError):
+        nb.assign("a; import os", 1)
+
+
 def test_calls_share_one_time_budget(kernel):
     execution = execute(kernel, notebook("import time\ndef slow():\n    time.sleep(0.4)"), 10, 30)
     nb = Notebook(kernel, execution.notebook, timeout=10, budget=1)
