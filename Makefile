@@ -6,13 +6,17 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench system clean
+.PHONY: demo test bench image system clean
 
 demo: $(STAMP)
 	cd examples/course && ../../$(BIN)/grade submissions/ --out grades
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The Docker backend's kernel image, built offline (needs a running dockerd and debootstrap).
+image: $(STAMP)
+	$(BIN)/grade image build
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grade_vs_nbclient.py

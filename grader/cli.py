@@ -1,11 +1,13 @@
 """The ``grade`` command.
 
-    grade PATH... [--out DIR] [-j N] [--lab ID] [--course DIR] [--backend NAME | --no-sandbox]
+    grade PATH... [--out DIR] [-j N] [--lab ID] [--course DIR] [--backend NAME | --no-sandbox] [--force]
     grade check NOTEBOOK [-k EXPR] [--lab ID] [--course DIR]
     grade assign SOLUTION_DIR... [--check]
+    grade image build [--base IMAGE]
 
 Exit status: 0 when every submission got a row, 1 when the grader itself
-failed on something (the rows are still written), 2 for a usage error.
+failed on something (the rows are still written), 2 for a usage error,
+130 when interrupted (what was graded is kept; rerun to finish).
 """
 
 from __future__ import annotations
@@ -17,15 +19,15 @@ from pathlib import Path
 from rich.console import Console
 
 from grader import assign as assign_mod
+from grader.batch import run_batch
 from grader.course import Course, CourseError
 from grader.discover import discover
-from grader.executors import LocalExecutor
+from grader.image import ImageError
 from grader.report import progress, summary_table, tests_table
-from grader.results import write_gradebook, write_result
 from grader.runner import Job, grade
 from grader.sandbox import SandboxUnavailable, get_backend
 
-COMMANDS = ("check", "assign")
+COMMANDS = ("check", "assign", "image")
 
 
 class UsageError(Exception):
@@ -38,11 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in COMMANDS:
             command, rest = argv[0], argv[1:]
-            return {"check": cmd_check, "assign": cmd_assign}[command](rest, console)
+            return {"check": cmd_check, "assign": cmd_assign, "image": cmd_image}[command](rest, console)
         return cmd_grade(argv, console)
     except (UsageError, CourseError, SandboxUnavailable, FileNotFoundError, assign_mod.AssignError) as exc:
         print(f"grade: error: {exc}", file=sys.stderr)
         return 2
+    except ImageError as exc:
+        print(f"grade: image build failed: {exc}", file=sys.stderr)
+        return 1
 
 
 def grade_parser() -> argparse.ArgumentParser:
@@ -53,8 +58,9 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("-j", "--jobs", type=int, default=None, help="submissions graded at once (default: one per core)")
     p.add_argument("--lab", help="grade every notebook as this lab, whatever its metadata says")
     p.add_argument("--course", type=Path, help="the course folder (default: the current folder)")
-    p.add_argument("--backend", default="bwrap", help="sandbox backend (default: bwrap)")
+    p.add_argument("--backend", default="bwrap", help="sandbox backend: bwrap (default) or docker")
     p.add_argument("--no-sandbox", action="store_true", help="run student code unsandboxed (marked in results)")
+    p.add_argument("--force", action="store_true", help="regrade everything, even results that still hold")
     return p
 
 
@@ -65,26 +71,25 @@ def cmd_grade(argv: list[str], console: Console) -> int:
     course = Course.find(args.course)
     if args.lab is not None:
         course.lab(args.lab)
-    backend = "none" if args.no_sandbox else args.backend
-    _require_backend(backend, "use --no-sandbox to grade without one, at your own risk")
+    backend = _require_backend("none" if args.no_sandbox else args.backend,
+                               "use --no-sandbox to grade without one, at your own risk")
     subs = discover(args.paths, course.lab_ids(), args.lab)
     if not subs:
         raise UsageError("no notebooks found under " + ", ".join(map(str, args.paths)))
-    executor = LocalExecutor(args.jobs)
-    results = []
-    with progress(console, len(subs)) as advance:
-        for _, result in executor.run(Job(sub, course.root, backend) for sub in subs):
-            write_result(args.out, result)
-            results.append(result)
-            write_gradebook(args.out, results)
-            advance(result)
+    try:
+        with progress(console, len(subs)) as advance:
+            results, errors = run_batch(subs, course, args.out, backend, args.jobs, args.force, advance)
+    except KeyboardInterrupt:
+        print(f"grade: interrupted; finished results are kept in {args.out} (rerun to grade the rest)",
+              file=sys.stderr)
+        return 130
     console.print(summary_table(results))
-    if backend == "none":
+    if not backend.sandboxed:
         console.print("[yellow]graded WITHOUT a sandbox: results are marked unsandboxed[/]")
     console.print(f"gradebook: {args.out / 'gradebook.csv'}")
-    for error in executor.errors:
+    for error in errors:
         print(f"grade: grader error: {error}", file=sys.stderr)
-    return 1 if executor.errors else 0
+    return 1 if errors else 0
 
 
 def cmd_check(argv: list[str], console: Console) -> int:
@@ -142,8 +147,27 @@ def cmd_assign(argv: list[str], console: Console) -> int:
     return 1 if stale_any else 0
 
 
-def _require_backend(name: str, hint: str) -> None:
+def cmd_image(argv: list[str], console: Console) -> int:
+    p = argparse.ArgumentParser(prog="grade image", description="Build the Docker backend's kernel image, offline.")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--base", help="base image (default: a Debian root file system made with debootstrap)")
+    args = p.parse_args(argv)
+    import docker
+
+    from grader import image
+
     try:
-        get_backend(name)
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise SandboxUnavailable(f"no Docker engine answers ({exc}); start dockerd") from None
+    tag = image.build(client, args.base, log=console.print)
+    console.print(f"image: {tag}")
+    return 0
+
+
+def _require_backend(name: str, hint: str):
+    try:
+        return get_backend(name)
     except SandboxUnavailable as exc:
         raise SandboxUnavailable(f"{exc}; {hint}") from None

@@ -37,7 +37,7 @@ def summary_table(results: list[Result]) -> Table:
     for r in sorted(results, key=lambda r: (r.student, r.lab)):
         style = STATUS_STYLE[r.status]
         table.add_row(escape(r.student), escape(r.lab), f"{r.score:g} / {r.max_score:g}", f"[{style}]{r.status}[/]",
-                      f"{r.execution_time:.1f}s", escape(r.message[:80]))
+                      f"{r.execution_time:.1f}s", escape(("reused; " if r.reused else "") + r.message[:80]))
     return table
 
 

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid")
-GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "execution_time", "message")
+GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "reused", "execution_time",
+                     "message")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 _FORMULA_START = ("=", "+", "-", "@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -49,6 +50,8 @@ class Result:
     execution_time: float = 0.0
     sandboxed: bool = True
     origin: str = ""
+    fingerprint: str = ""  # of everything the grade depends on; equal fingerprints, equal grades
+    reused: bool = False  # taken from an earlier run, not graded again (not stored in the file)
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -68,8 +71,16 @@ class Result:
             "score": self.score, "max_score": self.max_score, "status": self.status,
             "execution_time": round(self.execution_time, 3), "output": self.message,
             "student": self.student, "lab": self.lab, "sandboxed": self.sandboxed, "origin": self.origin,
-            "tests": [asdict(t) for t in self.tests],
+            "fingerprint": self.fingerprint, "tests": [asdict(t) for t in self.tests],
         }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Result:
+        """The result a results file holds; ValueError (or KeyError, TypeError) if it is not one."""
+        tests = [TestResult(**t) for t in data["tests"]]
+        return cls(data["student"], data["lab"], data["status"], tests, data["output"],
+                   float(data["execution_time"]), bool(data["sandboxed"]), data.get("origin", ""),
+                   data.get("fingerprint", ""))
 
 
 def file_name(student: str) -> str:
@@ -85,6 +96,16 @@ def result_path(out_dir: Path, student: str, lab: str) -> Path:
     return out_dir / file_name(student) / f"{file_name(lab)}.json"
 
 
+def read_result(out_dir: Path, student: str, lab: str) -> Result | None:
+    """The earlier result for (student, lab), or None if there is none or it does not parse."""
+    try:
+        data = json.loads(result_path(out_dir, student, lab).read_text(encoding="utf-8"))
+        result = Result.from_json(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return result if (result.student, result.lab) == (student, lab) else None
+
+
 def write_result(out_dir: Path, result: Result) -> Path:
     path = result_path(out_dir, result.student, result.lab)
     atomic_write(path, json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
@@ -98,7 +119,8 @@ def write_gradebook(out_dir: Path, results: list[Result]) -> Path:
     writer.writerow(GRADEBOOK_COLUMNS)
     for r in sorted(results, key=lambda r: (r.student, r.lab)):
         writer.writerow([csv_cell(r.student), csv_cell(r.lab), _number(r.score), _number(r.max_score),
-                         r.status, "yes" if r.sandboxed else "no", f"{r.execution_time:.2f}", csv_cell(r.message)])
+                         r.status, "yes" if r.sandboxed else "no", "yes" if r.reused else "no",
+                         f"{r.execution_time:.2f}", csv_cell(r.message)])
     path = out_dir / "gradebook.csv"
     atomic_write(path, buffer.getvalue())
     return path

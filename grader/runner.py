@@ -33,6 +33,7 @@ class Job:
     backend: str = "bwrap"
     hidden: bool = True  # False for ``grade check``: public tests only
     select: str | None = None  # a pytest -k expression
+    fingerprint: str = ""  # see grader.batch: stored with the result
 
 
 def grade(job: Job) -> Result:
@@ -41,7 +42,8 @@ def grade(job: Job) -> Result:
     started = time.monotonic()
     sub = job.submission
     backend = get_backend(job.backend)
-    base = Result(sub.student, sub.lab, "invalid", sandboxed=backend.sandboxed, origin=sub.origin)
+    base = Result(sub.student, sub.lab, "invalid", sandboxed=backend.sandboxed, origin=sub.origin,
+                  fingerprint=job.fingerprint)
     course = Course(job.course_root)
     if sub.lab not in course.lab_ids():
         base.message = sub.problem or f"no lab {sub.lab!r} in this course"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (LAB, copy_course, empty_cgroups, grader_cgroups, leftover_processes, notebook, run_grade,
-                      solution_cells, write_notebook)
+from conftest import (BACKENDS, LAB, copy_course, empty_cgroups, grader_cgroups, kernel_containers,
+                      leftover_processes, notebook, run_grade, solution_cells, write_notebook)
 
 FULL = 22
 SECRET = "grader-secret-value-7d1f"
@@ -170,10 +170,10 @@ def build_submissions(course: Path, out: Path, port: int) -> None:
     (subs / "linked.ipynb").symlink_to(course / "solutions" / LAB / "solution.ipynb")
 
 
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    """Grade the hostile batch once; return what the grader wrote and what it left."""
-    root = tmp_path_factory.mktemp("hostile")
+@pytest.fixture(scope="module", params=BACKENDS)
+def batch(request, tmp_path_factory):
+    """Grade the hostile batch once per backend; return what the grader wrote and what it left."""
+    root = tmp_path_factory.mktemp(f"hostile-{request.param}")
     course = copy_course(root / "course", **LIMITS)
     out, scratch = root / "grades", root / "tmp"
     scratch.mkdir()
@@ -181,14 +181,15 @@ def batch(tmp_path_factory):
     cgroups_before = grader_cgroups()
     try:
         build_submissions(course, out, listener.port)
-        proc = run_grade("submissions", "--out", str(out), "-j", "2", cwd=course,
+        proc = run_grade("submissions", "--out", str(out), "-j", "2", "--backend", request.param, cwd=course,
                          env={"GRADER_TEST_SECRET": SECRET, "TMPDIR": str(scratch)})
     finally:
         listener.close()
     with open(out / "gradebook.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     return {"proc": proc, "rows": rows, "out": out, "scratch": scratch, "listener": listener,
-            "processes": leftover_processes(scratch), "cgroups": empty_cgroups(grader_cgroups() - cgroups_before)}
+            "processes": leftover_processes(scratch), "cgroups": empty_cgroups(grader_cgroups() - cgroups_before),
+            "containers": kernel_containers()}
 
 
 def row(batch, student: str) -> dict:
@@ -240,4 +241,5 @@ def test_hidden_tests_do_not_leak_into_results(batch):
 def test_nothing_left_running_or_on_disk(batch):
     assert batch["processes"] == []
     assert batch["cgroups"] == []
+    assert batch["containers"] == []
     assert list(batch["scratch"].iterdir()) == []

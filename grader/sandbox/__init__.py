@@ -8,9 +8,14 @@ process, no file, no cgroup.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+
+HOME = Path("/home/student")  # the kernel's home and working folder, in every backend
+PACKAGE_MOUNT = Path("/opt/grader")  # where the grader package is mounted read-only, for grader.check
+PASSTHROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # facts of this CPU, not secrets
 
 
 class SandboxUnavailable(RuntimeError):
@@ -37,7 +42,8 @@ class Sandbox(Protocol):
     launch_dir: Path  # the host folder the command is started from
 
     def command(self, argv: list[str]) -> list[str]:
-        """The command line that runs ``argv`` inside the sandbox."""
+        """The command line that runs ``argv`` inside the sandbox. ``argv[0]`` is the
+        grader's Python; a backend with its own Python puts that in its place."""
 
     def share(self, path: Path) -> None:
         """Let the sandboxed user read ``path`` (the kernel's connection file)."""
@@ -54,10 +60,28 @@ class Backend(Protocol):
 
     name: str
     sandboxed: bool
+    identity: str  # what results depend on: the backend, and its image if it has one
 
     def open(self, files: list[Path], socket_dir: Path, limits: Limits) -> Sandbox:
         """A fresh sandbox whose working directory holds ``files`` (read-only) and
         which can reach the kernel's sockets in ``socket_dir``."""
+
+
+def kernel_environment(python_bin: str) -> dict[str, str]:
+    """The whole environment of a sandboxed kernel: nothing of the grader's own."""
+    env = {
+        "HOME": str(HOME), "USER": "student", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
+        "PATH": f"{python_bin}:/usr/local/bin:/usr/bin:/bin",
+        "PYTHONPATH": str(PACKAGE_MOUNT), "MPLBACKEND": "Agg", "GRADER_SANDBOX": "1",
+        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    }
+    env.update({k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ})
+    return env
+
+
+def package_dir() -> Path:
+    """The grader package's own folder, mounted read-only at PACKAGE_MOUNT/grader."""
+    return Path(__file__).resolve().parents[1]
 
 
 def get_backend(name: str) -> Backend:
@@ -65,7 +89,10 @@ def get_backend(name: str) -> Backend:
     if name == "bwrap":
         from grader.sandbox.bwrap import Bubblewrap
         return Bubblewrap.create()
+    if name == "docker":
+        from grader.sandbox.docker import Docker
+        return Docker.create()
     if name == "none":
         from grader.sandbox.unsandboxed import Unsandboxed
         return Unsandboxed()
-    raise SandboxUnavailable(f"unknown sandbox backend {name!r} (known: bwrap, none)")
+    raise SandboxUnavailable(f"unknown sandbox backend {name!r} (known: bwrap, docker, none)")

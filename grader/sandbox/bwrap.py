@@ -27,15 +27,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.sandbox import Limits, SandboxUnavailable
-from grader.sandbox import cgroups
+from grader.sandbox import HOME, PACKAGE_MOUNT, Limits, SandboxUnavailable, cgroups, kernel_environment, package_dir
 
-HOME = Path("/home/student")
-PACKAGE_MOUNT = Path("/opt/grader")
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives",
              "nsswitch.conf", "mime.types")
-PASSTHROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 FIRST_UID = 1_000_000
+UIDS_PER_PROCESS = 64
+CGROUP_PREFIX = "grader-"
 _counter = itertools.count()
 
 
@@ -43,6 +41,7 @@ class Bubblewrap:
     """The bubblewrap backend."""
 
     name = "bwrap"
+    identity = "bwrap"
     sandboxed = True
 
     def __init__(self, bwrap: str, setpriv: str | None, prlimit: str):
@@ -65,6 +64,8 @@ class Bubblewrap:
             setpriv = shutil.which("setpriv")
             if not setpriv:
                 raise SandboxUnavailable("setpriv is not installed (Debian/Ubuntu: apt-get install util-linux)")
+        if setpriv:
+            cgroups.remove_stale(CGROUP_PREFIX, _owner_alive)
         return cls(bwrap, setpriv, prlimit)
 
     def open(self, files: list[Path], socket_dir: Path, limits: Limits) -> BwrapSandbox:
@@ -82,12 +83,13 @@ class BwrapSandbox:
         self.socket_dir = socket_dir
         self.limits = limits
         self.as_root = backend.setpriv is not None
-        self.uid = FIRST_UID + os.getpid() * 64 + next(_counter) % 64 if self.as_root else 65534
+        self.uid = _new_uid() if self.as_root else 65534
         self.private = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         self.launch_dir = self.private
         (self.private / "passwd").write_text(f"student:x:{self.uid}:{self.uid}::{HOME}:/bin/sh\n")
         (self.private / "group").write_text(f"student:x:{self.uid}:\n")
-        self.cgroup = cgroups.create(f"grader-{self.uid}", limits.memory, limits.processes) if self.as_root else None
+        self.cgroup = cgroups.create(f"{CGROUP_PREFIX}{self.uid}", limits.memory, limits.processes) if self.as_root \
+            else None
         if self.as_root:
             os.chown(socket_dir, self.uid, self.uid)
 
@@ -126,8 +128,7 @@ class BwrapSandbox:
         binds += [("--ro-bind", str(self.private / "passwd"), "/etc/passwd"),
                   ("--ro-bind", str(self.private / "group"), "/etc/group")]
         binds += [("--ro-bind", prefix, prefix) for prefix in _python_prefixes()]
-        package = Path(__file__).resolve().parents[1]
-        binds.append(("--ro-bind", str(package), str(PACKAGE_MOUNT / "grader")))
+        binds.append(("--ro-bind", str(package_dir()), str(PACKAGE_MOUNT / "grader")))
         binds.append(("--bind", str(self.socket_dir), str(self.socket_dir)))
         tmp = str(self.limits.tmp * 2**20)
         args = ["--proc", "/proc", "--dev", "/dev",
@@ -143,15 +144,8 @@ class BwrapSandbox:
         return args + ["--chdir", str(HOME)]
 
     def _environment(self) -> list[str]:
-        env = {
-            "HOME": str(HOME), "USER": "student", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
-            "PATH": f"{Path(os.path.abspath(sys.executable)).parent}:/usr/local/bin:/usr/bin:/bin",
-            "PYTHONPATH": str(PACKAGE_MOUNT), "MPLBACKEND": "Agg", "GRADER_SANDBOX": "1",
-            "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        }
-        env.update({k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ})
         args = ["--clearenv"]
-        for key, value in env.items():
+        for key, value in kernel_environment(os.path.dirname(os.path.abspath(sys.executable))).items():
             args += ["--setenv", key, value]
         return args
 
@@ -170,6 +164,24 @@ class BwrapSandbox:
             return []
         return [self.backend.setpriv, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups",
                 "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]
+
+
+def _new_uid() -> int:
+    """A uid no other live sandbox has: derived from this process's pid, which is unique while it lives."""
+    return FIRST_UID + os.getpid() * UIDS_PER_PROCESS + next(_counter) % UIDS_PER_PROCESS
+
+
+def _owner_alive(uid: str) -> bool:
+    """Whether the process that made the sandbox with this uid still runs."""
+    if not uid.isdigit():
+        return True
+    try:
+        os.kill((int(uid) - FIRST_UID) // UIDS_PER_PROCESS, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        pass
+    return True
 
 
 def _readable_parents(destinations: list[str]) -> list[str]:

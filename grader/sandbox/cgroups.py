@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
@@ -97,6 +98,14 @@ def _setup_v2(group: Cgroup, limit: str, max_pids: int) -> None:
         (path / "memory.swap.max").write_text("0")
     if (path / "pids.max").exists():
         (path / "pids.max").write_text(str(max_pids))
+
+
+def remove_stale(prefix: str, owner_alive: Callable[[str], bool]) -> None:
+    """Remove empty cgroups named ``prefix...`` whose owner is gone (a grader killed outright)."""
+    for group in list(ROOT.glob(f"*/{prefix}*")) + list(ROOT.glob(f"{prefix}*")):
+        if not owner_alive(group.name[len(prefix):]) and not _pids(group):
+            with contextlib.suppress(OSError):
+                group.rmdir()
 
 
 def _pids(d: Path) -> list[int]:

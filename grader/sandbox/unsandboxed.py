@@ -16,6 +16,7 @@ from grader.sandbox import Limits
 
 class Unsandboxed:
     name = "none"
+    identity = "none"
     sandboxed = False
 
     def open(self, files: list[Path], socket_dir: Path, limits: Limits) -> UnsandboxedRun:

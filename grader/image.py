@@ -1,0 +1,152 @@
+"""The Docker backend's kernel image, built without any registry.
+
+The base is a Debian root file system made with ``debootstrap`` and imported
+with ``docker import`` (or, where a registry is reachable, any image given
+with ``--base``, such as ``python:3.11-slim``). The kernel's Python packages
+are downloaded on the host and installed in a build container that has no
+network, which is then committed: the wheels never land in a layer. The
+packages are pinned to the versions the grader itself runs, so both backends
+execute student code with the same libraries.
+
+The image is tagged with a hash of everything that went into it (base image
+id, pinned packages, this recipe) and reused while that hash holds. Nothing of
+the course (tests, solutions) goes into it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import sys
+import tarfile
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+REPOSITORY = "grader-kernel"
+BASE_TAG = "grader-base:bookworm"
+DEBIAN_SUITE = "bookworm"
+DEBIAN_MIRROR = "http://deb.debian.org/debian"
+KERNEL_PACKAGES = ("ipykernel", "numpy", "pandas", "scikit-learn", "matplotlib", "torch")
+VENV = "/opt/venv"
+RECIPE = "3"  # bump when the build steps below change
+
+
+class ImageError(RuntimeError):
+    """The image could not be built; the message says which step failed."""
+
+
+def requirements() -> list[str]:
+    """The kernel's packages, pinned to the versions installed beside the grader."""
+    return [f"{name}=={version(name)}" for name in KERNEL_PACKAGES]
+
+
+def image_tag(client, base: str) -> str:
+    """``grader-kernel:<hash>`` of the base image's id, the requirements and the recipe."""
+    base_id = client.images.get(base).id
+    digest = hashlib.sha256("\n".join([RECIPE, base_id, *requirements()]).encode()).hexdigest()[:16]
+    return f"{REPOSITORY}:{digest}"
+
+
+def current_image(client) -> str | None:
+    """The tag the Docker backend should use, if that image exists already."""
+    import docker.errors
+
+    try:
+        tag = image_tag(client, BASE_TAG)
+        client.images.get(tag)
+        return tag
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def build(client, base: str | None = None, log=print) -> str:
+    """Build (or reuse) the kernel image on ``base``; return its tag."""
+    import docker.errors
+
+    if base is None:
+        base = ensure_debian_base(client, log)
+    else:
+        try:
+            client.images.get(base)
+        except docker.errors.ImageNotFound:
+            log(f"pulling {base}")
+            client.images.pull(base)
+    tag = image_tag(client, base)
+    try:
+        client.images.get(tag)
+        log(f"reusing {tag}")
+        return tag
+    except docker.errors.ImageNotFound:
+        pass
+    with tempfile.TemporaryDirectory(prefix="grader-wheels-") as wheels:
+        log("downloading wheels on the host")
+        _pip_download(Path(wheels))
+        log(f"installing them offline into {tag}")
+        _install_and_commit(client, base, Path(wheels), tag)
+    return tag
+
+
+def ensure_debian_base(client, log=print) -> str:
+    """``grader-base:bookworm`` from debootstrap, made once and kept."""
+    import docker.errors
+
+    try:
+        client.images.get(BASE_TAG)
+        return BASE_TAG
+    except docker.errors.ImageNotFound:
+        pass
+    with tempfile.TemporaryDirectory(prefix="grader-rootfs-") as tmp:
+        rootfs, archive = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
+        log(f"debootstrap {DEBIAN_SUITE} (a few minutes)")
+        _run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv", DEBIAN_SUITE,
+              str(rootfs), DEBIAN_MIRROR])
+        _run(["tar", "-C", str(rootfs), "-cf", str(archive), "."])
+        log(f"docker import -> {BASE_TAG}")
+        repository, tag = BASE_TAG.split(":")
+        client.api.import_image(src=str(archive), repository=repository, tag=tag)
+    return BASE_TAG
+
+
+def _pip_download(dest: Path) -> None:
+    _run([sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(dest),
+          *requirements()])
+
+
+def _install_and_commit(client, base: str, wheels: Path, tag: str) -> None:
+    container = client.containers.create(base, ["sleep", "infinity"], network_mode="none")
+    try:
+        container.start()
+        container.put_archive("/tmp", _tar_folder(wheels, "wheels"))
+        _exec(container, ["python3", "-m", "venv", VENV])
+        _exec(container, [f"{VENV}/bin/pip", "install", "--quiet", "--no-index", "--find-links", "/tmp/wheels",
+                          *requirements()])
+        _exec(container, ["rm", "-rf", "/tmp/wheels", "/root/.cache"])
+        container.stop(timeout=1)
+        repository, version_tag = tag.split(":")
+        container.commit(repository=repository, tag=version_tag, changes=[
+            f"ENV PATH={VENV}/bin:/usr/local/bin:/usr/bin:/bin",
+            "CMD []",
+        ])
+    finally:
+        container.remove(force=True)
+
+
+def _tar_folder(folder: Path, name: str) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        tar.add(folder, arcname=name)
+    return buffer.getvalue()
+
+
+def _exec(container, cmd: list[str]) -> None:
+    code, output = container.exec_run(cmd)
+    if code != 0:
+        raise ImageError(f"{' '.join(cmd)} failed ({code}):\n{output.decode(errors='replace')[-3000:]}")
+
+
+def _run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ImageError(f"{' '.join(cmd[:3])} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
