@@ -18,6 +18,7 @@ removed the next time the backend starts.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -148,7 +149,5 @@ def _alive(pid: int) -> bool:
 def _remove(client, name: str) -> None:
     import docker
 
-    try:
+    with contextlib.suppress(docker.errors.NotFound):
         client.containers.get(name).remove(force=True)
-    except docker.errors.NotFound:
-        pass

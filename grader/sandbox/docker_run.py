@@ -17,7 +17,8 @@ from docker.types import Ulimit
 
 
 def main(spec_path: str) -> int:
-    spec = json.loads(open(spec_path).read())
+    with open(spec_path) as f:
+        spec = json.load(f)
     spec["ulimits"] = [Ulimit(**u) for u in spec["ulimits"]]
     client = docker.from_env()
     container = client.containers.run(detach=True, **spec)
