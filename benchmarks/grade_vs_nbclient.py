@@ -101,9 +101,9 @@ def time_baseline(paths: list[Path]) -> float:
     return elapsed
 
 
-def time_grade(folder: Path, out: Path, jobs: int | None) -> float:
+def time_grade(folder: Path, out: Path, jobs: int | None, extra: list[str] = ()) -> float:
     """Wall time of the ``grade`` command on ``folder``; BenchmarkError if it fails."""
-    cmd = [str(GRADE), str(folder), "--out", str(out)] + ([] if jobs is None else ["-j", str(jobs)])
+    cmd = [str(GRADE), str(folder), "--out", str(out), *extra] + ([] if jobs is None else ["-j", str(jobs)])
     env = {k: v for k, v in os.environ.items() if k != "GRADER_SANDBOX"}
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=COURSE, env=env, capture_output=True, text=True)

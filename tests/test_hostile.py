@@ -21,7 +21,7 @@ from conftest import (BACKENDS, LAB, copy_course, empty_cgroups, grader_cgroups,
 
 FULL = 22
 SECRET = "grader-secret-value-7d1f"
-LIMITS = {"cell_timeout": 3, "timeout": 20, "memory": 300}
+LIMITS = {"cell_timeout": 3, "timeout": 30, "memory": 300}
 
 
 def spoil_if(condition: str) -> str:

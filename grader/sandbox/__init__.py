@@ -28,7 +28,7 @@ class Limits:
 
     memory: int = 1024
     cpu_seconds: int = 600
-    processes: int = 64  # threads count too: ipykernel uses about ten
+    processes: int = 32  # threads count too: ipykernel uses about ten
     open_files: int = 512
     file_size: int = 64
     scratch: int = 256

@@ -87,7 +87,9 @@ class DockerSandbox:
 
     def command(self, argv: list[str]) -> list[str]:
         spec = self.launch_dir / "container.json"
-        spec.write_text(json.dumps(self._spec([IMAGE_PYTHON, *argv[1:]])))
+        # Not Docker's working_dir: it resets the home tmpfs to root-owned 0755, unwritable.
+        inner = ["/bin/sh", "-c", f'cd {HOME} && exec "$0" "$@"', IMAGE_PYTHON, *argv[1:]]
+        spec.write_text(json.dumps(self._spec(inner)))
         return [sys.executable, "-m", "grader.sandbox.docker_run", str(spec)]
 
     def memory_exceeded(self) -> bool:
@@ -112,7 +114,7 @@ class DockerSandbox:
             "image": self.backend.image, "command": argv, "name": self.name, "hostname": "sandbox",
             "labels": {LABEL: "1", OWNER_LABEL: str(os.getpid())},
             "environment": kernel_environment(os.path.dirname(IMAGE_PYTHON)),
-            "working_dir": str(HOME), "user": f"{USER}:{USER}",
+            "user": f"{USER}:{USER}",
             "network_mode": "none", "read_only": True, "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"], "init": True,
             "mem_limit": f"{lim.memory}m", "memswap_limit": f"{lim.memory}m",
