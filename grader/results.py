@@ -52,6 +52,7 @@ class Result:
     origin: str = ""
     fingerprint: str = ""  # of everything the grade depends on; equal fingerprints, equal grades
     reused: bool = False  # taken from an earlier run, not graded again (not stored in the file)
+    executed: str = ""  # the executed notebook (nbformat JSON), saved beside the results file
 
     def __post_init__(self):
         if self.status not in STATUSES:
@@ -107,7 +108,10 @@ def read_result(out_dir: Path, student: str, lab: str) -> Result | None:
 
 
 def write_result(out_dir: Path, result: Result) -> Path:
+    """The results file, and the executed notebook next to it when there is one."""
     path = result_path(out_dir, result.student, result.lab)
+    if result.executed:
+        atomic_write(path.with_suffix(".ipynb"), result.executed)
     atomic_write(path, json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
     return path
 

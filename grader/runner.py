@@ -56,7 +56,7 @@ def grade(job: Job) -> Result:
         base.message = problem
         base.tests = _test_results(lab, job, GradingPlugin(None, lab.hidden_tests, f"not graded: {problem}"))
         return base
-    base.status, base.message, base.tests = _run(lab, job, backend, nb)
+    base.status, base.message, base.tests, base.executed = _run(lab, job, backend, nb)
     base.execution_time = time.monotonic() - started
     return base
 
@@ -78,7 +78,7 @@ def limits_for(lab: Lab) -> Limits:
     return Limits(memory=s.memory, cpu_seconds=int(s.timeout * 2) + 60)
 
 
-def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, list[TestResult]]:
+def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, list[TestResult], str]:
     kernel = Kernel(backend, lab.student_files(), limits_for(lab))
     try:
         kernel.start()
@@ -93,7 +93,7 @@ def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, list[TestResult]]:
     message = execution.message
     if execution.truncated:
         message = (message + "; " if message else "") + "output was truncated"
-    return execution.status, message, tests
+    return execution.status, message, tests, nbformat.writes(execution.notebook)
 
 
 def _test_results(lab: Lab, job: Job, plugin: GradingPlugin) -> list[TestResult]:

@@ -58,6 +58,16 @@ def test_results_json_follows_the_gradescope_schema(example_run):
     assert public_failure["status"] == "passed"
 
 
+def test_executed_notebook_is_kept_beside_the_results(example_run):
+    import nbformat
+
+    _, out = example_run
+    executed = nbformat.read(out / "carol" / f"{LAB}.ipynb", as_version=4)
+    errors = [o.ename for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert "NameError" in errors
+    assert not (out / "zed" / f"{LAB}.ipynb").exists()
+
+
 def test_student_folders_and_zips(course, tmp_path):
     subs = course / "submissions"
     write_notebook(subs / "ann" / "work" / "final.ipynb", notebook(*solution_cells()))
