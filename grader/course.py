@@ -29,6 +29,7 @@ class Settings:
     timeout: float = DEFAULT_TIMEOUT
     memory: int = DEFAULT_MEMORY_MIB
     show_hidden_output: bool = False
+    llm: bool = False  # serve the grader's LLM server to the notebook (see grader.llm_server)
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -40,7 +41,7 @@ class Settings:
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise CourseError(f"{path}: not valid TOML: {exc}") from exc
         known = {"title": str, "cell_timeout": (int, float), "timeout": (int, float),
-                 "memory": int, "show_hidden_output": bool}
+                 "memory": int, "show_hidden_output": bool, "llm": bool}
         values = {}
         for key, kind in known.items():
             if key in data:

@@ -27,7 +27,7 @@ from pathlib import Path
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 
-from grader.sandbox import Backend, Limits
+from grader.sandbox import Backend, Limits, Service
 
 STARTUP_TIMEOUT = 60.0
 INTERRUPT_GRACE = 3.0
@@ -73,9 +73,9 @@ class Reply:
 class Kernel:
     """A sandboxed kernel with blocking methods; ``close()`` ends it and its sandbox."""
 
-    def __init__(self, backend: Backend, files: list[Path], limits: Limits):
+    def __init__(self, backend: Backend, files: list[Path], limits: Limits, services: tuple[Service, ...] = ()):
         self.socket_dir = Path(tempfile.mkdtemp(prefix="grader-kernel-"))
-        self.sandbox = backend.open(files, self.socket_dir, limits)
+        self.sandbox = backend.open(files, self.socket_dir, limits, services)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="kernel-loop", daemon=True)
         self._thread.start()

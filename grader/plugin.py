@@ -36,8 +36,9 @@ class TestOutcome:
 class GradingPlugin:
     """Gives tests the ``nb`` fixture and collects their outcomes."""
 
-    def __init__(self, nb, hidden_dir: Path | None, unavailable: str = ""):
+    def __init__(self, nb, hidden_dir: Path | None, unavailable: str = "", llm=None):
         self._nb = nb
+        self._llm = llm
         self._unavailable = unavailable
         self._hidden_dir = hidden_dir.resolve() if hidden_dir else None
         self.outcomes: dict[str, TestOutcome] = {}
@@ -49,6 +50,13 @@ class GradingPlugin:
         if self._nb is None:
             pytest.fail(self._unavailable or "the notebook could not be run", pytrace=False)
         return self._nb
+
+    @pytest.fixture
+    def llm(self):
+        """The grader's LLM server: what the notebook sent, and the next replies (grader.llm_server.LLM)."""
+        if self._llm is None:
+            pytest.fail("this lab has no LLM server: set llm = true in its lab.toml", pytrace=False)
+        return self._llm
 
     def pytest_configure(self, config) -> None:
         config.addinivalue_line("markers", "points(n): the test's weight in the grade (default 1)")

@@ -8,6 +8,7 @@ they leave die with it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from grader.course import Course, Lab
 from grader.discover import Submission
 from grader.execute import execute
 from grader.kernel import Kernel
+from grader.llm_server import sandbox_service
 from grader.notebook import Notebook
 from grader.plugin import GradingPlugin, run_tests
 from grader.results import Result, TestResult
@@ -79,17 +81,17 @@ def limits_for(lab: Lab) -> Limits:
 
 
 def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, list[TestResult], str]:
-    kernel = Kernel(backend, lab.student_files(), limits_for(lab))
-    try:
+    with contextlib.ExitStack() as stack:
+        service, llm = stack.enter_context(sandbox_service()) if lab.settings.llm else (None, None)
+        kernel = Kernel(backend, lab.student_files(), limits_for(lab), (service,) if service else ())
+        stack.callback(kernel.close)
         kernel.start()
         execution = execute(kernel, nb, lab.settings.cell_timeout, lab.settings.timeout)
         handle = None
         if execution.status == "graded":
             handle = Notebook(kernel, execution.notebook, lab.settings.cell_timeout, lab.settings.timeout)
-        plugin = GradingPlugin(handle, lab.hidden_tests, f"not run: {execution.message}")
+        plugin = GradingPlugin(handle, lab.hidden_tests, f"not run: {execution.message}", llm)
         tests = _test_results(lab, job, plugin)
-    finally:
-        kernel.close()
     message = execution.message
     if execution.truncated:
         message = (message + "; " if message else "") + "output was truncated"

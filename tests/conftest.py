@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -52,7 +53,7 @@ def copy_course(target: Path, **settings) -> Path:
         shutil.copytree(EXAMPLE / part, target / part, ignore=shutil.ignore_patterns("__pycache__"))
     if settings:
         toml = target / "solutions" / LAB / "lab.toml"
-        lines = [f"{k} = {v!r}".replace("'", '"') for k, v in settings.items()]
+        lines = [f"{k} = {json.dumps(v)}" for k, v in settings.items()]  # TOML spells these as JSON does
         toml.write_text("\n".join(lines) + "\n")
     return target
 

@@ -35,6 +35,30 @@ class Limits:
     tmp: int = 64
 
 
+SERVICE_DIR = Path("/run/grader")  # where service sockets appear inside a sandbox
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service of the grader's that the kernel may reach: a Unix socket on the host,
+    seen inside the sandbox at ``127.0.0.1:port``, announced by ``env``."""
+
+    port: int
+    socket: Path
+    env: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def inside(self) -> Path:
+        return SERVICE_DIR / f"{self.port}.sock"
+
+
+def with_services(argv: list[str], services: tuple[Service, ...], cd: Path | None = None) -> list[str]:
+    """``argv`` run from ``cd``, after starting one forwarder per service (all inside the sandbox)."""
+    script = f"cd {cd} || exit 1; " if cd else ""
+    script += "".join(f"python -m grader.sandbox.forward {s.port} {s.inside} & " for s in services)
+    return ["/bin/sh", "-c", script + 'exec "$0" "$@"', *argv] if script else argv
+
+
 class Sandbox(Protocol):
     """One submission's isolated place to run a kernel."""
 
@@ -62,12 +86,12 @@ class Backend(Protocol):
     sandboxed: bool
     identity: str  # what results depend on: the backend, and its image if it has one
 
-    def open(self, files: list[Path], socket_dir: Path, limits: Limits) -> Sandbox:
-        """A fresh sandbox whose working directory holds ``files`` (read-only) and
-        which can reach the kernel's sockets in ``socket_dir``."""
+    def open(self, files: list[Path], socket_dir: Path, limits: Limits, services: tuple[Service, ...] = ()) -> Sandbox:
+        """A fresh sandbox whose working directory holds ``files`` (read-only), which can
+        reach the kernel's sockets in ``socket_dir`` and the given services, and nothing else."""
 
 
-def kernel_environment(python_bin: str) -> dict[str, str]:
+def kernel_environment(python_bin: str, services: tuple[Service, ...] = ()) -> dict[str, str]:
     """The whole environment of a sandboxed kernel: nothing of the grader's own."""
     env = {
         "HOME": str(HOME), "USER": "student", "LANG": "C.UTF-8", "TMPDIR": "/tmp",
@@ -76,6 +100,8 @@ def kernel_environment(python_bin: str) -> dict[str, str]:
         "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
     }
     env.update({k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ})
+    for service in services:
+        env.update(service.env)
     return env
 
 

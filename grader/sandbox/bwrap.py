@@ -27,7 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.sandbox import HOME, PACKAGE_MOUNT, Limits, SandboxUnavailable, cgroups, kernel_environment, package_dir
+from grader.sandbox import (HOME, PACKAGE_MOUNT, Limits, SandboxUnavailable, Service, cgroups, kernel_environment,
+                            package_dir, with_services)
 
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives",
              "nsswitch.conf", "mime.types")
@@ -68,8 +69,9 @@ class Bubblewrap:
             cgroups.remove_stale(CGROUP_PREFIX, _owner_alive)
         return cls(bwrap, setpriv, prlimit)
 
-    def open(self, files: list[Path], socket_dir: Path, limits: Limits) -> BwrapSandbox:
-        return BwrapSandbox(self, files, socket_dir, limits)
+    def open(self, files: list[Path], socket_dir: Path, limits: Limits,
+             services: tuple[Service, ...] = ()) -> BwrapSandbox:
+        return BwrapSandbox(self, files, socket_dir, limits, services)
 
 
 class BwrapSandbox:
@@ -77,11 +79,13 @@ class BwrapSandbox:
 
     sandboxed = True
 
-    def __init__(self, backend: Bubblewrap, files: list[Path], socket_dir: Path, limits: Limits):
+    def __init__(self, backend: Bubblewrap, files: list[Path], socket_dir: Path, limits: Limits,
+                 services: tuple[Service, ...] = ()):
         self.backend = backend
         self.files = files
         self.socket_dir = socket_dir
         self.limits = limits
+        self.services = services
         self.as_root = backend.setpriv is not None
         self.uid = _new_uid() if self.as_root else 65534
         self.private = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
@@ -98,7 +102,7 @@ class BwrapSandbox:
             os.chown(path, self.uid, self.uid)
 
     def command(self, argv: list[str]) -> list[str]:
-        inner = self._limits_prefix() + self._drop_privileges() + argv
+        inner = self._limits_prefix() + self._drop_privileges() + with_services(argv, self.services)
         outer = [self.backend.bwrap, *self._namespaces(), *self._filesystem(), *self._environment(), "--", *inner]
         if self.cgroup is None:
             return outer
@@ -130,6 +134,7 @@ class BwrapSandbox:
         binds += [("--ro-bind", prefix, prefix) for prefix in _python_prefixes()]
         binds.append(("--ro-bind", str(package_dir()), str(PACKAGE_MOUNT / "grader")))
         binds.append(("--bind", str(self.socket_dir), str(self.socket_dir)))
+        binds += [("--bind", str(s.socket), str(s.inside)) for s in self.services]
         tmp = str(self.limits.tmp * 2**20)
         args = ["--proc", "/proc", "--dev", "/dev",
                 "--perms", "1777", "--size", tmp, "--tmpfs", "/tmp",
@@ -145,7 +150,8 @@ class BwrapSandbox:
 
     def _environment(self) -> list[str]:
         args = ["--clearenv"]
-        for key, value in kernel_environment(os.path.dirname(os.path.abspath(sys.executable))).items():
+        python_bin = os.path.dirname(os.path.abspath(sys.executable))
+        for key, value in kernel_environment(python_bin, self.services).items():
             args += ["--setenv", key, value]
         return args
 

@@ -27,7 +27,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from grader.sandbox import HOME, PACKAGE_MOUNT, Limits, SandboxUnavailable, kernel_environment, package_dir
+from grader.sandbox import (HOME, PACKAGE_MOUNT, Limits, SandboxUnavailable, Service, kernel_environment, package_dir,
+                            with_services)
 
 LABEL = "grader.kernel"
 OWNER_LABEL = "grader.owner"
@@ -64,8 +65,9 @@ class Docker:
         remove_orphans(client)
         return cls(client, tag)
 
-    def open(self, files: list[Path], socket_dir: Path, limits: Limits) -> DockerSandbox:
-        return DockerSandbox(self, files, socket_dir, limits)
+    def open(self, files: list[Path], socket_dir: Path, limits: Limits,
+             services: tuple[Service, ...] = ()) -> DockerSandbox:
+        return DockerSandbox(self, files, socket_dir, limits, services)
 
 
 class DockerSandbox:
@@ -73,11 +75,13 @@ class DockerSandbox:
 
     sandboxed = True
 
-    def __init__(self, backend: Docker, files: list[Path], socket_dir: Path, limits: Limits):
+    def __init__(self, backend: Docker, files: list[Path], socket_dir: Path, limits: Limits,
+                 services: tuple[Service, ...] = ()):
         self.backend = backend
         self.files = files
         self.socket_dir = socket_dir
         self.limits = limits
+        self.services = services
         self.name = f"grader-{uuid.uuid4().hex[:16]}"
         self.launch_dir = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         os.chown(socket_dir, USER, USER)
@@ -88,7 +92,7 @@ class DockerSandbox:
     def command(self, argv: list[str]) -> list[str]:
         spec = self.launch_dir / "container.json"
         # Not Docker's working_dir: it resets the home tmpfs to root-owned 0755, unwritable.
-        inner = ["/bin/sh", "-c", f'cd {HOME} && exec "$0" "$@"', IMAGE_PYTHON, *argv[1:]]
+        inner = with_services([IMAGE_PYTHON, *argv[1:]], self.services, cd=HOME)
         spec.write_text(json.dumps(self._spec(inner)))
         return [sys.executable, "-m", "grader.sandbox.docker_run", str(spec)]
 
@@ -110,10 +114,11 @@ class DockerSandbox:
         mounts = [(str(self.socket_dir), str(self.socket_dir), "rw"),
                   (str(package_dir()), str(PACKAGE_MOUNT / "grader"), "ro")]
         mounts += [(str(f.resolve()), str(HOME / f.name), "ro") for f in self.files]
+        mounts += [(str(s.socket), str(s.inside), "rw") for s in self.services]
         return {
             "image": self.backend.image, "command": argv, "name": self.name, "hostname": "sandbox",
             "labels": {LABEL: "1", OWNER_LABEL: str(os.getpid())},
-            "environment": kernel_environment(os.path.dirname(IMAGE_PYTHON)),
+            "environment": kernel_environment(os.path.dirname(IMAGE_PYTHON), self.services),
             "user": f"{USER}:{USER}",
             "network_mode": "none", "read_only": True, "cap_drop": ["ALL"],
             "security_opt": ["no-new-privileges"], "init": True,

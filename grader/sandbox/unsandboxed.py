@@ -11,15 +11,19 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader.sandbox import Limits
+from grader.sandbox import Limits, Service
 
 
 class Unsandboxed:
+    """Services are not bridged here: a student working locally runs ``grade llm-server``
+    and points the notebook at it with environment variables."""
+
     name = "none"
     identity = "none"
     sandboxed = False
 
-    def open(self, files: list[Path], socket_dir: Path, limits: Limits) -> UnsandboxedRun:
+    def open(self, files: list[Path], socket_dir: Path, limits: Limits,
+             services: tuple[Service, ...] = ()) -> UnsandboxedRun:
         return UnsandboxedRun(files)
 
 
