@@ -79,6 +79,18 @@ class Sandbox(Protocol):
         """Kill every process of the sandbox and remove everything it created."""
 
 
+class OpenedSandbox:
+    """What every backend's sandbox keeps of what it was opened with."""
+
+    sandboxed = True
+
+    def __init__(self, files: list[Path], socket_dir: Path, limits: Limits, services: tuple[Service, ...] = ()):
+        self.files = files
+        self.socket_dir = socket_dir
+        self.limits = limits
+        self.services = services
+
+
 class Backend(Protocol):
     """A kind of sandbox."""
 

@@ -27,8 +27,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.sandbox import (HOME, PACKAGE_MOUNT, Limits, SandboxUnavailable, Service, cgroups, kernel_environment,
-                            package_dir, with_services)
+from grader.sandbox import (HOME, PACKAGE_MOUNT, Limits, OpenedSandbox, SandboxUnavailable, Service, cgroups,
+                            kernel_environment, package_dir, with_services)
 
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives",
              "nsswitch.conf", "mime.types")
@@ -74,18 +74,13 @@ class Bubblewrap:
         return BwrapSandbox(self, files, socket_dir, limits, services)
 
 
-class BwrapSandbox:
+class BwrapSandbox(OpenedSandbox):
     """One kernel's sandbox. See the module docstring for what it isolates."""
-
-    sandboxed = True
 
     def __init__(self, backend: Bubblewrap, files: list[Path], socket_dir: Path, limits: Limits,
                  services: tuple[Service, ...] = ()):
+        super().__init__(files, socket_dir, limits, services)
         self.backend = backend
-        self.files = files
-        self.socket_dir = socket_dir
-        self.limits = limits
-        self.services = services
         self.as_root = backend.setpriv is not None
         self.uid = _new_uid() if self.as_root else 65534
         self.private = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))

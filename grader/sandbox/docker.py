@@ -27,8 +27,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from grader.sandbox import (HOME, PACKAGE_MOUNT, Limits, SandboxUnavailable, Service, kernel_environment, package_dir,
-                            with_services)
+from grader.sandbox import (HOME, PACKAGE_MOUNT, Limits, OpenedSandbox, SandboxUnavailable, Service,
+                            kernel_environment, package_dir, with_services)
 
 LABEL = "grader.kernel"
 OWNER_LABEL = "grader.owner"
@@ -70,18 +70,13 @@ class Docker:
         return DockerSandbox(self, files, socket_dir, limits, services)
 
 
-class DockerSandbox:
+class DockerSandbox(OpenedSandbox):
     """One kernel's container."""
-
-    sandboxed = True
 
     def __init__(self, backend: Docker, files: list[Path], socket_dir: Path, limits: Limits,
                  services: tuple[Service, ...] = ()):
+        super().__init__(files, socket_dir, limits, services)
         self.backend = backend
-        self.files = files
-        self.socket_dir = socket_dir
-        self.limits = limits
-        self.services = services
         self.name = f"grader-{uuid.uuid4().hex[:16]}"
         self.launch_dir = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
         os.chown(socket_dir, USER, USER)
