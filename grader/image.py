@@ -32,6 +32,7 @@ KERNEL_PACKAGES = ("ipykernel", "numpy", "pandas", "scikit-learn", "matplotlib",
                    "tenacity")
 VENV = "/opt/venv"
 RECIPE = "3"  # bump when the build steps below change
+BUILD_TIMEOUT = 1800  # seconds for one Docker API call: committing the image writes gigabytes
 
 
 class ImageError(RuntimeError):
