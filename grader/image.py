@@ -87,7 +87,21 @@ def build(client, base: str | None = None, log=print) -> str:
         _pip_download(Path(wheels))
         log(f"installing them offline into {tag}")
         _install_and_commit(client, base, Path(wheels), tag)
+    _remove_superseded(client, tag, log)
     return tag
+
+
+def _remove_superseded(client, keep: str, log) -> None:
+    """Older kernel images (gigabytes each) that nothing uses any more."""
+    import docker.errors
+
+    for old in client.images.list(REPOSITORY):
+        if keep not in old.tags:
+            try:
+                client.images.remove(old.id, force=False)
+                log(f"removed superseded {', '.join(old.tags)}")
+            except docker.errors.APIError:
+                pass  # still used by a container
 
 
 def ensure_debian_base(client, log=print) -> str:
