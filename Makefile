@@ -29,14 +29,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
 
-# The default sandbox needs bubblewrap (and util-linux's prlimit and setpriv).
+# The default sandbox needs bubblewrap (and util-linux's prlimit and setpriv); the feedback tests, chromium.
 system:
-	@if command -v bwrap >/dev/null && command -v prlimit >/dev/null && command -v setpriv >/dev/null; then \
+	@if command -v bwrap >/dev/null && command -v prlimit >/dev/null && command -v setpriv >/dev/null \
+			&& command -v chromium >/dev/null; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux chromium >/dev/null; \
 	else \
-		echo "note: install bubblewrap for the sandbox (sudo apt-get install bubblewrap)"; \
+		echo "note: install bubblewrap for the sandbox, chromium for the tests (sudo apt-get install bubblewrap chromium)"; \
 	fi
 
 clean:

@@ -4,10 +4,20 @@
     grade check NOTEBOOK [-k EXPR] [--lab ID] [--course DIR]
     grade assign SOLUTION_DIR... [--check]
     grade image build [--base IMAGE]
+    grade init-ci --student|--instructor [--gitlab] [--force] [DIR]
+    grade export gradescope LAB [--out FILE] [--course DIR] | grade export canvas [--out FILE] [--grades DIR]
+    grade report [--grades DIR] [--student S] [--lab L] [--history]
+
+``grade`` also writes grades/<student>/<lab-id>.html (grader/feedback.py) and
+appends every result to grades/history.sqlite (grader/history.py).
+
+``grade`` and ``grade check`` also take ``--fail-under SCORE`` and ``--junit FILE``
+and write GitHub Actions output when run there (see grader/ci.py).
 
 Exit status: 0 when every submission got a row, 1 when the grader itself
 failed on something (the rows are still written), 2 for a usage error,
-130 when interrupted (what was graded is kept; rerun to finish).
+130 when interrupted (what was graded is kept; rerun to finish),
+3 when --fail-under SCORE is given and a result scores below SCORE percent.
 """
 
 from __future__ import annotations
@@ -19,15 +29,21 @@ from pathlib import Path
 from rich.console import Console
 
 from grader import assign as assign_mod
+from grader import llm_server
+from grader import ci
 from grader.batch import run_batch
 from grader.course import Course, CourseError
-from grader.discover import discover
+from grader.discover import discover, metadata_lab
+from grader.export import cmd_export
+from grader.feedback import publisher
+from grader.history import cmd_report
 from grader.image import ImageError
+from grader.init_ci import cmd_init_ci
 from grader.report import progress, summary_table, tests_table
 from grader.runner import Job, grade
 from grader.sandbox import SandboxUnavailable, get_backend
 
-COMMANDS = ("check", "assign", "image")
+COMMANDS = ("check", "assign", "image", "init-ci", "export", "report", "llm-server")
 
 
 class UsageError(Exception):
@@ -40,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in COMMANDS:
             command, rest = argv[0], argv[1:]
-            return {"check": cmd_check, "assign": cmd_assign, "image": cmd_image}[command](rest, console)
+            return {"check": cmd_check, "assign": cmd_assign, "image": cmd_image,
+                    "init-ci": cmd_init_ci, "export": cmd_export, "report": cmd_report,
+                    "llm-server": cmd_llm_server}[command](rest, console)
         return cmd_grade(argv, console)
     except (UsageError, CourseError, SandboxUnavailable, FileNotFoundError, assign_mod.AssignError) as exc:
         print(f"grade: error: {exc}", file=sys.stderr)
@@ -61,6 +79,7 @@ def grade_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", default="bwrap", help="sandbox backend: bwrap (default) or docker")
     p.add_argument("--no-sandbox", action="store_true", help="run student code unsandboxed (marked in results)")
     p.add_argument("--force", action="store_true", help="regrade everything, even results that still hold")
+    ci.add_arguments(p)
     return p
 
 
@@ -78,7 +97,8 @@ def cmd_grade(argv: list[str], console: Console) -> int:
         raise UsageError("no notebooks found under " + ", ".join(map(str, args.paths)))
     try:
         with progress(console, len(subs)) as advance:
-            results, errors = run_batch(subs, course, args.out, backend, args.jobs, args.force, advance)
+            results, errors = run_batch(subs, course, args.out, backend, args.jobs, args.force,
+                                        publisher(args.out, course, advance))
     except KeyboardInterrupt:
         print(f"grade: interrupted; finished results are kept in {args.out} (rerun to grade the rest)",
               file=sys.stderr)
@@ -89,7 +109,8 @@ def cmd_grade(argv: list[str], console: Console) -> int:
     console.print(f"gradebook: {args.out / 'gradebook.csv'}")
     for error in errors:
         print(f"grade: grader error: {error}", file=sys.stderr)
-    return 1 if errors else 0
+    status = ci.publish(results, args)
+    return 1 if errors else status
 
 
 def cmd_check(argv: list[str], console: Console) -> int:
@@ -98,10 +119,11 @@ def cmd_check(argv: list[str], console: Console) -> int:
     p.add_argument("-k", dest="select", help="only tests matching this pytest -k expression (e.g. q1)")
     p.add_argument("--lab", help="the lab id, if the notebook's metadata lacks it")
     p.add_argument("--course", type=Path, help="the course folder (default: found above the notebook)")
+    ci.add_arguments(p)
     args = p.parse_args(argv)
     if not args.notebook.is_file():
         raise UsageError(f"{args.notebook}: no such notebook")
-    course = Course.find(args.course or find_course_root(args.notebook))
+    course = Course.find(args.course or find_course_root(args.notebook, args.lab))
     backend = "bwrap"
     try:
         get_backend(backend)
@@ -115,15 +137,24 @@ def cmd_check(argv: list[str], console: Console) -> int:
     console.print(tests_table(result))
     if result.message:
         console.print(result.message)
-    return 0
+    return ci.publish([result], args, notebook=args.notebook)
 
 
-def find_course_root(notebook: Path) -> Path:
-    """The nearest folder above ``notebook`` that holds ``labs/``."""
+def find_course_root(notebook: Path, lab: str | None) -> Path:
+    """The nearest folder above ``notebook`` whose ``labs/`` holds the notebook's lab
+    (its ``lab.ipynb``: a folder of test notebooks named ``labs`` is not a course)."""
+    lab = lab or _metadata_lab(notebook)
     for folder in notebook.resolve().parents:
-        if (folder / "labs").is_dir():
+        if (folder / "labs").is_dir() and (lab is None or (folder / "labs" / lab / "lab.ipynb").is_file()):
             return folder
-    raise UsageError(f"{notebook} is not inside a course (no labs/ folder above it); use --course")
+    raise UsageError(f"{notebook} is not inside a course with lab {lab!r} (no labs/{lab}/ above it); use --course")
+
+
+def _metadata_lab(notebook: Path) -> str | None:
+    try:
+        return metadata_lab(notebook.read_bytes())
+    except (OSError, ValueError):
+        return None
 
 
 def cmd_assign(argv: list[str], console: Console) -> int:
@@ -157,12 +188,32 @@ def cmd_image(argv: list[str], console: Console) -> int:
     from grader import image
 
     try:
-        client = docker.from_env()
+        client = docker.from_env(timeout=image.BUILD_TIMEOUT)
         client.ping()
     except docker.errors.DockerException as exc:
         raise SandboxUnavailable(f"no Docker engine answers ({exc}); start dockerd") from None
     tag = image.build(client, args.base, log=console.print)
     console.print(f"image: {tag}")
+    return 0
+
+
+def cmd_llm_server(argv: list[str], console: Console) -> int:
+    p = argparse.ArgumentParser(prog="grade llm-server",
+                                description="Serve the grader's OpenAI-compatible test server on loopback.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=llm_server.PORT, help=f"port (default: {llm_server.PORT})")
+    args = p.parse_args(argv)
+    server = llm_server.Server(host=args.host, port=args.port)
+    server.start()
+    console.print(f"export OPENAI_BASE_URL=http://{args.host}:{args.port}/v1")
+    console.print(f"export OPENAI_API_KEY={llm_server.DUMMY_KEY}")
+    console.print("serving the grader's test model; Ctrl-C to stop")
+    try:
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
     return 0
 
 

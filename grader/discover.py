@@ -151,7 +151,7 @@ def _match_lab(sub: Submission, lab_ids: list[str], lab_override: str | None) ->
     lab, problem = lab_override, sub.problem
     if problem is None:
         try:
-            meta_lab = _metadata_lab(sub.read_bytes())
+            meta_lab = metadata_lab(sub.read_bytes())
         except (OSError, ValueError, zipfile.BadZipFile) as exc:
             meta_lab, problem = None, f"not a readable notebook: {exc}"
         lab = lab or meta_lab
@@ -164,7 +164,7 @@ def _match_lab(sub: Submission, lab_ids: list[str], lab_override: str | None) ->
     return replace(sub, lab=lab, problem=problem)
 
 
-def _metadata_lab(data: bytes) -> str | None:
+def metadata_lab(data: bytes) -> str | None:
     """The lab id in ``metadata.grader.lab``; ValueError if this is not a notebook at all."""
     try:
         doc = json.loads(data)

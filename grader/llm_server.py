@@ -43,6 +43,7 @@ class Reply:
     retry_after: float | None = None
     delay: float = 0.0  # seconds before answering (a slow or timed-out call)
     malformed: bool = False  # answer 200 with a body that is not JSON
+    usage: dict | None = None  # {"prompt_tokens": .., "completion_tokens": ..} instead of the server's count
 
 
 @dataclass
@@ -234,6 +235,9 @@ def completion_body(request: Any, reply: Reply) -> dict:
             for i, c in enumerate(reply.tool_calls)]
         finish = "tool_calls"
     completion = count_tokens(reply.content or "") + 5 * len(reply.tool_calls or [])
+    if reply.usage:
+        prompt = int(reply.usage.get("prompt_tokens", prompt))
+        completion = int(reply.usage.get("completion_tokens", completion))
     return {"id": f"chatcmpl-grader-{len(str(request))}", "object": "chat.completion", "created": 0,
             "model": request.get("model", MODELS[0]),
             "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
@@ -281,6 +285,11 @@ class Server:
             if time.monotonic() > deadline or not self._thread.is_alive():
                 raise RuntimeError("the LLM server did not start")
             time.sleep(0.01)
+
+    def wait(self) -> None:
+        """Block until the server stops (``grade llm-server`` in the foreground)."""
+        while self._thread.is_alive():
+            self._thread.join(0.5)
 
     def stop(self) -> None:
         self._server.should_exit = True

@@ -135,6 +135,9 @@ class Notebook:
         if self._codec_sent:
             return
         source = inspect.getsource(codec)
+        # Minimal tracebacks: IPython's default mode takes seconds to format a deep one,
+        # and tests only need the exception's name and message.
         self.run(f"import types as _t\n{_CODEC_NAME} = _t.ModuleType({_CODEC_NAME!r})\n"
-                 f"exec({source!r}, {_CODEC_NAME}.__dict__)\ndel _t")
+                 f"exec({source!r}, {_CODEC_NAME}.__dict__)\ndel _t\n"
+                 "get_ipython().InteractiveTB.set_mode('Minimal')")
         self._codec_sent = True

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from grader.history import Row
 from grader.results import Result
 
 STATUS_STYLE = {"graded": "green", "timeout": "yellow", "memory": "yellow", "crashed": "red", "invalid": "red"}
@@ -52,4 +53,17 @@ def tests_table(result: Result) -> Table:
     for t in result.tests:
         mark = "[green]passed[/]" if t.status == "passed" else "[red]failed[/]"
         table.add_row(escape(t.name), f"{t.score:g} / {t.max_score:g}", mark, escape(t.output))
+    return table
+
+
+def history_table(rows: list[Row], title: str) -> Table:
+    """Rows of the grade history, in the order given (oldest first)."""
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("student", "left"), ("lab", "left"), ("score", "right"), ("status", "left"),
+                            ("graded at", "left"), ("reused", "left"), ("fingerprint", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for r in rows:
+        table.add_row(escape(r.student), escape(r.lab), f"{r.score:g} / {r.max_score:g}",
+                      f"[{STATUS_STYLE.get(r.status, 'red')}]{escape(r.status)}[/]", r.graded_at,
+                      "yes" if r.reused else "no", r.fingerprint[:12])
     return table

@@ -53,6 +53,7 @@ class Result:
     fingerprint: str = ""  # of everything the grade depends on; equal fingerprints, equal grades
     reused: bool = False  # taken from an earlier run, not graded again (not stored in the file)
     executed: str = ""  # the executed notebook (nbformat JSON), saved beside the results file
+    hidden_tests: list[str] = field(default_factory=list)  # names of hidden tests, for feedback pages
 
     def __post_init__(self):
         if self.status not in STATUSES:

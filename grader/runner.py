@@ -56,9 +56,10 @@ def grade(job: Job) -> Result:
         nb, problem = read_notebook(sub)
     if problem is not None:
         base.message = problem
-        base.tests = _test_results(lab, job, GradingPlugin(None, lab.hidden_tests, f"not graded: {problem}"))
+        base.tests, base.hidden_tests = _test_results(
+            lab, job, GradingPlugin(None, lab.hidden_tests, f"not graded: {problem}"))
         return base
-    base.status, base.message, base.tests, base.executed = _run(lab, job, backend, nb)
+    base.status, base.message, (base.tests, base.hidden_tests), base.executed = _run(lab, job, backend, nb)
     base.execution_time = time.monotonic() - started
     return base
 
@@ -80,7 +81,7 @@ def limits_for(lab: Lab) -> Limits:
     return Limits(memory=s.memory, cpu_seconds=int(s.timeout * 2) + 60)
 
 
-def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, list[TestResult], str]:
+def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, tuple[list[TestResult], list[str]], str]:
     with contextlib.ExitStack() as stack:
         service, llm = stack.enter_context(sandbox_service()) if lab.settings.llm else (None, None)
         kernel = Kernel(backend, lab.student_files(), limits_for(lab), (service,) if service else ())
@@ -98,9 +99,12 @@ def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, list[TestResult], s
     return execution.status, message, tests, nbformat.writes(execution.notebook)
 
 
-def _test_results(lab: Lab, job: Job, plugin: GradingPlugin) -> list[TestResult]:
+def _test_results(lab: Lab, job: Job, plugin: GradingPlugin) -> tuple[list[TestResult], list[str]]:
+    """Each test's result, and the names of the hidden ones."""
     run_tests(lab.test_dirs(job.hidden), plugin, job.course_root, job.select)
-    return [_test_result(o, lab.settings.show_hidden_output) for o in plugin.outcomes.values()]
+    outcomes = plugin.outcomes.values()
+    return ([_test_result(o, lab.settings.show_hidden_output) for o in outcomes],
+            [o.name for o in outcomes if o.hidden])
 
 
 def _test_result(outcome, show_hidden_output: bool) -> TestResult:

@@ -134,6 +134,13 @@ def test_check_runs_public_tests_only(course):
     assert f"{LAB}: 1 / 1" in proc.stdout and "square(3) is 9" in proc.stdout
 
 
+def test_check_finds_the_course_above_a_look_alike_labs_folder(course):
+    from grader.cli import find_course_root
+
+    stray = write_notebook(course / "tests" / "labs" / LAB / "mine.ipynb", notebook("x = 1"))
+    assert find_course_root(stray, None) == course.resolve()
+
+
 def test_assign_check_detects_drift(course):
     solutions = course / "solutions" / LAB
     assert run_grade("assign", str(solutions), "--check", cwd=course).returncode == 0

@@ -83,6 +83,33 @@ def test_tool_calls_round_trip(client):
     assert final.finish_reason == "stop" and final.message.content
 
 
+def test_usage_can_be_scripted(client):
+    c, llm = client
+    llm.reply(Reply(content="fine", usage={"prompt_tokens": 123, "completion_tokens": 45}))
+    usage = c.chat.completions.create(model="grader-mini", messages=[{"role": "user", "content": "x"}]).usage
+    assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (123, 45, 168)
+
+
+def test_llm_server_command_serves_on_loopback(tmp_path):
+    import subprocess
+    import sys
+
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "llm-server", "--port", str(port)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        first = proc.stdout.readline()
+        assert first.strip() == f"export OPENAI_BASE_URL=http://127.0.0.1:{port}/v1"
+        c = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="x", max_retries=0)
+        assert [m.id for m in c.models.list()] == ["grader-mini", "grader-large"]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 def test_embeddings_and_models(client):
     c, _ = client
     data = c.embeddings.create(model="grader-embed", input=["a", "b", "a"]).data

@@ -1,0 +1,184 @@
+"""The feedback page students read: content, escaping, hidden tests, and what a browser shows."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import struct
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import LAB, notebook, run_grade, solution_cells, write_notebook
+from grader.feedback import CSP, feedback_path, render, write_feedback
+from grader.results import Result
+from grader.results import TestResult as Check  # not named Test*: pytest would collect it
+
+HOSTILE_NAME = '<img src=x onerror="document.title=\'name\'">'
+SECRET = "expected 42 but the secret answer is 1337"
+PWN = "document.title='pwned';document.body.setAttribute('data-pwned','1')"
+
+
+def graded_result(student: str = "amy") -> Result:
+    """A result with a passed and a failed public test and a failed hidden test."""
+    return Result(student, LAB, "graded", [
+        Check("q1: square(3) is 9", 1, 1, "passed"),
+        Check("q2: mean([1, 2, 3]) is 2", 0, 1, "failed", "assert <b>None</b> == 2"),
+        Check("q2: mean of an empty list is None", 0, 2, "failed", SECRET),
+    ])
+
+
+def executed_notebook() -> nbformat.NotebookNode:
+    """A notebook as it ran: one cell raised, outputs try to run script in the browser."""
+    nb = notebook("def square(x):\n    return x * x", "1 / 0", "show()")
+    nb.cells[1].outputs = [nbformat.v4.new_output("error", ename="ZeroDivisionError", evalue="division by zero",
+                                                  traceback=["\x1b[31mZeroDivisionError\x1b[0m: division by zero"])]
+    nb.cells[2].outputs = [
+        nbformat.v4.new_output("display_data", data={"text/html": f"<script>{PWN}</script><b>shown</b>",
+                                                     "application/javascript": PWN}),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "figure"},
+                               metadata={"image/png": {"width": f"1 onerror={PWN}"}}),
+        nbformat.v4.new_output("stream", name="stdout", text=f"<script>{PWN}</script>"),
+    ]
+    nb.cells.append(nbformat.v4.new_markdown_cell(f'# My answers\n<img src=x onerror="{PWN}">'))
+    return nb
+
+
+def test_page_shows_score_tests_and_public_messages():
+    page = render(graded_result(), executed_notebook(), title="Warm-up")
+    assert "Score: 1 / 4" in page and "<h1>Warm-up</h1>" in page
+    for name in ("q1: square(3) is 9", "q2: mean([1, 2, 3]) is 2", "q2: mean of an empty list is None"):
+        assert html.escape(name) in page
+    assert html.escape("assert <b>None</b> == 2") in page  # a public test's message, escaped
+    assert '<span class="nf">square</span>' in page  # the notebook itself, highlighted
+
+
+def test_hidden_tests_show_name_and_result_only():
+    page = render(graded_result(), executed_notebook(), hidden={"q2: mean of an empty list is None"})
+    row = re.search(r'<tr class="grader-test"><td>q2: mean of an empty list is None</td>.*?</tr>', page).group(0)
+    assert "failed" in row and "hidden test" in row
+    assert SECRET not in page and "1337" not in page
+
+
+def test_hidden_failure_is_recognised_without_names():
+    """What the runner writes for a failed hidden test is never shown as a message."""
+    result = graded_result()
+    result.tests[2].output = "failed (hidden test)"
+    page = render(result, None)
+    assert "failed (hidden test)" not in page and "<em>hidden test</em>" in page
+
+
+def test_student_text_is_escaped():
+    result = graded_result(HOSTILE_NAME)
+    result.message = "<script>alert(1)</script>"
+    page = render(result, None)
+    assert HOSTILE_NAME not in page and html.escape(HOSTILE_NAME, quote=False) in page
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_hostile_outputs_cannot_run_script():
+    page = render(graded_result(), executed_notebook())
+    assert "<script" not in page.lower()
+    assert not re.search(r"\bon\w+\s*=", page, re.I)  # no event handler attribute
+    assert f'<meta http-equiv="Content-Security-Policy" content="{CSP}">' in page
+    assert "script-src" not in CSP and "default-src 'none'" in CSP  # so no script at all may run
+    assert "<b>shown</b>" in page  # sanitised HTML output is still shown
+
+
+def test_errors_are_marked():
+    page = render(graded_result(), executed_notebook())
+    assert page.count("celltag_grader-error") == 2  # the CSS rule and the one cell that raised
+    assert '<p class="grader-error-label">Error: ZeroDivisionError</p>' in page
+
+
+def test_missing_notebook_is_said():
+    result = Result("zed", LAB, "invalid", message="not a valid notebook: Expecting value")
+    page = render(result, None)
+    assert "Your notebook as it ran is not available (not a valid notebook: Expecting value)." in page
+    assert 'class="jp-Cell jp-CodeCell' not in page
+
+
+def test_page_is_written_beside_the_json(tmp_path):
+    path = write_feedback(tmp_path, graded_result(HOSTILE_NAME), None)
+    assert path == feedback_path(tmp_path, HOSTILE_NAME, LAB) and path.parent.parent == tmp_path
+    assert path.suffix == ".html" and "<" not in path.parent.name
+    assert "Score: 1 / 4" in path.read_text()
+
+
+def test_grade_writes_a_page_per_result(course):
+    write_notebook(course / "submissions" / "amy.ipynb", notebook(*solution_cells()[:2], "1 / 0"))
+    (course / "submissions" / "zed.ipynb").write_text("{not json")
+    proc = run_grade("submissions", "--out", "grades", cwd=course)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    amy = (course / "grades" / "amy" / f"{LAB}.html").read_text()
+    assert "Score: 9 / 22" in amy and "Error: ZeroDivisionError" in amy and "square" in amy
+    hidden = re.search(r"<td>q2: mean of an empty list is None</td>.*?</tr>", amy).group(0)
+    assert "<em>hidden test</em>" in hidden
+    zed = (course / "grades" / "zed" / f"{LAB}.html").read_text()
+    assert "Your notebook as it ran is not available" in zed and "invalid" in zed
+
+
+# --- what a browser shows ----------------------------------------------------------
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """Headless Chromium, offline and with a throwaway profile."""
+    binary = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert binary, "chromium is missing: run 'make system' (apt-get install chromium)"
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    return subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--disable-component-update", "--disable-sync", "--no-first-run",
+                           f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=180)
+
+
+def dom_title(dom: str) -> str:
+    match = re.search(r"<title>(.*?)</title>", dom, re.S)
+    assert match, dom[:500]
+    return html.unescape(match.group(1))
+
+
+def test_this_browser_runs_scripts(tmp_path):
+    """The control: without the page's defences the same script does change the title,
+    so an unchanged title below means the script was stopped, not that none could run."""
+    page = tmp_path / "plain.html"
+    page.write_text(f"<html><head><title>safe</title></head><body><script>{PWN}</script></body></html>")
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    assert dom_title(dom) == "pwned" and 'data-pwned="1"' in dom
+
+
+def test_browser_shows_score_and_tests_and_runs_no_script(tmp_path):
+    page = write_feedback(tmp_path / "grades", graded_result("amy"), executed_notebook(), title="Warm-up")
+    proc = chromium(tmp_path, "--dump-dom", page.as_uri())
+    dom = proc.stdout
+    assert dom_title(dom) == "Warm-up: amy", proc.stderr[-2000:]
+    assert 'data-pwned="1"' not in dom
+    assert "Score: 1 / 4" in dom and "q1: square(3) is 9" in dom and "q2: mean of an empty list is None" in dom
+    assert "Error: ZeroDivisionError" in dom and SECRET in dom  # not hidden here: no name was given
+
+
+def test_csp_stops_a_script_the_sanitiser_missed(tmp_path):
+    page = tmp_path / "leak.html"
+    text = render(graded_result("amy"), None, title="Warm-up")
+    page.write_text(text.replace("</main>", f"<script>{PWN}</script><img src=x onerror=\"{PWN}\"></main>"))
+    dom = chromium(tmp_path, "--dump-dom", page.as_uri()).stdout
+    assert dom_title(dom) == "Warm-up: amy" and 'data-pwned="1"' not in dom
+
+
+def test_screenshot_of_the_page(tmp_path):
+    page = write_feedback(tmp_path / "grades", graded_result("amy"), executed_notebook(), title="Warm-up")
+    png = tmp_path / "page.png"
+    proc = chromium(tmp_path, f"--screenshot={png}", "--window-size=1200,2000", page.as_uri())
+    assert png.is_file(), proc.stderr[-2000:]
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", data[16:24]) == (1200, 2000)
+    assert len(data) > 20_000  # text, a table and cells: not a blank page
+
+
+@pytest.mark.parametrize("status", ["timeout", "memory"])
+def test_status_and_message_are_shown(status):
+    result = Result("amy", LAB, status, message="the notebook was stopped")
+    page = render(result, None)
+    assert f'<span class="grader-status">{status}</span>' in page and "the notebook was stopped" in page
