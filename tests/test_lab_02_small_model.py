@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import tomllib
 
 import nbformat
 import pytest
@@ -41,9 +42,9 @@ def build_model():
     return DigitNet()
 '''
 
-MOMENTUM_TRAIN = '''
+ADAM_TRAIN = '''
 def train(model, loader, epochs, lr):
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     criterion = nn.CrossEntropyLoss()
     history = []
     for epoch in range(epochs):
@@ -263,9 +264,9 @@ def train(model, loader, epochs, lr):
 '''
 
 CORRECT: dict[str, dict[str, str]] = {
-    "subclass-momentum": {"q1": FLOAT32_AUTOGRAD, "q2": FROM_NUMPY_LOADER, "q3": SUBCLASS_MODEL, "q4": MOMENTUM_TRAIN,
-                          "q4-lr": "LR = 0.05", "q5": PYPLOT_PLOT, "q6": INFERENCE_MODE_EVALUATE, "q7": CUDA_TOO_SEED,
-                          "q8": DEFAULT_LOAD, "q9": COUNTER_EARLY_STOP},
+    "subclass-adam": {"q1": FLOAT32_AUTOGRAD, "q2": FROM_NUMPY_LOADER, "q3": SUBCLASS_MODEL, "q4": ADAM_TRAIN,
+                      "q4-lr": "LR = 0.003", "q5": PYPLOT_PLOT, "q6": INFERENCE_MODE_EVALUATE, "q7": CUDA_TOO_SEED,
+                      "q8": DEFAULT_LOAD, "q9": COUNTER_EARLY_STOP},
     "tanh-dropout-adamw": {"q3": TANH_DROPOUT_MODEL, "q4": ADAMW_CLIPPED_TRAIN, "q4-lr": "LR = 0.01",
                            "q5": AXES_PLOT, "q6": CONCAT_EVALUATE, "q9": MEAN_TIMES_COUNT_VAL_LOSS},
     "batchnorm-sgd": {"q2": INT64_LOADER, "q3": BATCHNORM_MODEL, "q4": PLAIN_SGD_TRAIN, "q4-lr": "LR = 0.2"},
@@ -332,21 +333,20 @@ def evaluate(model, loader):
     raise KeyError(name)
 
 
-# What each mistake must cost, test by test (names up to the first "(" or "["), and nothing else.
+# What each mistake must cost, test by test (names without their "[parameters]"), and nothing else.
 EXPECTED_LOSSES: dict[str, dict[str, float]] = {
     "no-eval": {"q6: evaluate puts the model in eval mode (dropout off), so repeated calls agree": 3},
     "no-zero-grad": {
+        "q4: train() with your LR returns one loss per epoch, and the loss goes down": 1,
         "q4: train() clears the old gradients before each backward pass": 3,
-        "q4: with your train() and LR, 10 epochs teach a 64-64-10 network to read at least 85% of held-out digits": 3,
+        "q4: with your train() and LR, 10 epochs teach a 64-64-10 network to read at least 80% of held-out digits": 3,
         "q4: train() returns one loss per epoch, and the last is less than half the first": 2,
     },
     "softmax-output": {"q3: the model outputs raw logits, not softmax probabilities": 2},
     "seed-without-torch": {
         "q7: after set_seed(0), torch.rand gives the same numbers again": 1,
-        "q7: after set_seed, PyTorch's random numbers, initial weights and shuffling repeat exactly, "
-        "and a new seed changes them": 2,
-        "q7: two runs of your own pipeline (set_seed, build_model, make_loader, train) with the same seed "
-        "give identical losses": 2,
+        "q7: set_seed makes torch's draws, initial weights and shuffle order repeat; another seed changes them": 2,
+        "q7: your pipeline (set_seed, build_model, make_loader, train) gives identical losses twice with one seed": 2,
     },
     "pickled-model": {"q8: save writes the model's state_dict (a dict of tensors), not the whole pickled model": 2},
     "batch-mean-accuracy": {
@@ -385,6 +385,7 @@ MISTAKES = list(EXPECTED_LOSSES)
 
 
 def kept_names() -> list[str]:
+    """The kept notebooks' names: each is also the student name ``grade`` gives it."""
     return ["solution", *CORRECT, *MISTAKES]
 
 
@@ -426,12 +427,14 @@ def test_batch_ends_well_and_grades_everyone(graded):
 
 
 def test_solution_scores_full_marks(graded):
+    """The reference solution passes every public and hidden test."""
     _, book, results = graded
     assert float(book["solution"]["score"]) == float(book["solution"]["max_score"]) > 0
     assert all(t["status"] == "passed" for t in results["solution"]["tests"])
 
 
 def test_untouched_student_notebook_scores_zero(graded):
+    """The generated student notebook, as handed out, runs to the end and earns nothing."""
     _, book, results = graded
     assert (book["lab"]["status"], float(book["lab"]["score"])) == ("graded", 0.0)
     assert book["lab"]["max_score"] == book["solution"]["max_score"]
@@ -440,6 +443,7 @@ def test_untouched_student_notebook_scores_zero(graded):
 
 @pytest.mark.parametrize("name", list(CORRECT))
 def test_other_correct_solutions_score_full_marks(graded, name):
+    """Correct answers in other styles (architectures, optimizers, learning rates, idioms) earn full marks."""
     _, book, results = graded
     failed = [t["name"] for t in results[name]["tests"] if t["status"] != "passed"]
     assert failed == [] and book[name]["score"] == book["solution"]["max_score"]
@@ -457,6 +461,7 @@ def lost_points(result: dict) -> dict[str, float]:
 
 @pytest.mark.parametrize("name", list(MISTAKES))
 def test_mistake_loses_exactly_its_points(graded, name):
+    """A typical mistake fails the tests about it, and no other."""
     _, book, results = graded
     expected = EXPECTED_LOSSES[name]
     assert lost_points(results[name]) == expected
@@ -470,10 +475,12 @@ def test_hidden_failures_name_the_exercise_without_the_answer(graded):
     assert shown["output"] == "failed (hidden test)"
 
 
-def test_lab_runs_within_a_minute(graded):
-    """Executing the notebook and running every test takes well under a minute, sandboxed."""
+def test_solution_runs_within_the_labs_time_limit(graded):
+    """Executing the notebook and running every test fits in the lab's own time limit, even in a busy batch
+    (graded alone on two cores it takes about 20 s)."""
     _, book, _ = graded
-    assert float(book["solution"]["execution_time"]) < 60
+    limit = tomllib.loads((REPO / "solutions" / LAB / "lab.toml").read_text())["timeout"]
+    assert 0 < float(book["solution"]["execution_time"]) < limit
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 The student's functions run in their kernel on data, seeds and models the
 grader chooses. Test labels never enter the kernel: the kernel returns logits
 and the accuracy is computed here, from plain arrays. Floors were set from
-the spread of many correct solutions (see tests/test_lab_02_small_model.py
-in the grader's repository), with a wide margin.
+the spread of many correct solutions (below), with a margin; exact equality is
+asked only where it is the point (same seed, same losses; saved and loaded
+model, same outputs).
 """
 
 import math
@@ -15,8 +16,15 @@ from sklearn.datasets import load_digits
 
 SPLIT_SEED = 20240611  # which digits the grader trains and tests on
 TRAIN_SIZE = 1200  # 1200 % 32 != 1: batch-norm models never see a batch of one
-Q3_FLOOR = 0.80  # grader's loop on the student's model: measured 0.84..0.98
-Q4_FLOOR = 0.85  # student's loop and LR on the grader's 64-64-10 model: measured 0.92..0.97
+# Floors, from the spread over 8 random splits and seeds plus the fixed ones below:
+# q3, the grader's loop on 10 architectures (16 to 256x2 units, ReLU, tanh, sigmoid, ELU, GELU,
+#     dropout, batch norm, log-softmax): 0.814 (two sigmoid layers) .. 0.985, most above 0.93.
+# q4, the student's loop and LR on the grader's 64-64-10 model, 13 optimizer/LR pairs from SGD 0.05
+#     to Adam 0.02: 0.869 (Adam 5e-4, a slow rate) .. 0.975, most above 0.92. Forgetting zero_grad:
+#     about 0.09 with SGD and momentum, 0.60..0.86 with Adam (the gradient-hook test catches that).
+# Last epoch's loss / first epoch's: at most 0.33 for every correct set-up; 28..71 without zero_grad.
+Q3_FLOOR = 0.75
+Q4_FLOOR = 0.80
 MAX_PARAMETERS = 100_000
 
 # Code the grader runs in the student's kernel, as a module of its own so that
@@ -117,24 +125,32 @@ def q3_learns(build_model, seed):
     return logits(fit(build_model(), seed), DATA["Xte"])
 
 
+def full_loss(model, X, y):
+    """The mean cross-entropy of model over all of X, in eval mode."""
+    model.eval()
+    with torch.no_grad():
+        return nn.functional.cross_entropy(model(torch.as_tensor(X, dtype=torch.float32)),
+                                           torch.as_tensor(y, dtype=torch.long)).item()
+
+
 def q4_run(train, lr, seed, epochs=10):
     """The student's train() with their LR, on the grader's model and batches."""
     model = mlp(seed)
     fresh = watch_gradients(model)
     losses = [float(v) for v in train(model, loader(DATA["Xtr"], DATA["ytr"], 32, True, seed), epochs, lr)]
-    X = torch.as_tensor(DATA["Xtr"], dtype=torch.float32)
-    model.eval()
-    with torch.no_grad():
-        full = nn.functional.cross_entropy(model(X), torch.as_tensor(DATA["ytr"], dtype=torch.long)).item()
-    return {"losses": losses, "fresh": fresh, "logits": logits(model, DATA["Xte"]), "full_loss": full}
+    return {"losses": losses, "fresh": fresh, "logits": logits(model, DATA["Xte"])}
 
 
 def q4_lr_zero(train):
-    """Whether train() with lr=0 leaves the weights as they were."""
+    """train() with lr=0 for 2 epochs on 3 full batches: whether the weights stayed, the losses it
+    returned, and the mean loss over those samples before and after."""
+    X, y = DATA["Xtr"][:96], DATA["ytr"][:96]
     model = mlp(1)
     before = [p.detach().clone() for p in model.parameters()]
-    train(model, loader(DATA["Xtr"][:96], DATA["ytr"][:96], 32, True, 1), 1, 0.0)
-    return all(torch.equal(a, b.detach()) for a, b in zip(before, model.parameters()))
+    loss_before = full_loss(model, X, y)
+    losses = [float(v) for v in train(model, loader(X, y, 32, True, 1), 2, 0.0)]
+    return {"unchanged": all(torch.equal(a, b.detach()) for a, b in zip(before, model.parameters())),
+            "losses": losses, "before": loss_before, "after": full_loss(model, X, y)}
 
 
 def figure_facts(fig):
@@ -337,7 +353,7 @@ def test_q2_shuffles_each_epoch(nb):
     assert all(sorted(order) == list(range(30)) for order in orders)
     for epoch, order in zip(epochs, orders):
         assert np.concatenate([b[1][:, 0] for b in epoch]).tolist() == order, "inputs and labels must stay paired"
-    assert len({tuple(order) for order in orders + [list(range(30))]}) == 4
+    assert len({tuple(order) for order in [*orders, list(range(30))]}) == 4
 
 
 # --- q3: the model ------------------------------------------------------------------
@@ -371,7 +387,7 @@ def test_q3_has_nonlinearity(lab):
 
 @pytest.mark.points(3)
 def test_q3_learns_digits(lab, digits):
-    """q3: trained by the grader's own loop, the model reads at least 80% of held-out digits"""
+    """q3: trained by the grader's own loop, the model reads at least 75% of held-out digits"""
     got = result(lab, "q3-learns", "q3_learns(build_model, 5)")
     assert accuracy(got, digits[3]) >= Q3_FLOOR
 
@@ -389,7 +405,7 @@ def test_q4_clears_gradients(lab):
 
 @pytest.mark.points(3)
 def test_q4_learns_digits(lab, digits):
-    """q4: with your train() and LR, 10 epochs teach a 64-64-10 network to read at least 85% of held-out digits"""
+    """q4: with your train() and LR, 10 epochs teach a 64-64-10 network to read at least 80% of held-out digits"""
     got = result(lab, "q4", "q4_run(train, LR, 4)")
     assert accuracy(got["logits"], digits[3]) >= Q4_FLOOR
 
@@ -405,16 +421,19 @@ def test_q4_loss_goes_down(lab):
 
 @pytest.mark.points(1)
 def test_q4_mean_loss_per_sample(lab):
-    """q4: each epoch's loss is a mean per sample (comparable to the loss on the whole set), not a sum"""
-    got = result(lab, "q4", "q4_run(train, LR, 4)")
-    assert got["losses"][0] < 3.0
-    assert 0.25 < got["losses"][-1] / max(got["full_loss"], 1e-9) < 4.0
+    """q4: each epoch's loss is the mean loss per sample (with lr=0 it equals the loss over all samples), not a sum"""
+    got = result(lab, "q4-lr0", "q4_lr_zero(train)")
+    assert len(got["losses"]) == 2
+    if got["unchanged"]:
+        assert all(math.isclose(v, got["before"], rel_tol=1e-4) for v in got["losses"])
+    else:  # train() ignored lr (another test says so): only the scale can be checked
+        assert 0.1 < got["losses"][-1] / got["after"] < 10
 
 
 @pytest.mark.points(1)
 def test_q4_uses_given_lr(lab):
     """q4: train() uses the learning rate it is given (lr=0 changes no weight)"""
-    assert result(lab, "q4-lr0", "q4_lr_zero(train)") is True
+    assert result(lab, "q4-lr0", "q4_lr_zero(train)")["unchanged"] is True
 
 
 # --- q5: the loss curve -------------------------------------------------------------
@@ -460,7 +479,7 @@ def test_q6_accuracy(lab, digits, seed):
     y = digits[3][:256].copy()
     y[::3] = np.argmax(logits[::3], axis=1)  # about 40% right
     got = run_measure(lab, "evaluate", seed, X, y, 64)["values"][0]
-    assert math.isclose(got, accuracy(logits, y), abs_tol=1e-9)
+    assert math.isclose(got, accuracy(logits, y), abs_tol=1e-6)
 
 
 @pytest.mark.points(3)
@@ -471,13 +490,13 @@ def test_q6_eval_mode(lab, digits):
     y[::2] = np.argmax(logits[::2], axis=1)
     got = run_measure(lab, "evaluate", 63, X, y, 64, dropout=0.5, repeats=2)
     assert got["calls"] and not any(training for training, _ in got["calls"])
-    assert all(math.isclose(v, accuracy(logits, y), abs_tol=1e-9) for v in got["values"])
+    assert all(math.isclose(v, accuracy(logits, y), abs_tol=1e-6) for v in got["values"])
 
 
 @pytest.mark.points(1)
 def test_q6_no_grad(lab, digits):
     """q6: evaluate runs the model under torch.no_grad()"""
-    X, logits = probe_data(lab, digits, 64, 64)
+    X, _ = probe_data(lab, digits, 64, 64)
     got = run_measure(lab, "evaluate", 64, X, digits[3][:64], 16)
     assert got["calls"] and not any(grad for _, grad in got["calls"])
 
@@ -489,7 +508,7 @@ def test_q6_counts_samples_not_batches(lab, digits):
     right = np.argmax(logits, axis=1)
     y = np.where([1, 1, 1, 1, 0, 0, 0, 0, 1, 1], right, (right + 1) % 10)  # batches of 4: 4/4, 0/4, 2/2
     got = run_measure(lab, "evaluate", 65, X, y, 4)["values"][0]
-    assert math.isclose(got, 0.6, abs_tol=1e-9)
+    assert math.isclose(got, 0.6, abs_tol=1e-6)
 
 
 # --- q7: seeds ----------------------------------------------------------------------
@@ -497,7 +516,7 @@ def test_q6_counts_samples_not_batches(lab, digits):
 
 @pytest.mark.points(2)
 def test_q7_torch_repeats(lab):
-    """q7: after set_seed, PyTorch's random numbers, initial weights and shuffling repeat exactly, and a new seed changes them"""
+    """q7: set_seed makes torch's draws, initial weights and shuffle order repeat; another seed changes them"""
     a, b, c = (lab.ref(f"_grader_lab.draws(set_seed, {s})") for s in (123, 123, 321))
     for key in ("torch", "shuffle"):
         assert a[key] == b[key] and a[key] != c[key]
@@ -514,9 +533,9 @@ def test_q7_numpy_and_random_repeat(lab):
 
 @pytest.mark.points(2)
 def test_q7_same_seed_same_losses(lab):
-    """q7: two runs of your own pipeline (set_seed, build_model, make_loader, train) with the same seed give identical losses"""
+    """q7: your pipeline (set_seed, build_model, make_loader, train) gives identical losses twice with one seed"""
     runs = [result(lab, f"q7-{i}", "pipeline(set_seed, build_model, make_loader, train, LR, 9)") for i in (1, 2)]
-    assert len(runs[0]) == 2 and runs[0] == runs[1]
+    assert len(runs[0]) == 2 and np.array_equal(runs[0], runs[1], equal_nan=True)
 
 
 # --- q8: saving and loading ---------------------------------------------------------
