@@ -14,8 +14,11 @@ import os
 from pathlib import Path
 
 
-def check(select: str, tests: str | os.PathLike = "tests") -> None:
-    """Run the public tests whose names match ``select`` against this kernel and print the results."""
+def check(select: str, tests: str | os.PathLike | None = None) -> None:
+    """Run the public tests whose names match ``select`` against this kernel and print the results.
+
+    ``tests`` defaults to ``tests/`` of a lab folder, or ``public_tests/`` when the notebook
+    runs in a solution folder (whose ``tests/`` are the hidden ones)."""
     if os.environ.get("GRADER_SANDBOX") == "1":
         print(f"check({select!r}): skipped while grading")
         return
@@ -27,7 +30,7 @@ def check(select: str, tests: str | os.PathLike = "tests") -> None:
     shell = get_ipython()
     if shell is None:
         raise RuntimeError("check() runs inside a Jupyter notebook")
-    folder = Path(tests).resolve()
+    folder = Path(tests or ("public_tests" if Path("public_tests").is_dir() else "tests")).resolve()
     if not folder.is_dir():
         raise FileNotFoundError(f"no public tests at {folder}: open the notebook from its lab folder")
     plugin = GradingPlugin(LiveNotebook(shell.user_ns), None)
