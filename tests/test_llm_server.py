@@ -144,10 +144,11 @@ def test_faults_on_demand(client, served):
 HIDDEN = '''
 import json
 
-def test_the_notebook_called_the_server(llm):
-    """the notebook asked the model once, with a system prompt"""
+def test_the_notebook_called_the_server(nb, llm):
+    """the notebook asked the model once, with a system prompt, and could not read or reset the record"""
     bodies = llm.chat_requests()
     assert len(bodies) == 1 and bodies[0]["messages"][0]["role"] == "system"
+    assert all(code in (404, 405) for code in nb.ref("probes"))
 
 def test_retries_after_429(nb, llm):
     """ask() retries a rate-limited call"""
@@ -170,6 +171,16 @@ def ask(text):
         messages=[{"role": "system", "content": "You are terse."}, {"role": "user", "content": text}])
     return reply.choices[0].message.content
 answer = ask("hello")
+import urllib.request, urllib.error
+probes = []
+for method, path in [("GET", "/v1/requests"), ("GET", "/record"), ("POST", "/reset"), ("DELETE", "/v1/chat/completions"),
+                     ("GET", "/docs"), ("GET", "/openapi.json")]:
+    try:
+        urllib.request.urlopen(urllib.request.Request("http://127.0.0.1:8000" + path, method=method, data=b"{}"
+                                                      if method == "POST" else None), timeout=5)
+        probes.append(200)
+    except urllib.error.HTTPError as e:
+        probes.append(e.code)
 reached = []
 for addr in [("1.1.1.1", 443), ("127.0.0.1", 22)]:
     try:
@@ -193,6 +204,7 @@ def test_a_sandboxed_notebook_reaches_only_the_grader_server(tmp_path, backend):
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads((course / "grades" / "ann" / "00-warmup.json").read_text())
     assert [(t["name"], t["status"]) for t in result["tests"]] == [
-        ("the notebook asked the model once, with a system prompt", "passed"),
+        ("the notebook asked the model once, with a system prompt, and could not read or reset the record",
+         "passed"),
         ("ask() retries a rate-limited call", "passed"),
         ("only the grader's server is reachable", "passed")], result
