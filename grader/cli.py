@@ -7,6 +7,7 @@
     grade init-ci --student|--instructor [--gitlab] [--force] [DIR]
     grade export gradescope LAB [--out FILE] [--course DIR] | grade export canvas [--out FILE] [--grades DIR]
     grade report [--grades DIR] [--student S] [--lab L] [--history]
+    grade llm-server [--host H] [--port P]
 
 ``grade`` also writes grades/<student>/<lab-id>.html (grader/feedback.py) and
 appends every result to grades/history.sqlite (grader/history.py).
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def grade_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grade", description="Grade notebooks in a sandbox against the lab's tests. "
-                                "Other commands: 'grade check NOTEBOOK', 'grade assign SOLUTION_DIR'.")
+                                "Other commands: " + ", ".join(f"'grade {c}'" for c in COMMANDS) + ".")
     p.add_argument("paths", nargs="+", type=Path, help="notebooks, zips, or folders of them")
     p.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="submissions graded at once (default: one per core)")
