@@ -24,6 +24,7 @@ failed on something (the rows are still written), 2 for a usage error,
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -96,6 +97,7 @@ def cmd_grade(argv: list[str], console: Console) -> int:
     subs = discover(args.paths, course.lab_ids(), args.lab)
     if not subs:
         raise UsageError("no notebooks found under " + ", ".join(map(str, args.paths)))
+    signal.signal(signal.SIGINT, _interrupt_once)
     try:
         with progress(console, len(subs)) as advance:
             results, errors = run_batch(subs, course, args.out, backend, args.jobs, args.force,
@@ -112,6 +114,12 @@ def cmd_grade(argv: list[str], console: Console) -> int:
         print(f"grade: grader error: {error}", file=sys.stderr)
     status = ci.publish(results, args)
     return 1 if errors else status
+
+
+def _interrupt_once(signum, frame) -> None:
+    """Ctrl-C: stop the batch once; further interrupts must not cut the clean exit short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 def cmd_check(argv: list[str], console: Console) -> int:
