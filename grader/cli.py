@@ -24,6 +24,7 @@ failed on something (the rows are still written), 2 for a usage error,
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -104,8 +105,10 @@ def cmd_grade(argv: list[str], console: Console) -> int:
                                         publisher(args.out, course, advance))
     except KeyboardInterrupt:
         print(f"grade: interrupted; finished results are kept in {args.out} (rerun to grade the rest)",
-              file=sys.stderr)
-        return 130
+              file=sys.stderr, flush=True)
+        # Workers, kernels and the gradebook are already dealt with. Interpreter shutdown after an
+        # interrupted process pool sometimes dies of SIGINT itself (exit -2 instead of 130): skip it.
+        os._exit(130)
     console.print(summary_table(results))
     if not backend.sandboxed:
         console.print("[yellow]graded WITHOUT a sandbox: results are marked unsandboxed[/]")
