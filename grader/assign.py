@@ -23,6 +23,7 @@ from grader.course import Lab
 BEGIN = re.compile(r"^(\s*)#\s*BEGIN SOLUTION\s*$", re.IGNORECASE)
 END = re.compile(r"^\s*#\s*END SOLUTION\s*$", re.IGNORECASE)
 STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+FILE_STUB = ("# YOUR CODE HERE",)  # a %%writefile cell writes a file (a Dockerfile...), where `raise` is no code
 SOLUTION_ONLY_TAG = "solution-only"
 PUBLIC_TESTS = "public_tests"  # solutions/<id>/public_tests/ -> labs/<id>/tests/
 PUBLIC_FILES = "files"  # solutions/<id>/files/* -> labs/<id>/*
@@ -37,13 +38,14 @@ def stub_source(source: str, where: str = "cell") -> str:
     """``source`` with each solution region replaced by a stub."""
     out: list[str] = []
     indent: str | None = None
+    stub = FILE_STUB if source.startswith("%%writefile") else STUB
     for number, line in enumerate(source.splitlines(), 1):
         begin = BEGIN.match(line)
         if begin:
             if indent is not None:
                 raise AssignError(f"{where}, line {number}: BEGIN SOLUTION inside another solution region")
             indent = begin.group(1)
-            out.extend(indent + s for s in STUB)
+            out.extend(indent + s for s in stub)
         elif END.match(line):
             if indent is None:
                 raise AssignError(f"{where}, line {number}: END SOLUTION without BEGIN SOLUTION")

@@ -26,7 +26,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.results import Result, TestResult, atomic_write
+from grader.results import NOT_RUN, Result, TestResult, atomic_write
 
 FAIL_UNDER_STATUS = 3  # exit status of --fail-under; 1 and 2 already mean grader error and usage error
 MAX_MESSAGE = 1000  # characters of a test's output put into an annotation or a summary cell
@@ -117,7 +117,7 @@ def check_annotations(result: Result, notebook: Path | None) -> list[str]:
     """``grade check``: one annotation per failing public test, with its output."""
     file = notebook.as_posix() if notebook is not None else None
     lines = [annotation(f"{t.name} ({t.score:g} / {t.max_score:g})", t.output or "failed", file)
-             for t in result.tests if t.status != "passed"]
+             for t in result.tests if t.status == "failed"]
     if result.status != "graded":
         lines.insert(0, annotation(f"{result.lab}: {result.status}", result.message or result.status, file))
     return lines
@@ -129,7 +129,7 @@ def batch_annotations(results: list[Result]) -> list[str]:
     no test output, because hidden tests ran."""
     lines = []
     for r in sorted(results, key=lambda r: (r.student, r.lab)):
-        failed = [t.name for t in r.tests if t.status != "passed"]
+        failed = [t.name for t in r.tests if t.status == "failed"]
         if failed or r.status != "graded":
             parts = [f"{r.status}: {r.message}"] if r.status != "graded" else []
             parts += ["failed: " + "; ".join(failed)] if failed else []
@@ -234,14 +234,16 @@ def _testsuite(r: Result) -> ET.Element:
     suite.set("tests", str(len(cases)))
     suite.set("failures", str(sum(c.find("failure") is not None for c in cases)))
     suite.set("errors", str(sum(c.find("error") is not None for c in cases)))
-    suite.set("skipped", "0")
+    suite.set("skipped", str(sum(c.find("skipped") is not None for c in cases)))
     suite.set("time", f"{r.execution_time:.3f}")
     return suite
 
 
 def _testcase(r: Result, t: TestResult, kind: str) -> ET.Element:
     case = ET.Element("testcase", name=xml_text(t.name), classname=xml_text(f"{r.lab}.{r.student}"), time="0")
-    if t.status != "passed":
+    if t.status == NOT_RUN:
+        ET.SubElement(case, "skipped", message=xml_text(t.output)[:200])
+    elif t.status != "passed":
         output = xml_text(t.output)
         first_line = output.strip().split("\n", 1)[0] if output.strip() else t.status
         problem = ET.SubElement(case, kind, message=first_line[:200], type=r.status if kind == "error" else "failed")

@@ -46,7 +46,7 @@ from rich.console import Console
 
 from grader import history
 from grader.course import Course, Lab
-from grader.results import Result, atomic_write, csv_cell, read_result
+from grader.results import NOT_RUN, Result, TestResult, atomic_write, csv_cell, read_result
 from grader.sandbox import SandboxUnavailable, get_backend, package_dir
 
 CANVAS_FIXED = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -183,13 +183,19 @@ def gradescope_results(result: Result) -> dict:
     lines = [f"Status: {result.status}"] + ([result.message] if result.message else [])
     if not result.sandboxed:
         lines.append("Graded without a sandbox.")
-    tests = [{"name": t.name, "score": t.score, "max_score": t.max_score, "status": t.status,
+    tests = [{"name": t.name, "score": t.score, "max_score": t.max_score, **_gradescope_status(t),
               "output": t.output, "visibility": t.visibility if t.visibility in GRADESCOPE_VISIBILITY else "visible"}
              for t in result.tests]
     return {"score": result.score, "execution_time": round(result.execution_time, 3), "output": "\n".join(lines),
             "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
             "extra_data": {"status": result.status, "sandboxed": result.sandboxed, "max_score": result.max_score,
                            "fingerprint": result.fingerprint}}
+
+
+def _gradescope_status(test: TestResult) -> dict:
+    """Gradescope knows "passed" and "failed" only: a test that did not run has no status
+    (its output says why, and its max_score is 0)."""
+    return {} if test.status == NOT_RUN else {"status": test.status}
 
 
 def _failure(message: str) -> dict:

@@ -24,7 +24,7 @@ import nbformat
 
 from grader import history
 from grader.course import Course, CourseError
-from grader.results import Result, TestResult, atomic_write, result_path
+from grader.results import NOT_RUN, Result, TestResult, atomic_write, result_path
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
@@ -63,6 +63,7 @@ CSS = """
 .grader-summary pre { white-space: pre-wrap; margin: 0; }
 .grader-score { font-size: 1.4em; font-weight: bold; }
 .grader-passed { color: #176117; } .grader-failed { color: #b00020; font-weight: bold; }
+.grader-not-run { color: #6b6b6b; font-style: italic; }
 .grader-notice { background: #fff4ce; border-left: 6px solid #e0a800; padding: 0.6em 1em; }
 .celltag_grader-error { border-left: 6px solid #b00020; }
 .grader-error-output { background: #fdecee; }
@@ -168,10 +169,10 @@ def _summary(result: Result, hidden: set[str], title: str, notice: str) -> str:
 def _test_row(test: TestResult, hidden: bool) -> str:
     """One test; a hidden one shows its name and result, never its output."""
     e = html.escape
-    mark = "passed" if test.status == "passed" else "failed"
+    mark = test.status if test.status in ("passed", NOT_RUN) else "failed"
     message = '<em>hidden test</em>' if hidden else f"<pre>{e(test.output)}</pre>"
     return (f'<tr class="grader-test"><td>{e(test.name)}</td><td>{test.score:g} / {test.max_score:g}</td>'
-            f'<td class="grader-{mark}">{mark}</td><td>{message}</td></tr>')
+            f'<td class="grader-{mark.replace(" ", "-")}">{mark}</td><td>{message}</td></tr>')
 
 
 def _export(nb: nbformat.NotebookNode, summary: str, page_title: str) -> str:

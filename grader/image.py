@@ -28,8 +28,8 @@ REPOSITORY = "grader-kernel"
 BASE_TAG = "grader-base:bookworm"
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
-KERNEL_PACKAGES = ("ipykernel", "numpy", "pandas", "scikit-learn", "matplotlib", "torch", "openai", "pydantic",
-                   "tenacity")
+KERNEL_PACKAGES = ("ipykernel", "numpy", "pandas", "scikit-learn", "joblib", "matplotlib", "torch", "openai",
+                   "pydantic", "tenacity", "fastapi", "uvicorn", "httpx")
 VENV = "/opt/venv"
 RECIPE = "3"  # bump when the build steps below change
 BUILD_TIMEOUT = 1800  # seconds for one Docker API call: committing the image writes gigabytes

@@ -31,6 +31,7 @@ class TestOutcome:
     hidden: bool
     passed: bool = False
     output: str = ""
+    not_run: str = ""  # why the test could not run here (it called pytest.skip): its points do not count
 
 
 class GradingPlugin:
@@ -44,7 +45,7 @@ class GradingPlugin:
         self.outcomes: dict[str, TestOutcome] = {}
         self.broken: list[str] = []
 
-    @pytest.fixture
+    @pytest.fixture(scope="session")
     def nb(self):
         """The executed notebook (see grader.notebook.Notebook)."""
         if self._nb is None:
@@ -77,7 +78,11 @@ class GradingPlugin:
             return
         if report.when == "call":
             outcome.passed = report.passed
-        if report.failed or (report.skipped and report.when != "teardown"):
+            if report.passed and report.user_properties:  # measurements a test reported (record_property)
+                outcome.output = "; ".join(f"{key}: {value}" for key, value in report.user_properties)
+        if report.skipped and report.when != "teardown":
+            outcome.passed, outcome.not_run = False, _skip_reason(report)
+        elif report.failed:
             outcome.passed = False
             outcome.output = outcome.output or _crash_message(report)
 
@@ -103,9 +108,14 @@ def test_points(item) -> float:
     return float(value)
 
 
+def _skip_reason(report) -> str:
+    """What ``pytest.skip(reason)`` said; pytest keeps it as ``(path, line, "Skipped: reason")``."""
+    longrepr = report.longrepr
+    text = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+    return text.removeprefix("Skipped: ")[:CRASH_MESSAGE_LIMIT] or "skipped"
+
+
 def _crash_message(report) -> str:
-    if report.skipped:
-        return "skipped"
     crash = getattr(report.longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(report.longrepr)
     return text[-CRASH_MESSAGE_LIMIT:]

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.history import Row
-from grader.results import Result
+from grader.results import NOT_RUN, Result
 
 STATUS_STYLE = {"graded": "green", "timeout": "yellow", "memory": "yellow", "crashed": "red", "invalid": "red"}
 
@@ -51,7 +51,7 @@ def tests_table(result: Result) -> Table:
     table.add_column("result")
     table.add_column("message", overflow="fold")
     for t in result.tests:
-        mark = "[green]passed[/]" if t.status == "passed" else "[red]failed[/]"
+        mark = {"passed": "[green]passed[/]", NOT_RUN: "[dim]not run[/]"}.get(t.status, "[red]failed[/]")
         table.add_row(escape(t.name), f"{t.score:g} / {t.max_score:g}", mark, escape(t.output))
     return table
 

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid")
+NOT_RUN = "not run"  # a test's status when what it needs is missing here; its points are left out
 GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "reused", "execution_time",
                      "message")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
@@ -33,7 +34,7 @@ class TestResult:
     name: str
     score: float
     max_score: float
-    status: str  # passed or failed
+    status: str  # passed, failed, or NOT_RUN (then score = max_score = 0)
     output: str = ""
     visibility: str = "visible"
 

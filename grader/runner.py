@@ -22,7 +22,7 @@ from grader.kernel import Kernel
 from grader.llm_server import sandbox_service
 from grader.notebook import Notebook
 from grader.plugin import GradingPlugin, run_tests
-from grader.results import Result, TestResult
+from grader.results import NOT_RUN, Result, TestResult
 from grader.sandbox import Limits, get_backend
 
 
@@ -108,6 +108,11 @@ def _test_results(lab: Lab, job: Job, plugin: GradingPlugin) -> tuple[list[TestR
 
 
 def _test_result(outcome, show_hidden_output: bool) -> TestResult:
+    """A test that could not run here (no Docker engine, say) is reported as such and
+    left out of ``max_score``: never passed silently, never a loss the student caused."""
+    if outcome.not_run:
+        return TestResult(outcome.name, 0.0, 0.0, NOT_RUN,
+                          f"not run: {outcome.not_run} ({outcome.points:g} points left out of the maximum)")
     output = outcome.output
     if outcome.hidden and not show_hidden_output:
         output = "" if outcome.passed else "failed (hidden test)"

@@ -133,9 +133,14 @@ class DockerSandbox(OpenedSandbox):
 def remove_orphans(client) -> None:
     """Remove kernel containers whose grader process is gone (it was killed outright)."""
     for container in client.containers.list(all=True, filters={"label": LABEL}):
-        owner = container.labels.get(OWNER_LABEL, "")
-        if not (owner.isdigit() and _alive(int(owner))):
+        if orphaned(container.labels):
             _remove(client, container.name)
+
+
+def orphaned(labels: dict) -> bool:
+    """Whether the grader process named by ``labels`` (OWNER_LABEL) is gone."""
+    owner = (labels or {}).get(OWNER_LABEL, "")
+    return not (owner.isdigit() and _alive(int(owner)))
 
 
 def _alive(pid: int) -> bool:
