@@ -157,3 +157,31 @@ def test_regrading_keeps_one_row_per_submission(course):
     for _ in range(2):
         assert run_grade("submissions", "-j", "1", cwd=course).returncode == 0
     assert sorted(read_gradebook(course / "grades")) == ["amy", "bea"]
+
+
+def test_a_test_that_cannot_run_here_is_not_run_and_leaves_the_maximum(course):
+    """A test that calls pytest.skip (what it needs is missing here) is reported as not run,
+    with its points left out of max_score, in every output; and record_property shows on a pass."""
+    (course / "solutions" / LAB / "tests" / "test_needs.py").write_text(
+        "import pytest\n\n\n"
+        "@pytest.mark.points(3)\n"
+        "def test_gpu(nb):\n"
+        '    """needs a GPU"""\n'
+        '    pytest.skip("no GPU on the grading machine")\n\n\n'
+        "def test_measured(nb, record_property):\n"
+        '    """reports a measurement"""\n'
+        '    record_property("answer", nb.ref("6 * 7"))\n')
+    write_notebook(course / "submissions" / "ann.ipynb", notebook(*solution_cells()))
+    proc = run_grade("submissions", "--out", "grades", "--junit", "grades/junit.xml", cwd=course)
+    assert proc.returncode == 0, proc.stderr
+    book = read_gradebook(course / "grades")
+    assert (book["ann"]["score"], book["ann"]["max_score"]) == ("23", "23")  # 22 + 1, the GPU's 3 left out
+    tests = {t["name"]: t for t in json.loads((course / "grades" / "ann" / f"{LAB}.json").read_text())["tests"]}
+    assert tests["needs a GPU"] == {"name": "needs a GPU", "score": 0.0, "max_score": 0.0, "status": "not run",
+                                    "output": "not run: no GPU on the grading machine "
+                                              "(3 points left out of the maximum)", "visibility": "visible"}
+    assert tests["reports a measurement"]["status"] == "passed"
+    junit = (course / "grades" / "junit.xml").read_text()
+    assert 'skipped="1"' in junit and "<skipped " in junit
+    page = (course / "grades" / "ann" / f"{LAB}.html").read_text()
+    assert '<td class="grader-not-run">not run</td>' in page

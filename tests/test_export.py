@@ -172,3 +172,14 @@ def test_run_autograder_without_a_notebook(autograder_zip, tmp_path):
 def test_export_unknown_lab_is_a_usage_error(course):
     proc = run_grade("export", "gradescope", "nope", cwd=course)
     assert proc.returncode == 2 and "no lab 'nope'" in proc.stderr
+
+
+def test_gradescope_gets_no_status_for_a_test_that_did_not_run():
+    """Gradescope knows passed and failed only; a test not run here keeps max_score 0 and says why."""
+    from grader.export import gradescope_results
+
+    result = Result("ann", LAB, "graded", [Check("q1", 2, 2, "passed"),
+                                           Check("live: builds", 0, 0, "not run", "not run: no Docker engine")])
+    tests = gradescope_results(result)["tests"]
+    assert tests[0]["status"] == "passed"
+    assert "status" not in tests[1] and (tests[1]["max_score"], tests[1]["output"]) == (0, "not run: no Docker engine")
