@@ -33,6 +33,12 @@ def test_stub_at_top_level():
     assert stub_source("# BEGIN SOLUTION\nanswer = 42\n# END SOLUTION") == STUB
 
 
+def test_stub_of_a_writefile_cell_is_a_comment_only():
+    """A %%writefile cell writes a file (a Dockerfile, say), where a raise line is no code."""
+    source = "%%writefile Dockerfile\n# BEGIN SOLUTION\nFROM python:3.11-slim\n# END SOLUTION"
+    assert stub_source(source) == "%%writefile Dockerfile\n# YOUR CODE HERE"
+
+
 def test_stub_several_regions_keep_everything_else():
     source = "\n".join([
         "import math",

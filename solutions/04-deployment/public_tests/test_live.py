@@ -1,0 +1,82 @@
+"""Live tests: your image, built and run by a Docker engine.
+
+The grader builds your Dockerfile with no network, on its own Python image
+(which has the pinned packages), starts the container read-only with no
+network and tight limits, and talks to it over loopback from a second
+container. Where no Docker engine runs, these tests are reported as not run
+and their points are left out of the maximum.
+"""
+
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from grader import deployment
+
+FILES = ["app.py", "model.joblib", "requirements.txt", "Dockerfile"]
+DATA = load_breast_cancer()
+ROWS = DATA.data[::57].tolist()  # ten rows across the data set
+BAD = {"missing features": {}, "29 numbers": {"features": [1.0] * 29}}
+MAX_ADDED_MB = 50
+
+
+@pytest.fixture(scope="module")
+def live(nb):
+    """The running container's answers, or the reason there are none."""
+    try:
+        files = deployment.read_files(nb, FILES)
+        return deployment.run_live(files, ROWS, BAD), deployment.probe_app(nb, ROWS, {})
+    except (deployment.NotRun, deployment.BuildRefused, RuntimeError, ValueError) as exc:
+        return exc, None
+
+
+def running(live) -> tuple[deployment.Live, dict]:
+    container, in_process = live
+    if isinstance(container, deployment.NotRun):
+        pytest.skip(str(container))
+    if isinstance(container, Exception):
+        pytest.fail(f"{type(container).__name__}: {container}" if isinstance(container, deployment.BuildRefused)
+                    else str(container), pytrace=False)
+    return container, in_process
+
+
+@pytest.mark.points(3)
+def test_live_image_builds(live, record_property):
+    """live: the image builds offline from the grader's base image"""
+    container, _ = running(live)
+    record_property("added to the base image", f"{container.added_bytes / 2**20:.1f} MB")
+
+
+@pytest.mark.points(2)
+def test_live_health(live, record_property):
+    """live: the container starts read-only, with no network, and answers /health"""
+    container, _ = running(live)
+    assert container.startup is not None, f"/health never answered 200:\n{container.logs}"
+    assert container.health["json"] == {"status": "ok"}, container.health["text"]
+    record_property("ready after", f"{container.startup:.1f} s")
+
+
+@pytest.mark.points(2)
+def test_live_predictions(live):
+    """live: the container's /predict answers like the app in-process, and 422 for bad input"""
+    container, in_process = running(live)
+    assert container.startup is not None, f"/health never answered 200:\n{container.logs}"
+    answers = [r["json"]["prediction"] if r["status"] == 200 else r["status"] for r in container.predict]
+    assert answers == in_process.get("expected"), "the container's predictions differ from the saved model's"
+    assert {name: r["status"] for name, r in container.bad.items()} == {name: 422 for name in BAD}
+
+
+@pytest.mark.points(1)
+def test_live_healthcheck(live):
+    """live: the image's HEALTHCHECK command passes in the running container"""
+    container, _ = running(live)
+    assert container.healthcheck is not None, "the image has no HEALTHCHECK"
+    code, output = container.healthcheck
+    assert code == 0, f"the HEALTHCHECK command failed ({code}): {output}"
+
+
+@pytest.mark.points(1)
+def test_live_image_is_small(live):
+    """live: the image adds less than 50 MB to its base"""
+    container, _ = running(live)
+    added = container.added_bytes / 2**20
+    assert added < MAX_ADDED_MB, f"the image adds {added:.0f} MB: copy only what the app needs"

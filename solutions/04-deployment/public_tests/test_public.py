@@ -1,0 +1,81 @@
+"""Public tests: run them with ``check("q1")`` in the notebook or ``grade check``.
+
+They read the files your notebook wrote (model.joblib, app.py,
+requirements.txt, Dockerfile) and run your app with FastAPI's TestClient in
+a fresh Python process. The grader also runs hidden tests on more requests,
+on bad input, and on every Dockerfile practice the notebook teaches.
+"""
+
+import re
+
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from grader import deployment
+
+FILES = ["app.py", "model.joblib", "requirements.txt", "Dockerfile"]
+PACKAGES = ["fastapi", "uvicorn", "scikit-learn", "joblib"]
+ROWS = load_breast_cancer().data[:3].tolist()
+
+
+@pytest.fixture(scope="module")
+def files(nb):
+    return deployment.read_files(nb, FILES)
+
+
+@pytest.fixture(scope="module")
+def app(nb, files):
+    if files["app.py"] is None or files["model.joblib"] is None:
+        pytest.fail("app.py or model.joblib is missing: run the q1 and q2 cells", pytrace=False)
+    return deployment.probe_app(nb, ROWS, {})
+
+
+def answered(app: dict) -> dict:
+    assert app["error"] is None, f"the app did not start: {app['error']}"
+    return app
+
+
+@pytest.mark.points(1)
+def test_q1_model_is_accurate(nb):
+    """q1: train_model() returns a fitted model at least 95% accurate on the data"""
+    data = "load_breast_cancer(return_X_y=True)"
+    assert nb.ref(f"float(train_model().score(*__import__('sklearn.datasets').datasets.{data}))") >= 0.95
+
+
+@pytest.mark.points(1)
+def test_q1_model_is_saved(files):
+    """q1: the model is saved as model.joblib next to the notebook"""
+    assert files["model.joblib"], "no model.joblib: call save_model(model)"
+
+
+@pytest.mark.points(1)
+def test_q2_health(app):
+    """q2: GET /health answers 200 with {"status": "ok"}"""
+    health = answered(app)["health"]
+    assert (health["status"], health["json"]) == (200, {"status": "ok"}), health["text"]
+
+
+@pytest.mark.points(1)
+def test_q2_predict_fields(app):
+    """q2: POST /predict answers 200 with label, prediction and probability"""
+    for response in answered(app)["predict"]:
+        assert response["status"] == 200, response["text"]
+        assert set(response["json"]) >= {"label", "prediction", "probability"}, response["json"]
+
+
+@pytest.mark.points(1)
+def test_q3_requirements_pinned(files):
+    """q3: requirements.txt pins fastapi, uvicorn, scikit-learn and joblib with =="""
+    text = (files["requirements.txt"] or b"").decode(errors="replace")
+    pinned = {m.group(1).lower() for m in re.finditer(r"^\s*([A-Za-z0-9_.-]+)\s*==\s*\S+", text, re.MULTILINE)}
+    missing = [p for p in PACKAGES if p not in pinned]
+    assert not missing, f"not pinned with ==: {', '.join(missing)}"
+
+
+@pytest.mark.points(1)
+def test_q4_dockerfile_builds_from_its_files(files):
+    """q4: the Dockerfile has a FROM and a CMD, and builds from its own files, offline"""
+    df = deployment.dockerfile(files)
+    reason = deployment.refusal(df)
+    assert reason is None, f"refused: {reason}"
+    assert df.all("CMD") or df.all("ENTRYPOINT"), "no CMD: the container would not start the app"
