@@ -41,7 +41,7 @@ LINT_TIMEOUT = 30
 PROBE_TIMEOUT = 90
 DEFAULT_PORT = 8000
 LIVE_LABEL = "grader.deployment"
-BUILD_TIMEOUT = 600  # seconds for one Docker API call
+BUILD_TIMEOUT = 180  # seconds; a build that takes longer is cancelled (the engine stops it when we hang up)
 READY_WITHIN = 30.0  # seconds for the container to answer /health
 BUILD_MEMORY = 1024 * 2**20
 RUN_MEMORY = "512m"
@@ -394,6 +394,7 @@ def run_live(files: dict[str, bytes | None], rows: list[list[float]], bad: dict[
     """
     import docker
     import requests
+    import urllib3
 
     client, base = engine()
     df = dockerfile(files)
@@ -404,7 +405,7 @@ def run_live(files: dict[str, bytes | None], rows: list[list[float]], bad: dict[
     containers = []
     try:
         return _run(client, base, files, df, tag, containers, rows, bad)
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+    except (docker.errors.DockerException, requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise RuntimeError(f"the container did not run: {exc}") from None
     finally:
         for container in containers:
@@ -429,27 +430,56 @@ def _run(client, base: str, files, df: Dockerfile, tag: str, containers: list, r
 
 
 def _build(client, files: dict[str, bytes | None], df: Dockerfile, base: str, tag: str):
+    """The built image; RuntimeError with the log's end if it does not build in time.
+    The log is read here, chunk by chunk, so that even a build cut short by the timeout
+    leaves no step images behind."""
     import docker
+    import requests
+    import urllib3
 
+    log: list[str] = []
+    error = None
+    try:
+        for chunk in client.api.build(
+                fileobj=_context(files, rebased(df, base)), custom_context=True, tag=tag, decode=True,
+                network_mode="none", pull=False, nocache=True, rm=True, forcerm=True,
+                timeout=BUILD_TIMEOUT,  # the SDK's build has no timeout unless given one
+                labels={LIVE_LABEL: "1", OWNER_LABEL: str(os.getpid())},
+                container_limits={"memory": BUILD_MEMORY, "memswap": BUILD_MEMORY, "cpushares": 512}):
+            log.append(str(chunk.get("stream", chunk.get("error", ""))))
+            error = chunk.get("error", error)
+    except docker.errors.APIError as exc:
+        error = f"the image does not build: {exc.explanation}"
+    except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError):  # before or while streaming
+        error = f"the image did not build within {BUILD_TIMEOUT} s"
+    if error is not None:
+        _remove_steps(client, "".join(log), base)
+        raise RuntimeError(f"{error}\n{''.join(log)[-1500:]}".strip())
+    return client.images.get(tag)
+
+
+def _context(files: dict[str, bytes | None], dockerfile_text: str) -> io.BytesIO:
+    """The build context: the notebook's files and the rebased Dockerfile, nothing else."""
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in {**files, "Dockerfile": rebased(df, base).encode()}.items():
+        for name, data in {**files, "Dockerfile": dockerfile_text.encode()}.items():
             if data is not None:
                 info = tarfile.TarInfo(name)
                 info.size, info.mode = len(data), 0o644
                 tar.addfile(info, io.BytesIO(data))
     context.seek(0)
-    try:
-        image, _ = client.images.build(
-            fileobj=context, custom_context=True, tag=tag, network_mode="none", pull=False, rm=True,
-            forcerm=True, labels={LIVE_LABEL: "1", OWNER_LABEL: str(os.getpid())},
-            container_limits={"memory": BUILD_MEMORY, "memswap": BUILD_MEMORY, "cpushares": 512})
-    except docker.errors.BuildError as exc:
-        log = "".join(str(chunk.get("stream", chunk.get("error", ""))) for chunk in exc.build_log)
-        raise RuntimeError(f"the image does not build offline: {exc.msg}\n{log[-1500:]}") from None
-    except docker.errors.APIError as exc:
-        raise RuntimeError(f"the image does not build: {exc.explanation}") from None
-    return image
+    return context
+
+
+def _remove_steps(client, log: str, base: str) -> None:
+    """The images of the steps a failed build did finish (its log names them): nothing else
+    would ever remove them."""
+    keep = client.images.get(base).id
+    for step in reversed(re.findall(r"---> ([0-9a-f]{12})\b", log)):
+        if not keep.removeprefix("sha256:").startswith(step):
+            for running in client.containers.list(all=True, filters={"ancestor": step}):  # a step cut short
+                _quietly(running.remove, force=True)
+            _quietly(client.images.remove, step, force=True)
 
 
 def rebased(df: Dockerfile, base: str) -> str:

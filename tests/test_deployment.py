@@ -203,17 +203,30 @@ def live_files(app_folder: Path, dockerfile: str) -> dict[str, bytes]:
     return {**files, "Dockerfile": dockerfile.encode()}
 
 
-def leftovers() -> list[str]:
+def untagged_images() -> set[str]:
     import docker
 
-    client = docker.from_env()
-    label = {"label": deployment.LIVE_LABEL}
-    return [c.name for c in client.containers.list(all=True, filters=label)] + \
-        [i.id for i in client.images.list(filters=label)]
+    return {i.id for i in docker.from_env().images.list(all=True, filters={"dangling": True})}
+
+
+@pytest.fixture
+def leftovers():
+    """What a live build left behind: its containers and images, and untagged step images
+    (of failed builds) that were not there before."""
+    import docker
+
+    before = untagged_images()
+
+    def left() -> list[str]:
+        client = docker.from_env()
+        label = {"label": deployment.LIVE_LABEL}
+        return [c.name for c in client.containers.list(all=True, filters=label)] + \
+            [i.id for i in client.images.list(filters=label)] + sorted(untagged_images() - before)
+    return left
 
 
 @pytest.mark.docker
-def test_live_build_runs_probes_and_removes_everything(app_folder):
+def test_live_build_runs_probes_and_removes_everything(app_folder, leftovers):
     live = deployment.run_live(live_files(app_folder, GOOD), [[0, 0], [1, 1]], {"short": {"features": [1.0]}})
     assert live.startup is not None and live.startup < deployment.READY_WITHIN
     assert [r["json"] for r in live.predict] == [{"prediction": 0}, {"prediction": 1}]
@@ -224,12 +237,12 @@ def test_live_build_runs_probes_and_removes_everything(app_folder):
 
 
 @pytest.mark.docker
-def test_live_build_has_no_network(app_folder):
+def test_live_build_has_no_network(app_folder, leftovers):
     """A download hidden from the static rules still fails: the build has no network."""
     sneaky = GOOD.replace("USER 10001", "RUN python -c \"import socket; socket.create_connection(('1.1.1.1', 53), 3)\"\n"
                           "USER 10001")
     assert deployment.refusal(Dockerfile.parse(sneaky)) is None
-    with pytest.raises(RuntimeError, match="does not build offline"):
+    with pytest.raises(RuntimeError, match="returned a non-zero code"):
         deployment.run_live(live_files(app_folder, sneaky), [[0, 0]], {})
     assert leftovers() == []
 
@@ -246,3 +259,12 @@ def test_no_engine_is_not_run(app_folder, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{app_folder}/no-such.sock")
     with pytest.raises(deployment.NotRun, match="no Docker engine"):
         deployment.run_live(live_files(app_folder, GOOD), [[0, 0]], {})
+
+
+@pytest.mark.docker
+def test_live_build_that_hangs_is_cancelled(app_folder, monkeypatch, leftovers):
+    monkeypatch.setattr(deployment, "BUILD_TIMEOUT", 5)
+    with pytest.raises(RuntimeError, match="did not build within 5 s"):
+        deployment.run_live(live_files(app_folder, GOOD.replace("USER 10001", "RUN sleep 600\nUSER 10001")),
+                            [[0, 0]], {})
+    assert leftovers() == []
