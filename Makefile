@@ -21,6 +21,7 @@ image: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/grade_vs_nbclient.py
 	$(BIN)/python benchmarks/docker_vs_bwrap.py
+	$(BIN)/python benchmarks/deployment_layers.py
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system

@@ -4,7 +4,9 @@ Each result carries a fingerprint of everything its grade depends on: the
 submission's bytes, the lab's files and tests, the grader's own code, the
 kernel's libraries and the sandbox backend. Rerunning the same command after
 a crash (even ``kill -9``) reuses every result whose fingerprint still holds
-and grades the rest; ``force`` regrades everything. The gradebook is
+and grades the rest; ``force`` regrades everything. A result with tests that
+could not run (no Docker engine, say) is graded again: what they need may be
+there now. The gradebook is
 rewritten atomically after every result, so it is valid at any moment.
 """
 
@@ -34,7 +36,7 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
     for sub in subs:
         fingerprint = _digest(environment, labs.get(sub.lab, ""), submission_fingerprint(sub))
         earlier = None if force else read_result(out, sub.student, sub.lab)
-        if earlier is not None and earlier.fingerprint == fingerprint:
+        if earlier is not None and earlier.fingerprint == fingerprint and not earlier.incomplete:
             earlier.reused = True
             results.append(earlier)
             on_result(earlier)

@@ -31,7 +31,7 @@ DEBIAN_MIRROR = "http://deb.debian.org/debian"
 KERNEL_PACKAGES = ("ipykernel", "numpy", "pandas", "scikit-learn", "joblib", "matplotlib", "torch", "openai",
                    "pydantic", "tenacity", "fastapi", "uvicorn", "httpx")
 VENV = "/opt/venv"
-RECIPE = "3"  # bump when the build steps below change
+RECIPE = "4"  # bump when the build steps below change
 BUILD_TIMEOUT = 1800  # seconds for one Docker API call: committing the image writes gigabytes
 
 
@@ -142,7 +142,7 @@ def _install_and_commit(client, base: str, wheels: Path, tag: str) -> None:
         container.stop(timeout=1)
         repository, version_tag = tag.split(":")
         container.commit(repository=repository, tag=version_tag, changes=[
-            f"ENV PATH={VENV}/bin:/usr/local/bin:/usr/bin:/bin",
+            f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",  # as python images have
             "CMD []",
         ])
     finally:

@@ -68,6 +68,11 @@ class Result:
     def max_score(self) -> float:
         return round(sum(t.max_score for t in self.tests), 4)
 
+    @property
+    def incomplete(self) -> bool:
+        """Some tests could not run where this was graded."""
+        return any(t.status == NOT_RUN for t in self.tests)
+
     def to_json(self) -> dict:
         """Gradescope's results.json, with our own fields added."""
         return {

@@ -112,7 +112,8 @@ def _test_result(outcome, show_hidden_output: bool) -> TestResult:
     left out of ``max_score``: never passed silently, never a loss the student caused."""
     if outcome.not_run:
         return TestResult(outcome.name, 0.0, 0.0, NOT_RUN,
-                          f"not run: {outcome.not_run} ({outcome.points:g} points left out of the maximum)")
+                          f"not run: {outcome.not_run} ({outcome.points:g} point{'' if outcome.points == 1 else 's'} "
+                          "left out of the maximum)")
     output = outcome.output
     if outcome.hidden and not show_hidden_output:
         output = "" if outcome.passed else "failed (hidden test)"

@@ -1,4 +1,5 @@
-"""Shared helpers: build courses and notebooks, run the CLI, look for leftovers."""
+"""Shared helpers: build courses and notebooks, keep the labs' graded notebooks, run the CLI,
+look for leftovers."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -45,6 +48,75 @@ def solution_cells() -> list[str]:
         "        counts[w] = counts.get(w, 0) + 1\n    return counts",
         "def standardize(a):\n    a = np.asarray(a, dtype=float)\n    return (a - a.mean()) / a.std()",
     ]
+
+
+TagPicker = Callable[[Sequence[str], Container[str]], str | None]
+
+
+def last_tag(tags: Sequence[str], keys: Container[str]) -> str | None:
+    """A cell's last tag, if it is a key: the last tag names the answer (``q4-tools``, not ``q4``)."""
+    return tags[-1] if tags and tags[-1] in keys else None
+
+
+def last_matching_tag(tags: Sequence[str], keys: Container[str]) -> str | None:
+    """The last of a cell's tags that is a key, wherever it stands among the cell's tags."""
+    return next((t for t in reversed(tags) if t in keys), None)
+
+
+@dataclass(frozen=True)
+class KeptNotebooks:
+    """A lab's graded notebooks, kept as files under ``tests/labs/<lab>/``.
+
+    Each is the lab's solution with some code cells replaced, outputs cleared and
+    ``grader.lab`` set. They are files rather than built per run so ``grade`` reads them
+    as a student would hand them in; ``stale()`` tells when the solution moved on and
+    ``write()`` (the test file run as a script) catches them up.
+    """
+
+    lab: str
+    variants: Sequence[str]  # the notebooks besides "solution" (the solution as it is)
+    replacements: Callable[[str], Mapping[str, str]]  # a variant's new cell sources, by tag
+    pick: TagPicker = last_tag  # which of a code cell's tags chooses its replacement
+
+    @property
+    def solution(self) -> Path:
+        return REPO / "solutions" / self.lab / "solution.ipynb"
+
+    @property
+    def folder(self) -> Path:
+        return REPO / "tests" / "labs" / self.lab
+
+    def names(self) -> list[str]:
+        """The kept notebooks' names: each is also the student name ``grade`` gives it."""
+        return ["solution", *self.variants]
+
+    def notebook(self, name: str) -> nbformat.NotebookNode:
+        """What the file ``name`` must hold, derived from the current solution."""
+        nb = nbformat.read(self.solution, as_version=4)
+        nb.metadata["grader"] = {"lab": self.lab}
+        todo = {} if name == "solution" else dict(self.replacements(name))
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                if (tag := self.pick(cell.metadata.get("tags", []), todo)) is not None:
+                    cell.source = todo.pop(tag).strip("\n")
+                cell.outputs, cell.execution_count = [], None
+        assert not todo, f"{name}: no code cell chosen by {self.pick.__name__} for {sorted(todo)}"
+        return nb
+
+    def write(self) -> None:
+        """Rewrite every kept notebook from the solution."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for name in self.names():
+            nbformat.write(self.notebook(name), self.folder / f"{name}.ipynb")
+
+    def stale(self) -> list[str]:
+        """The names to rewrite: files missing, extra, or no longer what the solution gives."""
+        on_disk = {p.stem for p in self.folder.glob("*.ipynb")}
+        changed = [name for name in self.names() if name not in on_disk or self._kept(name) != self.notebook(name)]
+        return changed + sorted(on_disk - set(self.names()))
+
+    def _kept(self, name: str) -> nbformat.NotebookNode:
+        return nbformat.read(self.folder / f"{name}.ipynb", as_version=4)
 
 
 def copy_course(target: Path, **settings) -> Path:

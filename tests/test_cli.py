@@ -185,3 +185,5 @@ def test_a_test_that_cannot_run_here_is_not_run_and_leaves_the_maximum(course):
     assert 'skipped="1"' in junit and "<skipped " in junit
     page = (course / "grades" / "ann" / f"{LAB}.html").read_text()
     assert '<td class="grader-not-run">not run</td>' in page
+    again = run_grade("submissions", "--out", "grades", cwd=course)  # what was missing may be there now
+    assert again.returncode == 0 and read_gradebook(course / "grades")["ann"]["reused"] == "no"

@@ -16,12 +16,11 @@ import tomllib
 import nbformat
 import pytest
 
-from conftest import REPO, run_grade
+from conftest import REPO, KeptNotebooks, last_matching_tag, run_grade
 
 LAB = "02-small-model"
 SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
 STUDENT = REPO / "labs" / LAB / "lab.ipynb"
-KEPT = REPO / "tests" / "labs" / LAB
 
 # --- correct answers in other styles -------------------------------------------------
 
@@ -358,42 +357,12 @@ EXPECTED_LOSSES: dict[str, dict[str, float]] = {
 
 def replacements(name: str) -> dict[str, str]:
     """The answer cells (by tag) that notebook ``name`` replaces in the solution."""
-    if name == "solution":
-        return {}
-    if name in CORRECT:
-        return CORRECT[name]
-    return mistake_cells(name)
-
-
-def kept_notebook(name: str) -> nbformat.NotebookNode:
-    """The solution with the answer cells of ``name`` replaced, outputs cleared, tagged for the lab."""
-    nb = nbformat.read(SOLUTION, as_version=4)
-    nb.metadata["grader"] = {"lab": LAB}
-    todo = dict(replacements(name))
-    for cell in nb.cells:
-        tags = cell.metadata.get("tags", [])
-        tag = next((t for t in reversed(tags) if t in todo), None)
-        if tag is not None and cell.cell_type == "code":
-            cell.source = todo.pop(tag).strip("\n")
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-    assert not todo, f"{name}: no cell tagged {sorted(todo)}"
-    return nb
+    return CORRECT[name] if name in CORRECT else mistake_cells(name)
 
 
 MISTAKES = list(EXPECTED_LOSSES)
-
-
-def kept_names() -> list[str]:
-    """The kept notebooks' names: each is also the student name ``grade`` gives it."""
-    return ["solution", *CORRECT, *MISTAKES]
-
-
-def write_kept() -> None:
-    """Rewrite every kept notebook from the solution (run this file as a script)."""
-    KEPT.mkdir(parents=True, exist_ok=True)
-    for name in kept_names():
-        nbformat.write(kept_notebook(name), KEPT / f"{name}.ipynb")
+# A cell's replacement is the last of its tags that names one (this lab's cells may carry more than one).
+KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements, pick=last_matching_tag)
 
 
 # --- the batch ------------------------------------------------------------------------
@@ -403,7 +372,7 @@ def write_kept() -> None:
 def graded(tmp_path_factory):
     """One ``grade`` run over the kept notebooks and the untouched student notebook."""
     out = tmp_path_factory.mktemp("lab02") / "grades"
-    proc = run_grade(str(KEPT.relative_to(REPO)), str(STUDENT.relative_to(REPO)), "--out", str(out), cwd=REPO)
+    proc = run_grade(str(KEPT.folder.relative_to(REPO)), str(STUDENT.relative_to(REPO)), "--out", str(out), cwd=REPO)
     with open(out / "gradebook.csv", newline="") as f:
         book = {row["student"]: row for row in csv.DictReader(f)}
     results = {s: json.loads((out / s / f"{LAB}.json").read_text()) for s in book}
@@ -412,17 +381,15 @@ def graded(tmp_path_factory):
 
 def test_kept_notebooks_follow_the_solution():
     """Each kept notebook is exactly the solution with its replaced cells: regenerate after editing the solution."""
-    stale = [name for name in kept_names()
-             if nbformat.read(KEPT / f"{name}.ipynb", as_version=4) != kept_notebook(name)]
+    stale = KEPT.stale()
     assert not stale, f"rewrite them: python tests/test_lab_02_small_model.py ({stale})"
-    assert sorted(p.stem for p in KEPT.glob("*.ipynb")) == sorted(kept_names())
 
 
 def test_batch_ends_well_and_grades_everyone(graded):
     """The batch exits 0 and every notebook is graded in the sandbox."""
     proc, book, _ = graded
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert set(book) == {*kept_names(), "lab"}
+    assert set(book) == {*KEPT.names(), "lab"}
     assert all(r["status"] == "graded" and r["sandboxed"] == "yes" for r in book.values()), book
 
 
@@ -484,4 +451,4 @@ def test_solution_runs_within_the_labs_time_limit(graded):
 
 
 if __name__ == "__main__":
-    write_kept()
+    KEPT.write()

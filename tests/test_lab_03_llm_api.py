@@ -15,15 +15,12 @@ from __future__ import annotations
 import csv
 import json
 
-import nbformat
 import pytest
 
-from conftest import REPO, run_grade
+from conftest import REPO, KeptNotebooks, run_grade
 
 LAB = "03-llm-api"
-SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
 STUDENT = REPO / "labs" / LAB / "lab.ipynb"
-KEPT = REPO / "tests" / "labs" / LAB
 
 # --- correct answers in other styles -------------------------------------------------
 
@@ -284,34 +281,10 @@ EXPECTED_LOSSES: dict[str, dict[str, float]] = {
 
 def replacements(name: str) -> dict[str, str]:
     """The answer cells (by last tag) that notebook ``name`` replaces in the solution."""
-    return {} if name == "solution" else {**CORRECT, **MISTAKES}[name]
+    return {**CORRECT, **MISTAKES}[name]
 
 
-def kept_notebook(name: str) -> nbformat.NotebookNode:
-    """The solution with the answer cells of ``name`` replaced, outputs cleared, tagged for the lab."""
-    nb = nbformat.read(SOLUTION, as_version=4)
-    nb.metadata["grader"] = {"lab": LAB}
-    todo = dict(replacements(name))
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        tags = cell.metadata.get("tags", [])
-        if tags and tags[-1] in todo:
-            cell.source = todo.pop(tags[-1]).strip("\n")
-        cell.outputs, cell.execution_count = [], None
-    assert not todo, f"{name}: no cell whose last tag is {sorted(todo)}"
-    return nb
-
-
-def kept_names() -> list[str]:
-    return ["solution", *CORRECT, *MISTAKES]
-
-
-def write_kept() -> None:
-    """Rewrite every kept notebook from the solution (run this file as a script)."""
-    KEPT.mkdir(parents=True, exist_ok=True)
-    for name in kept_names():
-        nbformat.write(kept_notebook(name), KEPT / f"{name}.ipynb")
+KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
 
 
 # --- the batch ------------------------------------------------------------------------
@@ -321,7 +294,8 @@ def write_kept() -> None:
 def graded(tmp_path_factory):
     """One ``grade`` run over the kept notebooks and the untouched student notebook."""
     out = tmp_path_factory.mktemp("lab03") / "grades"
-    proc = run_grade(str(KEPT.relative_to(REPO)), str(STUDENT.relative_to(REPO)), "--out", str(out), cwd=REPO)
+    proc = run_grade(str(KEPT.folder.relative_to(REPO)), str(STUDENT.relative_to(REPO)), "--out", str(out),
+                     cwd=REPO)
     with open(out / "gradebook.csv", newline="") as f:
         book = {row["student"]: row for row in csv.DictReader(f)}
     results = {s: json.loads((out / s / f"{LAB}.json").read_text()) for s in book}
@@ -335,10 +309,8 @@ def lost_points(result: dict) -> dict[str, float]:
 
 def test_kept_notebooks_follow_the_solution():
     """Each kept notebook is exactly the solution with its replaced cells: regenerate after editing the solution."""
-    stale = [name for name in kept_names()
-             if nbformat.read(KEPT / f"{name}.ipynb", as_version=4) != kept_notebook(name)]
+    stale = KEPT.stale()
     assert not stale, f"rewrite them: python tests/test_lab_03_llm_api.py ({stale})"
-    assert sorted(p.stem for p in KEPT.glob("*.ipynb")) == sorted(kept_names())
 
 
 def test_every_mistake_has_its_expected_losses():
@@ -351,7 +323,7 @@ def test_batch_ends_well_and_grades_everyone(graded):
     """The batch exits 0 and every notebook is graded in the sandbox."""
     proc, book, _ = graded
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert set(book) == {*kept_names(), "lab"}
+    assert set(book) == {*KEPT.names(), "lab"}
     assert all(r["status"] == "graded" and r["sandboxed"] == "yes" for r in book.values()), book
 
 
@@ -399,4 +371,4 @@ def test_lab_runs_within_a_minute(graded):
 
 
 if __name__ == "__main__":
-    write_kept()
+    KEPT.write()
