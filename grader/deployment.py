@@ -529,11 +529,15 @@ def _healthcheck(app, built, run_as: str) -> tuple[int, str] | None:
 
 
 def remove_orphans(client) -> None:
-    """Containers and images of graders that were killed before they cleaned up."""
-    for container in client.containers.list(all=True, filters={"label": LIVE_LABEL}):
+    """Containers and images of graders that were killed before they cleaned up.
+
+    Only what carries both labels: a build adds them as two steps, and the step image
+    between them, with one label and no owner, belongs to a build still running."""
+    both = {"label": [LIVE_LABEL, OWNER_LABEL]}
+    for container in client.containers.list(all=True, filters=both):
         if orphaned(container.labels):
             _quietly(container.remove, force=True)
-    for image in client.images.list(filters={"label": LIVE_LABEL}):
+    for image in client.images.list(filters=both):
         if orphaned(image.labels):
             _quietly(client.images.remove, image.id, force=True)
 

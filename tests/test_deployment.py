@@ -6,6 +6,7 @@ they build real images with no network and check that nothing is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import textwrap
 from pathlib import Path
@@ -268,3 +269,24 @@ def test_live_build_that_hangs_is_cancelled(app_folder, monkeypatch, leftovers):
         deployment.run_live(live_files(app_folder, GOOD.replace("USER 10001", "RUN sleep 600\nUSER 10001")),
                             [[0, 0]], {})
     assert leftovers() == []
+
+
+@pytest.mark.docker
+def test_orphans_are_removed_but_not_a_build_in_progress():
+    """A killed grader's container goes; one with the first label only (like the step image
+    between a build's two LABEL steps) belongs to a build still running, and stays."""
+    import docker
+
+    client, base = deployment.engine()
+    no_such_pid = str(2**22 + 1)  # above Linux's largest pid
+    labels = {deployment.LIVE_LABEL: "1"}
+    step = client.containers.create(base, ["true"], labels=labels)
+    orphan = client.containers.create(base, ["true"], labels={**labels, deployment.OWNER_LABEL: no_such_pid})
+    try:
+        deployment.remove_orphans(client)
+        left = {c.id for c in client.containers.list(all=True, filters={"label": deployment.LIVE_LABEL})}
+        assert step.id in left and orphan.id not in left
+    finally:
+        for container in (step, orphan):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True)
