@@ -96,9 +96,6 @@ class Dockerfile:
         found = self.all(keyword)
         return found[-1] if found else None
 
-    def codes(self) -> set[str]:
-        return {f["code"] for f in self.findings}
-
     def stages(self) -> list[tuple[str, str]]:
         """(image, alias) of each FROM, flags dropped."""
         out = []
@@ -131,12 +128,12 @@ def lint(text: str) -> list[dict]:
     """hadolint's findings for ``text`` (it reads the text only, never builds). Its
     ``# hadolint ignore=`` comments are not honoured: the rules are the grader's."""
     binary = Path(sysconfig.get_path("scripts")) / "hadolint"
-    proc = subprocess.run([str(binary), "--no-fail", "--disable-ignore-pragma", "--format", "json", "-"],
-                          input=text, capture_output=True, text=True, timeout=LINT_TIMEOUT)
     try:
+        proc = subprocess.run([str(binary), "--no-fail", "--disable-ignore-pragma", "--format", "json", "-"],
+                              input=text, capture_output=True, text=True, timeout=LINT_TIMEOUT, check=False)
         return [f for f in json.loads(proc.stdout or "[]") if isinstance(f, dict)]
-    except json.JSONDecodeError:
-        return [{"code": "DL1000", "level": "error", "line": 0, "message": proc.stderr.strip()[:300]}]
+    except (json.JSONDecodeError, subprocess.TimeoutExpired) as exc:
+        return [{"code": "DL1000", "level": "error", "line": 0, "message": f"hadolint could not read it: {exc}"}]
 
 
 def refusal(df: Dockerfile) -> str | None:
