@@ -17,14 +17,21 @@ STATUS_STYLE = {"graded": "green", "timeout": "yellow", "memory": "yellow", "cra
 
 @contextmanager
 def progress(console: Console, total: int):
-    """A progress bar; yields a function to call with each finished result."""
+    """A progress bar; yields a function to call with each finished result. Where the output
+    is no terminal (a CI log, a pipe), the bar cannot redraw: each result gets a line instead."""
     bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"), console=console, transient=True)
+    done = 0
     with bar:
         task = bar.add_task("", total=total)
 
         def advance(result: Result) -> None:
+            nonlocal done
+            done += 1
             bar.update(task, advance=1, description=escape(f"{result.student} · {result.lab}"))
+            if not console.is_terminal:
+                console.print(escape(f"[{done}/{total}] {result.student} · {result.lab}: "
+                                     f"{result.score:g} / {result.max_score:g} {result.status}"), highlight=False)
 
         yield advance
 

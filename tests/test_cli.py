@@ -44,6 +44,14 @@ def test_summary_table_is_printed(example_run):
     assert "Grades" in proc.stdout and "alice" in proc.stdout and "22 / 22" in proc.stdout
 
 
+def test_off_a_terminal_each_result_gets_a_line(example_run):
+    """A CI log cannot redraw a progress bar: each result is reported on a line as it comes."""
+    proc, _ = example_run
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+    assert sorted(int(line[1:line.index("/")]) for line in lines) == list(range(1, 11))
+    assert "bob · 00-warmup: 17 / 22 graded" in proc.stdout and "oscar · 00-warmup: 0 / 22 memory" in proc.stdout
+
+
 def test_results_json_follows_the_gradescope_schema(example_run):
     _, out = example_run
     data = json.loads((out / "bob" / f"{LAB}.json").read_text())
