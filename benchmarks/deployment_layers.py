@@ -41,7 +41,6 @@ from grader import deployment, image
 from grader.live import LiveNotebook
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "04-deployment" / "solution.ipynb"
-FILES = ["app.py", "model.joblib", "requirements.txt", "Dockerfile"]
 ROWS = load_breast_cancer().data[::57].tolist()
 BAD = {"29 numbers": {"features": [1.0] * 29}}
 
@@ -50,7 +49,7 @@ def write_solution_files(folder: Path) -> dict[str, bytes]:
     """Run the solution notebook in ``folder`` (its check() cells may fail there: no tests)."""
     nb = nbformat.read(SOLUTION, as_version=4)
     NotebookClient(nb, timeout=300, allow_errors=True, resources={"metadata": {"path": str(folder)}}).execute()
-    return {name: (folder / name).read_bytes() for name in FILES}
+    return {name: (folder / name).read_bytes() for name in deployment.NOTEBOOK_FILES}
 
 
 def timed(fn) -> float:

@@ -19,6 +19,7 @@ is built: :func:`refusal` names why, and the tests give it nothing.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -36,6 +37,7 @@ from dockerfile_parse import DockerfileParser
 
 from grader.sandbox.docker import OWNER_LABEL, orphaned
 
+NOTEBOOK_FILES = ("app.py", "model.joblib", "requirements.txt", "Dockerfile")  # what the lab's notebook writes
 FILE_LIMIT = 8 * 2**20  # bytes: a lab's app, model and Dockerfile are far smaller
 LINT_TIMEOUT = 30
 PROBE_TIMEOUT = 90
@@ -126,14 +128,20 @@ class Dockerfile:
 
 def lint(text: str) -> list[dict]:
     """hadolint's findings for ``text`` (it reads the text only, never builds). Its
-    ``# hadolint ignore=`` comments are not honoured: the rules are the grader's."""
+    ``# hadolint ignore=`` comments are not honoured: the rules are the grader's.
+    Every Dockerfile test parses the same text: hadolint runs once for it."""
+    return [dict(finding) for finding in _lint(text)]
+
+
+@functools.lru_cache(maxsize=4)
+def _lint(text: str) -> tuple[dict, ...]:
     binary = Path(sysconfig.get_path("scripts")) / "hadolint"
     try:
         proc = subprocess.run([str(binary), "--no-fail", "--disable-ignore-pragma", "--format", "json", "-"],
                               input=text, capture_output=True, text=True, timeout=LINT_TIMEOUT, check=False)
-        return [f for f in json.loads(proc.stdout or "[]") if isinstance(f, dict)]
+        return tuple(f for f in json.loads(proc.stdout or "[]") if isinstance(f, dict))
     except (json.JSONDecodeError, subprocess.TimeoutExpired) as exc:
-        return [{"code": "DL1000", "level": "error", "line": 0, "message": f"hadolint could not read it: {exc}"}]
+        return ({"code": "DL1000", "level": "error", "line": 0, "message": f"hadolint could not read it: {exc}"},)
 
 
 def refusal(df: Dockerfile) -> str | None:
@@ -262,20 +270,27 @@ def dockerfile(files: dict[str, bytes | None]) -> Dockerfile:
 
 # --- in-process: the app under TestClient, inside the sandbox -----------------------------
 
-# Runs in a fresh interpreter in the sandbox, on copies of app.py and the model.
-# The model file is away for the first request after start-up: only a model
-# loaded at start-up can answer it. Then the file is back for the others.
-_APP_PROBE = r'''
-import json, os, shutil, sys, tempfile, traceback
-rows, bad, mark = json.loads(sys.stdin.read())
-report = {"error": None}
+# What both probes keep of a response: data only, the body cut short.
+_OBSERVE = r'''
 def observe(response):
     try:
         body = response.json()
     except ValueError:
         body = None
     return {"status": response.status_code, "json": body, "text": response.text[:300]}
+'''
+
+# Runs in a fresh interpreter in the sandbox, on copies of app.py and the model.
+# The model file is away for the first request after start-up: only a model
+# loaded at start-up can answer it. Then the file is back for the others.
+_APP_PROBE = _OBSERVE + r'''
+import json, os, shutil, sys, tempfile, traceback
+rows, bad, mark = json.loads(sys.stdin.read())
+report = {"error": None}
 try:
+    missing = [name for name in ("app.py", "model.joblib") if not os.path.isfile(name)]
+    if missing:
+        raise FileNotFoundError(" and ".join(missing) + " missing: run the cells that write them")
     work = tempfile.mkdtemp()
     for name in ("app.py", "model.joblib"):
         shutil.copy(name, work)
@@ -338,16 +353,10 @@ class Live:
     logs: str = ""
 
 
-_LIVE_PROBE = r'''
+_LIVE_PROBE = _OBSERVE + r'''
 import json, sys, time, httpx
 port, rows, bad, wait = json.loads(sys.argv[1])
 base = f"http://127.0.0.1:{port}"
-def observe(response):
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    return {"status": response.status_code, "json": body, "text": response.text[:300]}
 report = {"ready_at": None, "health": None, "predict": [], "bad": {}}
 deadline = time.time() + wait
 while time.time() < deadline:

@@ -290,3 +290,17 @@ def test_orphans_are_removed_but_not_a_build_in_progress():
         for container in (step, orphan):
             with contextlib.suppress(docker.errors.NotFound):
                 container.remove(force=True)
+
+
+def test_probe_app_names_a_file_the_notebook_did_not_write(app_folder):
+    (app_folder / "model.joblib").unlink()
+    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {})
+    assert "model.joblib missing: run the cells that write them" in report["error"]
+
+
+def test_lint_findings_are_copies_of_the_cached_run():
+    """hadolint runs once per text (every Dockerfile test parses the same one); a test that
+    changes its findings changes nobody else's."""
+    first = Dockerfile.parse(GOOD + "RUN cd /tmp\n").findings
+    first[0]["code"] = "changed"
+    assert Dockerfile.parse(GOOD + "RUN cd /tmp\n").findings[0]["code"] == "DL3003"

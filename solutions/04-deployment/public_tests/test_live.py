@@ -12,7 +12,6 @@ from sklearn.datasets import load_breast_cancer
 
 from grader import deployment
 
-FILES = ["app.py", "model.joblib", "requirements.txt", "Dockerfile"]
 DATA = load_breast_cancer()
 ROWS = DATA.data[::57].tolist()  # ten rows across the data set
 BAD = {"missing features": {}, "29 numbers": {"features": [1.0] * 29}}
@@ -23,7 +22,7 @@ MAX_ADDED_MB = 50
 def live(nb):
     """The running container's answers, or the reason there are none."""
     try:
-        files = deployment.read_files(nb, FILES)
+        files = deployment.read_files(nb, deployment.NOTEBOOK_FILES)
         return deployment.run_live(files, ROWS, BAD), deployment.probe_app(nb, ROWS, {})
     except (deployment.NotRun, deployment.BuildRefused, RuntimeError, ValueError) as exc:
         return exc, None

@@ -16,7 +16,6 @@ from sklearn.datasets import load_breast_cancer
 
 from grader import deployment
 
-FILES = ["app.py", "model.joblib", "requirements.txt", "Dockerfile"]
 PACKAGES = ["fastapi", "uvicorn", "scikit-learn", "joblib"]
 LABELS = ["malignant", "benign"]
 DATA = load_breast_cancer()
@@ -33,13 +32,11 @@ BAD = {
 
 @pytest.fixture(scope="module")
 def files(nb):
-    return deployment.read_files(nb, FILES)
+    return deployment.read_files(nb, deployment.NOTEBOOK_FILES)
 
 
 @pytest.fixture(scope="module")
-def app(nb, files):
-    if files["app.py"] is None or files["model.joblib"] is None:
-        pytest.fail("app.py or model.joblib is missing", pytrace=False)
+def app(nb):
     report = deployment.probe_app(nb, ROWS, BAD)
     assert report["error"] is None, f"the app did not start: {report['error']}"
     return report
