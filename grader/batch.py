@@ -41,10 +41,10 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
             results.append(earlier)
             on_result(earlier)
         else:
-            jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint))
+            jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out))
     write_gradebook(out, results)
     executor = LocalExecutor(workers)
-    for _, result in executor.run(jobs):
+    for _, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
         write_result(out, result)
         results.append(result)
         write_gradebook(out, results)

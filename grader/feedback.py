@@ -123,15 +123,15 @@ def write_feedback(out_dir: Path, result: Result, executed: nbformat.NotebookNod
 
 
 def publisher(out_dir: Path, course: Course, then: Callable[[Result], None]) -> Callable[[Result], None]:
-    """The ``on_result`` callback of a ``grade`` run: write the feedback page, append the
-    result to the history, then call ``then`` (the progress bar). A reused result keeps
-    the page written when it was graded (that one shows the notebook)."""
+    """The ``on_result`` callback of a ``grade`` run: append the result to the history, then
+    call ``then`` (the progress bar). A fresh result's page was written by its worker, with
+    the notebook; a reused one keeps its page, or gets one without the notebook."""
     run = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
     def publish(result: Result) -> None:
         try:
-            if not (result.reused and feedback_path(out_dir, result.student, result.lab).is_file()):
-                write_feedback(out_dir, result, executed_notebook(result), (), _title(course, result.lab))
+            if result.reused and not feedback_path(out_dir, result.student, result.lab).is_file():
+                write_feedback(out_dir, result, None, (), _title(course, result.lab))
             history.append(out_dir, result, run)
         except (OSError, history.HistoryError) as exc:
             print(f"grade: could not write feedback or history for {result.student!r}: {exc}", file=sys.stderr)

@@ -21,17 +21,34 @@ import sys
 import tempfile
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+import zmq
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.session import Session
+
+from grader import bounded
 
 from grader.sandbox import Backend, Limits, Service
 
 STARTUP_TIMEOUT = 60.0
 INTERRUPT_GRACE = 3.0
 LOG_TAIL = 2000
+MiB = 2**20
+# The largest frame the grader accepts on each channel, and how many messages may wait
+# unread. ZeroMQ checks a frame's size from its header, before it allocates the frame,
+# and drops the connection to a kernel that sends a larger one (it reconnects by itself):
+# nothing a kernel sends can make the grader hold more than about size x queue per channel.
+# iopub carries values for tests (grader.codec bounds them below this); the others carry
+# replies, which are small. stdin is never started (the grader answers no input()), only
+# connected by jupyter_client as it stops; the heartbeat is never started: a dead kernel
+# is told by its process.
+CHANNEL_BOUNDS = {"iopub": (48 * MiB, 8), "shell": (8 * MiB, 8), "control": (1 * MiB, 8), "stdin": (64 * 2**10, 1)}
+STDOUT_LIMIT = 1 * MiB  # what a test's ``nb.run`` gets back of the code's stdout
+ERROR_TEXT_LIMIT = 4000  # of an exception's name and message in a reply
 
 
 class KernelError(RuntimeError):
@@ -59,15 +76,66 @@ class SandboxedKernelManager(AsyncKernelManager):
         return self._sandbox.command(super().format_kernel_cmd(extra_arguments))
 
 
+class BoundedSession(Session):
+    """A session that turns any message it cannot read safely into one nobody waits for.
+
+    The kernel holds the session key, so it can sign anything: frames that are not JSON,
+    JSON nested past the bound, fields of the wrong type, a replayed signature. Each would
+    raise inside jupyter_client's reader, in the grader, and end the whole submission as a
+    grader error. Here each becomes a message with no parent, which every reader skips.
+    """
+
+    def deserialize(self, msg_list, content: bool = True, copy: bool = True) -> dict:
+        try:
+            message = super().deserialize(msg_list, content=content, copy=copy)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            return _dropped(f"{type(exc).__name__}: {str(exc)[:200]}")
+        fields = ("header", "parent_header", "metadata", "content")
+        if not all(isinstance(message.get(f), dict) for f in fields) or not isinstance(message["msg_type"], str):
+            return _dropped("a message whose parts are not objects")
+        return message
+
+
+def unpack_bounded(data: bytes) -> object:
+    """One JSON frame of a message, read within the bounds of grader.bounded."""
+    return bounded.loads(data, CHANNEL_BOUNDS["iopub"][0], "a kernel message")
+
+
+def _dropped(reason: str) -> dict:
+    """A stand-in for an unreadable message: its empty parent matches no request."""
+    header = {"msg_id": "", "msg_type": "grader_dropped", "reason": reason}
+    return {"header": header, "msg_id": "", "msg_type": "grader_dropped", "parent_header": {}, "metadata": {},
+            "content": {}, "buffers": []}
+
+
+class BoundedKernelClient(AsyncKernelClient):
+    """A kernel client whose sockets take only frames of a bounded size, and queue few."""
+
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> zmq.Socket:
+        url = self._make_url(channel)
+        sock = self.context.socket(_SOCKET_TYPES[channel])
+        size, queue = CHANNEL_BOUNDS[channel]
+        sock.setsockopt(zmq.MAXMSGSIZE, size)
+        sock.setsockopt(zmq.RCVHWM, queue)
+        sock.linger = 1000
+        if identity:
+            sock.identity = identity
+        sock.connect(url)
+        return sock
+
+
+_SOCKET_TYPES = {"iopub": zmq.SUB, "shell": zmq.DEALER, "control": zmq.DEALER, "stdin": zmq.DEALER}
+
+
 @dataclass
 class Reply:
     """What one request to the kernel produced."""
 
     status: str = "ok"
-    stdout: str = ""
+    stdout: str = ""  # at most STDOUT_LIMIT characters: the head
     ename: str | None = None
     evalue: str = ""
-    data: list[dict] = field(default_factory=list)  # display_data / execute_result bundles
+    value: str | None = None  # the last display bundle's ``value_mime`` entry, if one came
 
 
 class Kernel:
@@ -103,12 +171,25 @@ class Kernel:
         self.km = SandboxedKernelManager(
             self.sandbox, transport="ipc", ip=str(self.socket_dir / "kernel"),
             connection_file=str(self.socket_dir / "kernel.json"),
+            client_class="grader.kernel.BoundedKernelClient", session=BoundedSession(unpack=unpack_bounded),
         )
         with open(self._log, "wb") as log:  # the kernel process keeps its own copy of the descriptor
             await self.km.start_kernel(cwd=str(self.sandbox.launch_dir), stdout=log, stderr=log)
         self.kc = self.km.client()
-        self.kc.start_channels()
+        self.kc.start_channels(stdin=False, hb=False)
         await self.kc.wait_for_ready(timeout=timeout)
+        self._seal()
+
+    def _seal(self) -> None:
+        """The kernel has bound its sockets and read its connection file: from now on the
+        sandbox may write nothing in the folder, which is on the host's disk. Run as root,
+        the grader takes both back; as a user the sandbox shares its uid, and its own
+        limits (file size) are what bound it."""
+        if os.geteuid() != 0:
+            return
+        for path in (self.socket_dir / "kernel.json", self.socket_dir):
+            os.chown(path, 0, 0)
+            os.chmod(path, 0o700)
 
     def log_tail(self) -> str:
         """The end of what the kernel process wrote outside Jupyter's channels."""
@@ -120,19 +201,20 @@ class Kernel:
     def is_alive(self) -> bool:
         return self.km is not None and self.run(self.km.is_alive(), 10)
 
-    def execute(self, code: str, timeout: float) -> Reply:
-        """Run ``code``; on timeout interrupt it and raise KernelTimeout."""
+    def execute(self, code: str, timeout: float, value_mime: str | None = None) -> Reply:
+        """Run ``code``; on timeout interrupt it and raise KernelTimeout. The reply keeps the
+        head of stdout and the last ``value_mime`` payload displayed, nothing else."""
         if self.hung:
             raise KernelError("the kernel stopped answering after an earlier timeout")
         if not self.is_alive():
             raise KernelError("the kernel is no longer running")
         try:
-            return self.run(self._execute(code), timeout)
+            return self.run(self._execute(code, value_mime), timeout)
         except KernelTimeout:
             self._interrupt()
             raise
 
-    async def _execute(self, code: str) -> Reply:
+    async def _execute(self, code: str, value_mime: str | None) -> Reply:
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=False)
         reply = Reply()
         while True:
@@ -141,11 +223,15 @@ class Kernel:
                 continue
             kind, content = msg["msg_type"], msg["content"]
             if kind == "stream" and content.get("name") == "stdout":
-                reply.stdout += content.get("text", "")
-            elif kind in ("display_data", "execute_result"):
-                reply.data.append(content.get("data", {}))
+                reply.stdout += _text(content.get("text"))[:STDOUT_LIMIT - len(reply.stdout)]
+            elif kind in ("display_data", "execute_result") and value_mime is not None:
+                data = content.get("data")
+                if isinstance(data, dict) and isinstance(data.get(value_mime), str):
+                    reply.value = data[value_mime]
             elif kind == "error":
-                reply.status, reply.ename, reply.evalue = "error", content.get("ename"), content.get("evalue", "")
+                reply.status = "error"
+                reply.ename = _text(content.get("ename"))[:ERROR_TEXT_LIMIT] or "Error"
+                reply.evalue = _text(content.get("evalue"))[:ERROR_TEXT_LIMIT]
             elif kind == "status" and content.get("execution_state") == "idle":
                 return reply
 
@@ -178,3 +264,8 @@ class Kernel:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(5)
             shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+
+def _text(value: object) -> str:
+    """A message field that should be text: the kernel may send anything."""
+    return value if isinstance(value, str) else ""

@@ -113,15 +113,14 @@ class Notebook:
 
     def _value(self, expression: str) -> Any:
         self._send_codec()
-        reply = self._kernel.execute(f"{_CODEC_NAME}.emit({expression})", self._call_timeout())
+        reply = self._kernel.execute(f"{_CODEC_NAME}.emit({expression})", self._call_timeout(), codec.MIME)
         if reply.status == "error":
             if reply.ename == "CodecError":
                 raise CodecError(reply.evalue)
             raise NotebookError(reply.ename or "Error", reply.evalue)
-        payloads = [d[codec.MIME] for d in reply.data if codec.MIME in d]
-        if not payloads:
+        if reply.value is None:
             raise CodecError("no value came back from the notebook")
-        return codec.loads(payloads[-1])
+        return codec.loads(reply.value)
 
     def _call_timeout(self) -> float:
         if self._deadline is None:

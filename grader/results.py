@@ -23,6 +23,9 @@ NOT_RUN = "not run"  # a test's status when what it needs is missing here; its p
 GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "reused", "execution_time",
                      "message")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
+# The grader's own files at the top of a grades folder: gradebook.csv, history.sqlite and
+# the journals SQLite keeps beside it. A student's folder never takes one of these names.
+_OWN_FILES = re.compile(r"(gradebook|history)\..*", re.IGNORECASE)
 _FORMULA_START = ("=", "+", "-", "@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -92,8 +95,9 @@ class Result:
 
 
 def file_name(student: str) -> str:
-    """A file name for ``student`` that cannot climb out of a folder or hide itself."""
-    if _SAFE_NAME.fullmatch(student):
+    """A file name for ``student`` that cannot climb out of a folder, hide itself, or take
+    the name of one of the grader's own files."""
+    if _SAFE_NAME.fullmatch(student) and not _OWN_FILES.fullmatch(student):
         return student
     digest = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:10]
     cleaned = re.sub(r"[^A-Za-z0-9._@+-]", "_", student).lstrip("._-")[:60]
@@ -117,10 +121,15 @@ def read_result(out_dir: Path, student: str, lab: str) -> Result | None:
 def write_result(out_dir: Path, result: Result) -> Path:
     """The results file, and the executed notebook next to it when there is one."""
     path = result_path(out_dir, result.student, result.lab)
-    if result.executed:
-        atomic_write(path.with_suffix(".ipynb"), result.executed)
+    write_executed(out_dir, result)
     atomic_write(path, json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
     return path
+
+
+def write_executed(out_dir: Path, result: Result) -> None:
+    """The executed notebook beside the results file, if the result carries one."""
+    if result.executed:
+        atomic_write(result_path(out_dir, result.student, result.lab).with_suffix(".ipynb"), result.executed)
 
 
 def write_gradebook(out_dir: Path, results: list[Result]) -> Path:

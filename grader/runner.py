@@ -1,28 +1,33 @@
-"""One submission, end to end: read, sandbox, execute, test, result.
+"""One submission, end to end: read, sandbox, execute, test, result, files.
 
 This is the whole path of a submission through the grader; every step is a
-call into the module that owns it. ``grade`` runs in a worker process of its
-own (see :mod:`grader.executors`), so that the tests' imports and any state
-they leave die with it.
+call into the module that owns it. ``grade_to_disk`` runs in a worker process
+of its own (see :mod:`grader.executors`), so that the tests' imports and any
+state they leave die with it. Before each step it tells the watchdog how long
+the step may take (:class:`Steps`): a step that overruns costs this row only.
+What is heavy (the executed notebook, the feedback page) is written here, in
+the worker, and never travels to the batch's process.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Protocol
 
 import nbformat
 
 from grader.course import Course, Lab
 from grader.discover import Submission
 from grader.execute import execute
-from grader.kernel import Kernel
+from grader.feedback import executed_notebook, write_feedback
+from grader.kernel import STARTUP_TIMEOUT, Kernel
 from grader.llm_server import sandbox_service
 from grader.notebook import Notebook
 from grader.plugin import GradingPlugin, run_tests
-from grader.results import NOT_RUN, Result, TestResult
+from grader.results import NOT_RUN, Result, TestResult, write_executed
 from grader.sandbox import Limits, get_backend
 
 
@@ -36,9 +41,49 @@ class Job:
     hidden: bool = True  # False for ``grade check``: public tests only
     select: str | None = None  # a pytest -k expression
     fingerprint: str = ""  # see grader.batch: stored with the result
+    out: Path | None = None  # where the executed notebook and the feedback page go (grade_to_disk)
+    stop: tuple[str, str] | None = None  # (status, reason): an earlier try was stopped; run nothing
 
 
-def grade(job: Job) -> Result:
+READ_SECONDS = 60.0  # reading and checking a notebook of the largest size allowed
+WRITE_SECONDS = 60.0
+FEEDBACK_SECONDS = 120.0
+LISTING_SECONDS = 120.0  # collecting the lab's tests, to list them as not graded
+TEST_OUTPUT_LIMIT = 4000  # characters of one test's output kept in the results
+
+
+class Steps(Protocol):
+    """The watchdog's view of a job (grader.executors): each step, and the result early."""
+
+    def begin(self, name: str, seconds: float) -> None:
+        """``name`` starts now and may take ``seconds``."""
+
+    def deliver(self, result: Result) -> None:
+        """The result exists: what follows only adds files beside it."""
+
+
+class NoSteps:
+    """No watchdog: ``grade check`` on a student's own notebook."""
+
+    def begin(self, name: str, seconds: float) -> None:
+        pass
+
+    def deliver(self, result: Result) -> None:
+        pass
+
+
+def grade_to_disk(job: Job, steps: Steps) -> None:
+    """Grade ``job``, write the executed notebook to ``job.out``, hand over the result
+    without it, then render the feedback page: a page that hangs costs only the page."""
+    result = grade(job, steps)
+    steps.begin("writing the executed notebook", WRITE_SECONDS)
+    write_executed(job.out, result)
+    steps.deliver(replace(result, executed=""))
+    steps.begin("rendering the feedback page", FEEDBACK_SECONDS)
+    write_feedback(job.out, result, executed_notebook(result), (), _title(job, result.lab))
+
+
+def grade(job: Job, steps: Steps = NoSteps()) -> Result:
     """Grade one submission. Problems of the submission become a status; problems
     of the grader (a broken sandbox, tests that do not load) raise."""
     started = time.monotonic()
@@ -52,25 +97,38 @@ def grade(job: Job) -> Result:
         return base
     lab = course.lab(sub.lab)
     problem, nb = sub.problem, None
-    if problem is None:
+    if job.stop is not None:
+        base.status, problem = job.stop
+    elif problem is None:
+        steps.begin("reading the notebook", READ_SECONDS)
         nb, problem = read_notebook(sub)
     if problem is not None:
+        steps.begin("listing the tests", LISTING_SECONDS)
         base.message = problem
         base.tests, base.hidden_tests = _test_results(
             lab, job, GradingPlugin(None, lab.hidden_tests, f"not graded: {problem}"))
         return base
-    base.status, base.message, (base.tests, base.hidden_tests), base.executed = _run(lab, job, backend, nb)
+    base.status, base.message, (base.tests, base.hidden_tests), base.executed = _run(lab, job, backend, nb, steps)
     base.execution_time = time.monotonic() - started
     return base
 
 
+def _title(job: Job, lab_id: str) -> str:
+    course = Course(job.course_root)
+    return course.lab(lab_id).title if lab_id in course.lab_ids() else lab_id
+
+
 def read_notebook(sub: Submission) -> tuple[nbformat.NotebookNode | None, str | None]:
-    """The submitted notebook, or the reason it cannot be read."""
+    """The submitted notebook, or the reason it cannot be read. The document is bounded and its
+    shape checked (grader.discover.load_notebook) before nbformat converts and validates it;
+    whatever the bytes are, a failure here is this submission's problem, never the batch's."""
+    from grader.discover import load_notebook, reason
+
     try:
-        nb = nbformat.reads(sub.read_bytes().decode("utf-8"), as_version=4)
+        nb = nbformat.v4.to_notebook_json(load_notebook(sub.read_bytes()))
         nbformat.validate(nb)
-    except (OSError, UnicodeDecodeError, ValueError, nbformat.ValidationError, KeyError, TypeError) as exc:
-        return None, f"not a valid notebook: {str(exc)[:300]}"
+    except Exception as exc:  # any bytes at all: every failure is the submission's reason
+        return None, f"not a valid notebook: {reason(exc)}"
     if not any(cell.cell_type == "code" for cell in nb.cells):
         return None, "the notebook has no code cells"
     return nb, None
@@ -81,16 +139,26 @@ def limits_for(lab: Lab) -> Limits:
     return Limits(memory=s.memory, cpu_seconds=int(s.timeout * 2) + 60)
 
 
-def _run(lab: Lab, job: Job, backend, nb) -> tuple[str, str, tuple[list[TestResult], list[str]], str]:
+def test_seconds(lab: Lab) -> float:
+    """The testing step's limit: the notebook's own time again for calls into it, and room
+    for what tests do in the grader (a kit's build and probes)."""
+    return 2 * lab.settings.timeout + 600
+
+
+def _run(lab: Lab, job: Job, backend, nb, steps: Steps) -> tuple[str, str, tuple[list[TestResult], list[str]], str]:
+    s = lab.settings
     with contextlib.ExitStack() as stack:
-        service, llm = stack.enter_context(sandbox_service()) if lab.settings.llm else (None, None)
+        steps.begin("starting the kernel", STARTUP_TIMEOUT + 30)
+        service, llm = stack.enter_context(sandbox_service()) if s.llm else (None, None)
         kernel = Kernel(backend, lab.student_files(), limits_for(lab), (service,) if service else ())
         stack.callback(kernel.close)
         kernel.start()
-        execution = execute(kernel, nb, lab.settings.cell_timeout, lab.settings.timeout)
+        steps.begin("running the notebook", s.timeout + 60)
+        execution = execute(kernel, nb, s.cell_timeout, s.timeout)
+        steps.begin("testing", test_seconds(lab))
         handle = None
         if execution.status == "graded":
-            handle = Notebook(kernel, execution.notebook, lab.settings.cell_timeout, lab.settings.timeout)
+            handle = Notebook(kernel, execution.notebook, s.cell_timeout, s.timeout)
         plugin = GradingPlugin(handle, lab.hidden_tests, f"not run: {execution.message}", llm)
         tests = _test_results(lab, job, plugin)
     message = execution.message
@@ -114,7 +182,7 @@ def _test_result(outcome, show_hidden_output: bool) -> TestResult:
         return TestResult(outcome.name, 0.0, 0.0, NOT_RUN,
                           f"not run: {outcome.not_run} ({outcome.points:g} point{'' if outcome.points == 1 else 's'} "
                           "left out of the maximum)")
-    output = outcome.output
+    output = outcome.output[:TEST_OUTPUT_LIMIT]
     if outcome.hidden and not show_hidden_output:
         output = "" if outcome.passed else "failed (hidden test)"
     return TestResult(outcome.name, outcome.points if outcome.passed else 0.0, outcome.points,

@@ -3,22 +3,35 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
+
+import pytest
 
 from grader.discover import Submission
 from grader.executors import LocalExecutor
 from grader.results import Result
-from grader.runner import Job
+from grader.runner import Job, Steps
 
 
-def fake_task(job: Job) -> Result:
-    """Stands in for grading: dies for 'dies', raises for 'raises', else scores."""
+def fake_task(job: Job, steps: Steps) -> None:
+    """Stands in for grading: dies for 'dies', raises for 'raises', else scores. A job the
+    watchdog stopped comes back with ``stop`` set: it gets that row."""
     name = job.submission.student
+    if job.stop is not None:
+        steps.deliver(Result(name, "lab", job.stop[0], message=job.stop[1]))
+        return
+    if name.startswith("hangs-"):  # hangs-<step>: overruns that step, after the result for "feedback"
+        step = name.removeprefix("hangs-")
+        if step == "feedback":
+            steps.deliver(Result(name, "lab", "graded", message="kept"))
+        steps.begin(step, 0.5)
+        signal.pause()
     if name.startswith("dies"):
         os._exit(9)
     if name == "raises":
         raise RuntimeError("boom")
-    return Result(name, "lab", "graded", message=str(os.getpid()))
+    steps.deliver(Result(name, "lab", "graded", message=str(os.getpid())))
 
 
 def jobs(*names: str) -> list[Job]:
@@ -35,9 +48,9 @@ def test_a_dying_worker_costs_only_its_own_job():
     executor = LocalExecutor(2, fake_task)
     results = {r.student: r for _, r in executor.run(jobs("a", "dies", "b", "c", "d"))}
     assert sorted(results) == ["a", "b", "c", "d", "dies"]
-    assert results["dies"].status == "crashed" and "worker process died" in results["dies"].message
+    assert results["dies"].status == "crashed" and "grading process died" in results["dies"].message
     assert all(results[n].status == "graded" for n in "abcd")
-    assert len(executor.errors) == 1
+    assert executor.errors == []  # the submission's row, not an error of the grader's
 
 
 def test_innocent_jobs_survive_several_dying_workers():
@@ -51,3 +64,28 @@ def test_an_exception_in_a_job_becomes_a_crashed_row():
     assert results["raises"].status == "crashed" and "RuntimeError: boom" in results["raises"].message
     assert results["ok"].status == "graded"
     assert executor.errors == ["raises.ipynb: RuntimeError: boom"]
+
+
+@pytest.mark.parametrize("step", ["reading the notebook", "testing", "decoding a value", "writing results"])
+def test_a_step_that_overruns_costs_only_its_row_with_the_reason(step):
+    executor = LocalExecutor(2, fake_task)
+    results = {r.student: r for _, r in executor.run(jobs("a", f"hangs-{step}", "b"))}
+    stopped = results[f"hangs-{step}"]
+    assert stopped.status == "timeout" and f"{step} took longer than 0.5 s" in stopped.message
+    assert results["a"].status == results["b"].status == "graded"
+    assert executor.errors == []
+
+
+def test_a_hang_after_the_result_keeps_the_result_and_says_what_is_missing():
+    results = {r.student: r for _, r in LocalExecutor(1, fake_task).run(jobs("hangs-feedback", "a"))}
+    kept = results["hangs-feedback"]
+    assert kept.status == "graded" and kept.message.startswith("kept; the feedback page is missing")
+    assert results["a"].status == "graded"
+
+
+def test_each_job_gets_its_own_scratch_folder_removed_after_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    results = [r for _, r in LocalExecutor(2, fake_task).run(jobs("a", "dies", "hangs-testing", "b"))]
+    assert len(results) == 4
+    assert list(tmp_path.iterdir()) == []

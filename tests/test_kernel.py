@@ -8,7 +8,7 @@ import pytest
 
 from conftest import notebook
 from grader.codec import CodecError
-from grader.execute import execute
+from grader.execute import OutputCaps, execute
 from grader.kernel import Kernel, KernelError, KernelTimeout
 from grader.notebook import Notebook, NotebookError
 from grader.sandbox import Limits, get_backend
@@ -94,7 +94,7 @@ def test_memory_bomb_is_reported_as_memory(kernel):
 
 def test_output_is_capped_while_it_streams(kernel):
     nb = notebook("for _ in range(50):\n    print('y' * 100_000)", "print('after')")
-    result = execute(kernel, nb, cell_timeout=30, timeout=60, output_cap=200_000)
+    result = execute(kernel, nb, cell_timeout=30, timeout=60, caps=OutputCaps(cell=200_000))
     kept = sum(len(o.get("text", "")) for c in result.notebook.cells for o in c.outputs)
     assert result.truncated and kept < 400_000
     assert result.status == "graded"

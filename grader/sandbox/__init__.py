@@ -8,7 +8,9 @@ process, no file, no cgroup.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -120,6 +122,19 @@ def kernel_environment(python_bin: str, services: tuple[Service, ...] = ()) -> d
 def package_dir() -> Path:
     """The grader package's own folder, mounted read-only at PACKAGE_MOUNT/grader."""
     return Path(__file__).resolve().parents[1]
+
+
+def reclaim_worker(pid: int, abnormal: bool) -> None:
+    """Remove what the sandboxes of grading process ``pid`` left behind. After a clean exit
+    each sandbox removed itself; after a kill (or a crash) nothing else would."""
+    from grader.sandbox import bwrap
+
+    if sys.platform.startswith("linux") and os.geteuid() == 0:
+        bwrap.reclaim(pid)
+    if abnormal and importlib.util.find_spec("docker") is not None:
+        from grader.sandbox import docker
+
+        docker.reclaim(pid)
 
 
 def get_backend(name: str) -> Backend:

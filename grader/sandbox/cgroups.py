@@ -100,6 +100,12 @@ def _setup_v2(group: Cgroup, limit: str, max_pids: int) -> None:
         (path / "pids.max").write_text(str(max_pids))
 
 
+def existing(name: str) -> Cgroup:
+    """The groups called ``name`` that exist now, in every hierarchy, to be removed."""
+    dirs = [d for d in [*ROOT.glob(f"*/{name}"), ROOT / name] if d.is_dir()]
+    return Cgroup(dirs, ROOT / name / "memory.events")
+
+
 def remove_stale(prefix: str, owner_alive: Callable[[str], bool]) -> None:
     """Remove empty cgroups named ``prefix...`` whose owner is gone (a grader killed outright)."""
     for group in list(ROOT.glob(f"*/{prefix}*")) + list(ROOT.glob(f"{prefix}*")):

@@ -130,17 +130,38 @@ class DockerSandbox(OpenedSandbox):
         }
 
 
+def reclaim(pid: int) -> None:
+    """Remove the containers and images that process ``pid`` labeled as its own, where an
+    engine answers: by the label the grader set, never by a name or a log."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except docker.errors.DockerException:
+        return
+    owned = {"label": f"{OWNER_LABEL}={pid}"}
+    for container in client.containers.list(all=True, filters=owned):
+        with contextlib.suppress(docker.errors.APIError):
+            container.remove(force=True)
+    for image in client.images.list(filters=owned):
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(image.id, force=True)
+
+
 def remove_orphans(client) -> None:
-    """Remove kernel containers whose grader process is gone (it was killed outright)."""
-    for container in client.containers.list(all=True, filters={"label": LABEL}):
-        if orphaned(container.labels):
-            _remove(client, container.name)
+    """Remove kernel containers whose grader process is gone (it was killed outright): only
+    those carrying both of the grader's labels, by the ids the engine lists."""
+    for container in client.api.containers(all=True, filters={"label": [LABEL, OWNER_LABEL]}):
+        if orphaned(container.get("Labels")):
+            _remove(client, container["Id"])
 
 
-def orphaned(labels: dict) -> bool:
-    """Whether the grader process named by ``labels`` (OWNER_LABEL) is gone."""
+def orphaned(labels: dict | None) -> bool:
+    """Whether ``labels`` name, as OWNER_LABEL, a grader process that is gone. A missing or
+    malformed owner is no dead grader's: what carries one is left alone."""
     owner = (labels or {}).get(OWNER_LABEL, "")
-    return not (owner.isdigit() and _alive(int(owner)))
+    return owner.isdigit() and not _alive(int(owner))
 
 
 def _alive(pid: int) -> bool:
@@ -149,7 +170,7 @@ def _alive(pid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, OverflowError):  # another user's process; no pid at all
         return True
 
 
