@@ -39,8 +39,8 @@ def loads(data: bytes | str, limit: int, what: str, depth: int = DEFAULT_DEPTH) 
         doc = json.loads(data)
     except RecursionError:
         raise Unbounded(f"{what} is nested deeper than {depth} levels") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{what} is not JSON ({exc})") from None
+    except ValueError as exc:  # not JSON, not UTF-8, or an integer of more digits than Python converts
+        raise ValueError(f"{what} is not JSON ({str(exc)[:200]})") from None
     check_depth(doc, depth, what)
     return doc
 

@@ -10,6 +10,12 @@ come out the other side.
 
 Plain JSON carries None, bool, int, float, str and list. Everything else is an
 object with a single ``$tag`` key.
+
+Decoding is bounded by construction, whatever the payload: its size, its
+depth, the number of values it decodes into, and the keys of every dict and
+set, which are refused when too many share one hash (equal hashes make
+building a dict quadratic, and ints, floats, tuples and frozensets can be
+chosen to collide). Array shapes and dtypes are checked before numpy sees them.
 """
 
 from __future__ import annotations
@@ -20,7 +26,13 @@ import math
 import sys
 
 MAX_DEPTH = 64
-MAX_PAYLOAD = 64 * 1024 * 1024
+MAX_PAYLOAD = 16 * 1024 * 1024  # characters: below the grader's bound on one kernel message
+MAX_VALUES = 2_000_000  # values one payload decodes into; far beyond what a test compares
+PANDAS_COST = 500  # values a Series or DataFrame counts for: pandas takes as long to build one
+MAX_SAME_HASH = 32  # keys of one dict or set sharing a hash; honest keys rarely share one with another
+MAX_NDIM = 64  # numpy's own limit on dimensions
+MAX_DIM = 2**63 - 1  # numpy's largest size along one dimension
+MAX_DTYPE = 32  # characters of a dtype's name, such as "<M8[ns]"
 ARRAY_KINDS = "biufcUMm"  # numpy dtype kinds that are plain bytes: never "O"bject, "V"oid
 
 
@@ -39,10 +51,10 @@ def loads(text: str):
         raise CodecError("payload is not a string or is too large")
     try:
         doc = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: also an int of more than 4300 digits
         raise CodecError(f"payload is not valid JSON: {exc}") from None
     try:
-        return _decode(doc, 0)
+        return _decode(doc, 0, _Budget(MAX_VALUES))
     except CodecError:
         raise
     except (ValueError, TypeError, OverflowError, MemoryError) as exc:
@@ -123,35 +135,48 @@ def _is_missing(v) -> bool:
     return v is None or (type(v) is float and math.isnan(v)) or type(v).__name__ in ("NAType", "NaTType")
 
 
-def _decode(doc, depth: int):
+class _Budget:
+    """How many more values one payload may decode into, shared by every decoder of it."""
+
+    def __init__(self, values: int):
+        self.left = values
+
+    def take(self, n: int = 1) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise CodecError(f"payload holds more than {MAX_VALUES} values")
+
+
+def _decode(doc, depth: int, budget: _Budget):
     if depth > MAX_DEPTH:
         raise CodecError("value is nested too deeply")
+    budget.take()
     if doc is None or type(doc) in (bool, int, float, str):
         return doc
     if type(doc) is list:
-        return [_decode(v, depth + 1) for v in doc]
+        return [_decode(v, depth + 1, budget) for v in doc]
     if type(doc) is not dict or len(doc) != 1:
         raise CodecError("payload has an unknown shape")
     (tag, body), = doc.items()
     decoder = _DECODERS.get(tag)
     if decoder is None:
         raise CodecError(f"payload has an unknown tag {tag!r}")
-    return decoder(body, depth + 1)
+    return decoder(body, depth + 1, budget)
 
 
-def _decode_list(body, depth: int) -> list:
+def _decode_list(body, depth: int, budget: _Budget) -> list:
     if type(body) is not list:
         raise CodecError("payload has an unknown shape")
-    return [_decode(v, depth) for v in body]
+    return [_decode(v, depth, budget) for v in body]
 
 
-def _decode_float(body, depth: int) -> float:
+def _decode_float(body, depth: int, budget: _Budget) -> float:
     if body not in ("nan", "inf", "-inf"):
         raise CodecError("bad float payload")
     return float(body)
 
 
-def _decode_bytes(body, depth: int) -> bytes:
+def _decode_bytes(body, depth: int, budget: _Budget) -> bytes:
     if type(body) is not str:
         raise CodecError("bad bytes payload")
     try:
@@ -160,12 +185,10 @@ def _decode_bytes(body, depth: int) -> bytes:
         raise CodecError(f"bad bytes payload: {exc}") from None
 
 
-def _decode_dict(body, depth: int) -> dict:
-    pairs = _decode_list(body, depth)
-    try:
-        return {_hashable(k): v for k, v in (_pair(p) for p in pairs)}
-    except TypeError as exc:
-        raise CodecError(f"bad dict payload: {exc}") from None
+def _decode_dict(body, depth: int, budget: _Budget) -> dict:
+    pairs = [_pair(p) for p in _decode_list(body, depth, budget)]
+    _spread_keys([k for k, _ in pairs], "dict")
+    return dict(pairs)
 
 
 def _pair(p):
@@ -174,92 +197,118 @@ def _pair(p):
     return p
 
 
-def _hashable(k):
-    hash(k)
-    return k
+def _decode_set(body, depth: int, budget: _Budget) -> set:
+    return set(_spread_keys(_decode_list(body, depth, budget), "set"))
 
 
-def _decode_set(body, depth: int):
+def _spread_keys(keys: list, what: str) -> list:
+    """``keys``, refused before a dict or set is built of them if one is unhashable or more than
+    MAX_SAME_HASH share a hash. The hashes are sorted, not counted in a dict: the hashes, being
+    ints, could be made to collide there too."""
     try:
-        return set(_decode_list(body, depth))
+        hashes = sorted(map(hash, keys))
     except TypeError as exc:
-        raise CodecError(f"bad set payload: {exc}") from None
+        raise CodecError(f"bad {what} payload: {exc}") from None
+    if any(hashes[i] == hashes[i - MAX_SAME_HASH] for i in range(MAX_SAME_HASH, len(hashes))):
+        raise CodecError(f"bad {what} payload: more than {MAX_SAME_HASH} keys share a hash")
+    return keys
 
 
-def _decode_array(body, depth: int):
+def _decode_array(body, depth: int, budget: _Budget):
     import numpy as np
     if type(body) is not dict:
         raise CodecError("bad array payload")
-    shape = body.get("shape")
-    if type(shape) is not list or not all(type(n) is int and n >= 0 for n in shape):
-        raise CodecError("bad array shape")
+    shape = _shape(body.get("shape"))
     if "objects" in body:
-        flat = _decode(body["objects"], depth)
+        flat = _decode(body["objects"], depth, budget)
         if type(flat) is not list or len(flat) != math.prod(shape):
             raise CodecError("array data does not match its shape")
         array = np.empty(len(flat), dtype=object)
         array[:] = flat
         return array.reshape(shape)
-    try:
-        dtype = np.dtype(body.get("dtype"))
-    except TypeError as exc:
-        raise CodecError(f"bad array dtype: {exc}") from None
-    if dtype.kind not in ARRAY_KINDS or dtype.fields is not None:
-        raise CodecError(f"array dtype {dtype} is not allowed")
-    data = _decode_bytes(body.get("data"), depth)
-    if math.prod(shape) * dtype.itemsize != len(data):
+    dtype = _dtype(np, body.get("dtype"))
+    size = math.prod(shape) * dtype.itemsize
+    encoded = body.get("data")
+    if type(encoded) is not str or len(encoded) != 4 * -(-size // 3):
+        raise CodecError("array data does not match its shape")  # known before decoding any of it
+    data = _decode_bytes(encoded, depth, budget)
+    if len(data) != size:
         raise CodecError("array data does not match its shape")
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
-def _decode_scalar(body, depth: int):
-    array = _decode_array(body, depth)
+def _shape(shape) -> list:
+    """A shape numpy can take, checked first so that its size is a small product."""
+    if (type(shape) is not list or len(shape) > MAX_NDIM
+            or not all(type(n) is int and 0 <= n <= MAX_DIM for n in shape)):
+        raise CodecError("bad array shape")
+    return shape
+
+
+def _dtype(np, name):
+    """The dtype of plain bytes named ``name``; never a structure, an object or a void."""
+    if type(name) is not str or len(name) > MAX_DTYPE:
+        raise CodecError("bad array dtype")
+    try:
+        dtype = np.dtype(name)
+    except TypeError as exc:
+        raise CodecError(f"bad array dtype: {exc}") from None
+    if dtype.kind not in ARRAY_KINDS or dtype.fields is not None:
+        raise CodecError(f"array dtype {dtype} is not allowed")
+    return dtype
+
+
+def _decode_scalar(body, depth: int, budget: _Budget):
+    array = _decode_array(body, depth, budget)
     if array.shape != ():
         raise CodecError("bad numpy scalar payload")
     return array[()]
 
 
-def _decode_series(body, depth: int):
+def _decode_series(body, depth: int, budget: _Budget):
     import pandas as pd
     if type(body) is not dict:
         raise CodecError("bad series payload")
-    values = _decode(body.get("values"), depth)
-    index = _decode(body.get("index"), depth)
-    name = _decode(body.get("name"), depth)
+    budget.take(PANDAS_COST)
+    values = _decode(body.get("values"), depth, budget)
+    index = _decode(body.get("index"), depth, budget)
+    name = _decode(body.get("name"), depth, budget)
     if type(index) is not list or len(index) != len(values):
         raise CodecError("series index does not match its values")
     series = pd.Series(values, index=index, name=_hashable_name(name))
-    series.index.name = _hashable_name(_decode(body.get("index_name"), depth))
+    series.index.name = _hashable_name(_decode(body.get("index_name"), depth, budget))
     return series
 
 
-def _decode_dataframe(body, depth: int):
+def _decode_dataframe(body, depth: int, budget: _Budget):
     import pandas as pd
     if type(body) is not dict or type(body.get("data")) is not list:
         raise CodecError("bad dataframe payload")
-    columns = _decode(body.get("columns"), depth)
-    index = _decode(body.get("index"), depth)
-    series = [_decode_series(s, depth) for s in body["data"]]
+    budget.take(PANDAS_COST)
+    columns = _decode(body.get("columns"), depth, budget)
+    index = _decode(body.get("index"), depth, budget)
+    series = [_decode_series(s, depth, budget) for s in body["data"]]
     if type(columns) is not list or len(columns) != len(series) or type(index) is not list:
         raise CodecError("dataframe columns do not match its data")
     frame = pd.DataFrame({i: s.to_numpy() for i, s in enumerate(series)}, index=index)
     frame.columns = [_hashable_name(c) for c in columns]
-    frame.index.name = _hashable_name(_decode(body.get("index_name"), depth))
+    frame.index.name = _hashable_name(_decode(body.get("index_name"), depth, budget))
     return frame
 
 
 def _hashable_name(name):
     try:
-        return _hashable(name)
+        hash(name)
     except TypeError:
         raise CodecError("a pandas name must be hashable") from None
+    return name
 
 
 _DECODERS = {
     "$float": _decode_float,
-    "$tuple": lambda body, depth: tuple(_decode_list(body, depth)),
+    "$tuple": lambda body, depth, budget: tuple(_decode_list(body, depth, budget)),
     "$set": _decode_set,
-    "$frozenset": lambda body, depth: frozenset(_decode_set(body, depth)),
+    "$frozenset": lambda body, depth, budget: frozenset(_decode_set(body, depth, budget)),
     "$bytes": _decode_bytes,
     "$dict": _decode_dict,
     "$ndarray": _decode_array,
@@ -273,6 +322,11 @@ MIME = "application/vnd.grader.value+json"
 
 
 def emit(value) -> None:
-    """Kernel side: send ``value`` to the grader as a display bundle of its own type."""
+    """Kernel side: send ``value`` to the grader as a display bundle of its own type. A value
+    too large to cross is refused here, with a reason, rather than lost on the way."""
     from IPython.display import display
-    display({MIME: dumps(value)}, raw=True)
+    text = dumps(value)
+    if len(text) > MAX_PAYLOAD:
+        raise CodecError(f"the value is {len(text) // 2**20} MiB encoded; at most {MAX_PAYLOAD // 2**20} MiB "
+                         "can leave the notebook")
+    display({MIME: text}, raw=True)

@@ -20,7 +20,7 @@ from typing import Protocol
 import nbformat
 
 from grader.course import Course, Lab
-from grader.discover import Submission
+from grader.discover import Submission, load_notebook, reason
 from grader.execute import execute
 from grader.feedback import executed_notebook, write_feedback
 from grader.kernel import STARTUP_TIMEOUT, Kernel
@@ -122,8 +122,6 @@ def read_notebook(sub: Submission) -> tuple[nbformat.NotebookNode | None, str | 
     """The submitted notebook, or the reason it cannot be read. The document is bounded and its
     shape checked (grader.discover.load_notebook) before nbformat converts and validates it;
     whatever the bytes are, a failure here is this submission's problem, never the batch's."""
-    from grader.discover import load_notebook, reason
-
     try:
         nb = nbformat.v4.to_notebook_json(load_notebook(sub.read_bytes()))
         nbformat.validate(nb)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from grader import codec
-from grader.codec import MAX_DEPTH, MAX_PAYLOAD, CodecError, dumps, loads
+from grader.codec import MAX_DEPTH, MAX_PAYLOAD, MAX_SAME_HASH, MAX_VALUES, CodecError, dumps, loads
 
 
 def roundtrip(value):
@@ -569,3 +570,137 @@ def test_module_is_self_contained():
         elif isinstance(node, ast.ImportFrom):
             top_imports.add((node.module or "").split(".")[0])
     assert top_imports <= {"__future__", "base64", "json", "math", "sys"}
+
+
+# --- bounded decoding: generated families ---------------------------------------------
+
+P = 2**61 - 1  # CPython's hash modulus: k * P hashes like 0 for every k
+
+
+def colliding_ints(n: int) -> list[int]:
+    return [k * P for k in range(1, n + 1)]
+
+
+def colliding_floats_and_ints(n: int) -> list:
+    """Floats 2**(61j + 5) all hash to 32, like the ints 32 + k*P that are not the same numbers."""
+    floats = [2.0 ** (61 * j + 5) for j in range(17)]
+    exact = {int(f) for f in floats}
+    return floats + [i for i in (32 + k * P for k in range(1, n + 1)) if i not in exact][: max(n - 17, 0)]
+
+
+KEY_FAMILIES = {
+    "ints": lambda n: colliding_ints(n),
+    "negative ints": lambda n: [-k for k in colliding_ints(n)],
+    "tuples": lambda n: [{"$tuple": [k, "same"]} for k in colliding_ints(n)],
+    "nested tuples": lambda n: [{"$tuple": [{"$tuple": [k]}, None]} for k in colliding_ints(n)],
+    "frozensets": lambda n: [{"$frozenset": [k]} for k in colliding_ints(n)],
+    "floats and ints": colliding_floats_and_ints,
+}
+COUNTS = [MAX_SAME_HASH + 1, 1_000, 50_000]
+
+
+def as_dict(keys: list) -> str:
+    return json.dumps({"$dict": [[k, 0] for k in keys]})
+
+
+def as_set(keys: list, tag: str = "$set") -> str:
+    return json.dumps({tag: keys})
+
+
+@pytest.mark.parametrize("count", COUNTS)
+@pytest.mark.parametrize("family", list(KEY_FAMILIES))
+@pytest.mark.parametrize("container", [as_dict, as_set, lambda keys: as_set(keys, "$frozenset")],
+                         ids=["dict", "set", "frozenset"])
+def test_keys_sharing_a_hash_are_refused_before_building(container, family, count):
+    """The refusal names the check made before any dict or set is built: building one of
+    50,000 colliding keys takes about half a minute, so the ceiling is generous and still fails."""
+    payload = container(KEY_FAMILIES[family](count))
+    started = time.monotonic()
+    with pytest.raises(CodecError, match="share a hash"):
+        loads(payload)
+    assert time.monotonic() - started < 5
+
+
+def test_the_attack_that_took_minutes_is_refused_in_seconds():
+    payload = as_dict(colliding_ints(300_000))
+    started = time.monotonic()
+    with pytest.raises(CodecError):
+        loads(payload)
+    assert time.monotonic() - started < 30  # building that dict takes tens of minutes
+
+
+def test_keys_sharing_a_hash_up_to_the_limit_are_fine():
+    keys = colliding_ints(MAX_SAME_HASH)
+    assert loads(as_dict(keys)) == dict.fromkeys(keys, 0)
+    assert loads(as_set(keys)) == set(keys)
+
+
+def test_many_distinct_keys_are_fine():
+    assert len(loads(as_dict(list(range(200_000))))) == 200_000
+    assert loads(as_set([-1, -2, 0, P, 1, 1.0, True])) == {-1, -2, 0, P, 1}  # honest hash ties
+
+
+def test_a_payload_of_more_than_max_values_is_refused():
+    assert len(loads(json.dumps([0] * (MAX_VALUES - 1)))) == MAX_VALUES - 1  # the list itself is one
+    with pytest.raises(CodecError, match="more than"):
+        loads(json.dumps([0] * MAX_VALUES))
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 2, 500, 5_000, 100_000])  # MAX_DEPTH + 1 lists nest MAX_DEPTH deep
+@pytest.mark.parametrize("wrap", [
+    lambda d: "[" * d + "]" * d,
+    lambda d: '{"$tuple":[' * d + "]}" * d,
+    lambda d: '{"$set":[' * d + "]}" * d,
+    lambda d: '{"$dict":[[0,' * d + "0]]}" * d,
+    lambda d: '{"$series":{"values":' * d + "[]}}" * d,
+], ids=["list", "tuple", "set", "dict", "series"])
+def test_deep_nesting_of_every_kind_is_refused(wrap, depth):
+    with pytest.raises(CodecError):
+        loads(wrap(depth))
+
+
+def test_a_huge_dimension_of_an_empty_array_is_just_an_empty_array():
+    for body in ({"dtype": "<i8", "shape": [2**40, 0], "data": ""}, {"objects": [], "shape": [2**40, 0]}):
+        out = loads(json.dumps({"$ndarray": body}))
+        assert out.shape == (2**40, 0) and out.size == 0
+
+
+@pytest.mark.parametrize("shape", [[2**62, 2**62, 0], [2**63, 0], [2**64], [10**100, 0],
+                                   [1] * (codec.MAX_NDIM + 1), [0] * 100_000, [2**40] * 64, [-1], [True]])
+def test_huge_or_odd_shapes_are_refused_without_big_arithmetic(shape):
+    for body in ({"dtype": "<i8", "shape": shape, "data": ""}, {"objects": [], "shape": shape}):
+        with pytest.raises(CodecError):
+            loads(json.dumps({"$ndarray": body}))
+
+
+@pytest.mark.parametrize("shape,data", [([10**6], ""), ([1], "A" * 10**6), ([3], "AAAA")])
+def test_array_data_of_the_wrong_size_is_refused_before_base64_decoding(monkeypatch, shape, data):
+    decoded = []
+    monkeypatch.setattr(codec.base64, "b64decode", lambda *a, **k: decoded.append(a))
+    with pytest.raises(CodecError, match="does not match"):
+        loads(json.dumps({"$ndarray": {"dtype": "<i8", "shape": shape, "data": data}}))
+    assert decoded == []
+
+
+@pytest.mark.parametrize("dtype", ["<U" + "9" * 40, {"names": ["a"], "formats": ["<i8"]}, [["a", "<i8"]], 5, None,
+                                   "i8," * 1000])
+def test_dtypes_that_are_not_short_names_are_refused(dtype):
+    with pytest.raises(CodecError):
+        loads(json.dumps({"$ndarray": {"dtype": dtype, "shape": [0], "data": ""}}))
+
+
+def test_a_very_wide_dataframe_is_refused_after_a_bounded_number_of_columns(monkeypatch):
+    built = []
+    real = codec._decode_series
+    monkeypatch.setattr(codec, "_decode_series", lambda *a: built.append(1) or real(*a))
+    columns = 100_000
+    payload = json.dumps({"$dataframe": {"columns": list(range(columns)), "index": [],
+                                         "data": [{"values": [], "index": []}] * columns}})
+    with pytest.raises(CodecError, match="more than"):
+        loads(payload)
+    assert len(built) <= MAX_VALUES // codec.PANDAS_COST
+
+
+def test_an_integer_over_the_digit_limit_is_a_codec_error():
+    with pytest.raises(CodecError):
+        loads("9" * 5000)

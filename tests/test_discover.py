@@ -49,24 +49,17 @@ def only(subs: list[Submission]) -> Submission:
 
 
 class OpenSpy:
-    """Records every path the discover module opens, itself or through zipfile."""
+    """Records every path the discover module opens (zip archives too: it opens them for zipfile)."""
 
     def __init__(self, monkeypatch):
         self.paths: list[Path] = []
-        real_open, real_zip = open, zipfile.ZipFile
-        spy = self
+        real_open = open
 
         def spy_open(file, *args, **kwargs):
-            spy.paths.append(Path(file))
+            self.paths.append(Path(file))
             return real_open(file, *args, **kwargs)
 
-        class SpyZip(real_zip):
-            def __init__(self, file, *args, **kwargs):
-                spy.paths.append(Path(file))
-                super().__init__(file, *args, **kwargs)
-
         monkeypatch.setattr(discover_module, "open", spy_open, raising=False)
-        monkeypatch.setattr(discover_module.zipfile, "ZipFile", SpyZip)
 
     def opened(self, path: Path) -> bool:
         return any(os.path.realpath(p) == os.path.realpath(path) for p in self.paths)
@@ -359,7 +352,7 @@ def test_broken_inputs_each_get_a_problem_row(tmp_path):
 def test_corrupt_zip_member_is_a_problem(tmp_path):
     path = write_zip(tmp_path / "carol.zip", {"lab.ipynb": "{ not json"})
     sub = only(discover([path], LABS))
-    assert sub.member == "lab.ipynb" and sub.problem and "not a readable notebook" in sub.problem
+    assert sub.member == "lab.ipynb" and sub.problem and "not a valid notebook" in sub.problem
 
 
 def test_corrupt_notebook_problem_in_single_lab_course(tmp_path):
@@ -478,3 +471,73 @@ def test_oversized_notebook_becomes_a_problem_during_discover(tmp_path, monkeypa
     subs = discover([tmp_path / "s"], LABS)
     assert [s.student for s in subs] == ["alice", "carol"]
     assert all(s.problem for s in subs)
+
+
+# --- bounded folders and files ---------------------------------------------------------
+
+
+def test_pipes_are_problems_never_opened(tmp_path, monkeypatch):
+    """Opening a pipe would wait for a writer forever: discovery never opens one."""
+    subs_dir = tmp_path / "subs"
+    (subs_dir / "bob").mkdir(parents=True)
+    for pipe in (subs_dir / "ann.ipynb", subs_dir / "cat.zip", subs_dir / "bob" / "lab.ipynb"):
+        os.mkfifo(pipe)
+    spy = OpenSpy(monkeypatch)
+    subs = by_student(discover([subs_dir, subs_dir / "ann.ipynb"], LABS))
+    assert sorted(subs) == ["ann", "bob", "cat"]
+    assert all("not a regular file" in s.problem for group in subs.values() for s in group)
+    assert spy.paths == []
+
+
+def test_read_bytes_refuses_a_pipe_without_waiting(tmp_path):
+    pipe = tmp_path / "pipe.ipynb"
+    os.mkfifo(pipe)
+    with pytest.raises(ValueError, match="not a regular file"):
+        Submission("p", pipe).read_bytes()
+
+
+def nest(folder: Path, depth: int) -> Path:
+    for level in range(depth):
+        folder = folder / f"d{level}"
+    return folder
+
+
+def test_student_folder_nested_to_the_limit_is_searched(tmp_path):
+    path = write_nb(nest(tmp_path / "subs" / "bob", discover_module.MAX_FOLDER_DEPTH) / "lab.ipynb")
+    assert only(discover([tmp_path / "subs"], LABS)).path == path
+
+
+@pytest.mark.parametrize("depth", [discover_module.MAX_FOLDER_DEPTH + 1, 100])
+def test_student_folder_nested_deeper_is_one_problem(tmp_path, depth):
+    write_nb(nest(tmp_path / "subs" / "bob", depth) / "lab.ipynb")
+    write_nb(tmp_path / "subs" / "ann.ipynb")
+    subs = by_student(discover([tmp_path / "subs"], LABS))
+    assert only(subs["ann"]).problem is None
+    assert "nested more than" in only(subs["bob"]).problem
+
+
+def test_student_folder_with_too_many_entries_is_one_problem(tmp_path, monkeypatch):
+    monkeypatch.setattr(discover_module, "MAX_FOLDER_ENTRIES", 50)
+    folder = tmp_path / "subs" / "bob"
+    write_nb(folder / "lab.ipynb")
+    for i in range(50):
+        (folder / f"data{i}.csv").write_text("x")
+    assert "more than 50 entries" in only(discover([tmp_path / "subs"], LABS)).problem
+
+
+def test_problem_reasons_are_one_short_line():
+    long = ValueError("first line " + "x" * 10_000 + "\nsecond line")
+    text = discover_module.reason(long)
+    assert text.startswith("first line") and "\n" not in text and len(text) == discover_module.MAX_REASON
+    assert discover_module.reason(ValueError()) == "ValueError"
+
+
+@pytest.mark.parametrize("data", [b"", b"[]", b'{"cells": []}', b'{"nbformat": 4.0}', b"\xff"])
+def test_metadata_lab_raises_value_error_for_what_is_not_a_notebook(data):
+    with pytest.raises(ValueError):
+        discover_module.metadata_lab(data)
+
+
+def test_an_overlong_lab_id_is_not_kept(tmp_path):
+    sub = only(discover([write_nb(tmp_path / "a.ipynb", lab="x" * 10_000)], LABS))
+    assert sub.lab == UNKNOWN_LAB and "longer than" in sub.problem and len(sub.problem) < 300
