@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
+from zmq.utils.monitor import parse_monitor_message
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
@@ -42,11 +43,13 @@ MiB = 2**20
 # unread. ZeroMQ checks a frame's size from its header, before it allocates the frame,
 # and drops the connection to a kernel that sends a larger one (it reconnects by itself):
 # nothing a kernel sends can make the grader hold more than about size x queue per channel.
-# iopub carries values for tests (grader.codec bounds them below this); the others carry
+# iopub carries values for tests (grader.codec keeps them below 16 MiB); the others carry
 # replies, which are small. stdin is never started (the grader answers no input()), only
 # connected by jupyter_client as it stops; the heartbeat is never started: a dead kernel
 # is told by its process.
-CHANNEL_BOUNDS = {"iopub": (48 * MiB, 8), "shell": (8 * MiB, 8), "control": (1 * MiB, 8), "stdin": (64 * 2**10, 1)}
+CHANNEL_BOUNDS = {"iopub": (20 * MiB, 16), "shell": (8 * MiB, 8), "control": (1 * MiB, 8), "stdin": (64 * 2**10, 1)}
+RETRY_WAIT = 1.0  # seconds in which ZeroMQ retries a dropped connection itself, if it does
+SOCKET_PATH_LIMIT = 107  # bytes in a Unix socket's path (sun_path, less its final NUL)
 STDOUT_LIMIT = 1 * MiB  # what a test's ``nb.run`` gets back of the code's stdout
 ERROR_TEXT_LIMIT = 4000  # of an exception's name and message in a reply
 
@@ -109,7 +112,12 @@ def _dropped(reason: str) -> dict:
 
 
 class BoundedKernelClient(AsyncKernelClient):
-    """A kernel client whose sockets take only frames of a bounded size, and queue few."""
+    """A kernel client whose sockets take only frames of a bounded size, and queue few.
+
+    ZeroMQ ends a connection that brought an oversized frame for good (a protocol error is
+    never retried), so each socket is watched, and a dropped connection made again: the
+    oversized message is lost, the channel is not.
+    """
 
     def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> zmq.Socket:
         url = self._make_url(channel)
@@ -121,7 +129,41 @@ class BoundedKernelClient(AsyncKernelClient):
         if identity:
             sock.identity = identity
         sock.connect(url)
+        if channel != "stdin":  # only ever connected as the channels stop
+            self._watchers = [*getattr(self, "_watchers", []), asyncio.ensure_future(_reconnect(sock, url))]
         return sock
+
+    async def stop_watched_channels(self) -> None:
+        """Stop the watchers, then the channels, on the loop that runs both: ZeroMQ sockets
+        must not be used from two threads at once."""
+        watchers = getattr(self, "_watchers", [])
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
+        self.stop_channels()
+
+
+RETRY_EVENTS = zmq.EVENT_CONNECTED | zmq.EVENT_CONNECT_DELAYED | zmq.EVENT_CONNECT_RETRIED
+
+
+async def _reconnect(sock: zmq.Socket, url: str) -> None:
+    """Connect ``sock`` to ``url`` again when its connection dropped and ZeroMQ does not
+    retry it (after a frame over the bound): a dropped connection it retries by itself (a
+    kernel that exited) is left to it, never doubled."""
+    monitor = sock.get_monitor_socket(zmq.EVENT_DISCONNECTED | RETRY_EVENTS)
+    try:
+        while True:
+            if parse_monitor_message(await monitor.recv_multipart())["event"] != zmq.EVENT_DISCONNECTED:
+                continue
+            try:
+                await asyncio.wait_for(monitor.recv_multipart(), RETRY_WAIT)
+            except asyncio.TimeoutError:
+                sock.disconnect(url)  # ZeroMQ keeps the dead endpoint, and ignores a second connect to it
+                sock.connect(url)
+    except zmq.ZMQError:  # the socket was closed
+        return
+    finally:
+        monitor.close(linger=0)
 
 
 _SOCKET_TYPES = {"iopub": zmq.SUB, "shell": zmq.DEALER, "control": zmq.DEALER, "stdin": zmq.DEALER}
@@ -142,7 +184,11 @@ class Kernel:
     """A sandboxed kernel with blocking methods; ``close()`` ends it and its sandbox."""
 
     def __init__(self, backend: Backend, files: list[Path], limits: Limits, services: tuple[Service, ...] = ()):
-        self.socket_dir = Path(tempfile.mkdtemp(prefix="grader-kernel-"))
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="k-"))  # short: a socket's path has 107 bytes at most
+        if len(str(self.socket_dir / "k-65535")) > SOCKET_PATH_LIMIT:
+            shutil.rmtree(self.socket_dir)
+            raise KernelError(f"the temporary folder {tempfile.gettempdir()} has too long a path for the kernel's "
+                              "sockets: set TMPDIR to a shorter one")
         self.sandbox = backend.open(files, self.socket_dir, limits, services)
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="kernel-loop", daemon=True)
@@ -169,7 +215,7 @@ class Kernel:
 
     async def _start(self, timeout: float) -> None:
         self.km = SandboxedKernelManager(
-            self.sandbox, transport="ipc", ip=str(self.socket_dir / "kernel"),
+            self.sandbox, transport="ipc", ip=str(self.socket_dir / "k"),
             connection_file=str(self.socket_dir / "kernel.json"),
             client_class="grader.kernel.BoundedKernelClient", session=BoundedSession(unpack=unpack_bounded),
         )
@@ -254,7 +300,7 @@ class Kernel:
         """Kill the kernel at once (no polite shutdown: it can take seconds) and clean up."""
         try:
             if self.kc is not None:
-                self.kc.stop_channels()
+                self.run(self.kc.stop_watched_channels(), 10)
             if self.km is not None and self.km.has_kernel:
                 self.run(self.km.shutdown_kernel(now=True), 15)
         except (RuntimeError, TimeoutError, OSError):

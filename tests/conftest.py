@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,10 +132,23 @@ def copy_course(target: Path, **settings) -> Path:
     return target
 
 
-def run_grade(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """The ``grade`` command, as a user runs it."""
-    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True,
+def run_grade(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600,
+              prefix: Sequence[str] = ()) -> subprocess.CompletedProcess:
+    """The ``grade`` command, as a user runs it (``prefix``: a command that runs it, such as
+    one that first joins a cgroup)."""
+    return subprocess.run([*prefix, sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {}), "COLUMNS": "200"}, timeout=timeout)
+
+
+def wait_for(condition: Callable[[], object], seconds: float):
+    """``condition()``'s first true value, checked every tenth of a second for ``seconds``:
+    waiting on what a test needs to see, never for a fixed time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if value := condition():
+            return value
+        select.select([], [], [], 0.1)
+    raise AssertionError(f"not true within {seconds} s")
 
 
 def _proc_info(pid: str) -> tuple[int, int, str, str] | None:

@@ -78,6 +78,13 @@ def attacks(course: Path, out: Path, port: int) -> dict[str, list[str]]:
             "class SneakyInt(int):\n    def __eq__(self, other): return True\n"
             "square = lambda x: SneakyInt(1)\nmean = word_counts = standardize = lambda *a: AlwaysEqual()",
         ],
+        "socket_fill": [
+            "import os\nfrom ipykernel.connect import get_connection_file\nfolder = os.path.dirname(get_connection_file())\n"
+            "written = []\nfor name in ['fill', 'kernel.json']:\n    try:\n"
+            "        with open(os.path.join(folder, name), 'ab') as f:\n            f.write(b'x' * 2**20)\n"
+            "        written.append(name)\n    except OSError:\n        pass",
+            spoil_if("written"),
+        ],
         "sys_exit": ["import sys\nsys.exit(0)"],
         "os_exit": ["import os\nos._exit(0)"],
         "infinite_loop": ["while True:\n    pass"],
@@ -123,6 +130,10 @@ EXPECTED = {
     "empty": ("invalid", 0),
     "linked": ("invalid", 0),
     "=cmd|' -C calc'!A0": ("graded", FULL),
+    "socket_fill": ("graded", FULL),
+    "gradebook.csv": ("graded", FULL),  # named as the grader's own files
+    "history.sqlite": ("graded", FULL),
+    "GRADEBOOK.CSV": ("graded", FULL),
 }
 WRONG_ANSWERS = {"forge_files", "print_json", "monkeypatch", "always_equal", "blank"}
 
@@ -164,6 +175,8 @@ def build_submissions(course: Path, out: Path, port: int) -> None:
         write_notebook(subs / f"{student}.ipynb", notebook(*answers[:1], *cells, *tail))
     write_notebook(subs / "honest.ipynb", notebook(*answers))
     write_notebook(subs / "=cmd|' -C calc'!A0.ipynb", notebook(*answers))
+    for own in ("gradebook.csv", "history.sqlite", "GRADEBOOK.CSV"):
+        write_notebook(subs / f"{own}.ipynb", notebook(*answers))
     write_notebook(subs / "blank.ipynb", notebook("import numpy as np"))
     (subs / "corrupt.ipynb").write_text('{"cells": [ not json')
     (subs / "empty.ipynb").write_bytes(b"")
