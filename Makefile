@@ -22,6 +22,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/grade_vs_nbclient.py
 	$(BIN)/python benchmarks/docker_vs_bwrap.py
 	$(BIN)/python benchmarks/deployment_layers.py
+	$(BIN)/python benchmarks/flood_memory.py
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system

@@ -15,6 +15,7 @@ grader, pytest included, can call the kernel with plain blocking calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
@@ -77,6 +78,33 @@ class SandboxedKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
         self._sandbox.share(Path(self.connection_file))
         return self._sandbox.command(super().format_kernel_cmd(extra_arguments))
+
+
+class LogTail:
+    """What the kernel process writes outside Jupyter's channels: read from a pipe as it
+    comes, only its last LOG_TAIL bytes kept. Never a file: the kernel could fill the
+    host's disk through its own stdout."""
+
+    def __init__(self):
+        self._tail = b""
+        self._read, self._write = os.pipe()
+        threading.Thread(target=self._drain, name="kernel-log", daemon=True).start()
+
+    @contextlib.contextmanager
+    def writer(self):
+        """The pipe's writing end, for the kernel process; closed here once it has its copy."""
+        try:
+            yield self._write
+        finally:
+            os.close(self._write)
+
+    def _drain(self) -> None:
+        with open(self._read, "rb", buffering=0) as pipe:
+            while chunk := pipe.read(65536):
+                self._tail = (self._tail + chunk)[-LOG_TAIL:]
+
+    def text(self) -> str:
+        return self._tail.decode("utf-8", "replace")
 
 
 class BoundedSession(Session):
@@ -196,7 +224,7 @@ class Kernel:
         self.km: SandboxedKernelManager | None = None
         self.kc = None
         self.hung = False  # set when the kernel ignored an interrupt
-        self._log = self.sandbox.launch_dir / "kernel.log"
+        self._log = LogTail()
 
     def run(self, coro, timeout: float | None = None):
         """Run ``coro`` on the kernel's loop and wait for it; KernelTimeout after ``timeout``."""
@@ -219,7 +247,7 @@ class Kernel:
             connection_file=str(self.socket_dir / "kernel.json"),
             client_class="grader.kernel.BoundedKernelClient", session=BoundedSession(unpack=unpack_bounded),
         )
-        with open(self._log, "wb") as log:  # the kernel process keeps its own copy of the descriptor
+        with self._log.writer() as log:  # the kernel process keeps its own copy of the descriptor
             await self.km.start_kernel(cwd=str(self.sandbox.launch_dir), stdout=log, stderr=log)
         self.kc = self.km.client()
         self.kc.start_channels(stdin=False, hb=False)
@@ -239,10 +267,7 @@ class Kernel:
 
     def log_tail(self) -> str:
         """The end of what the kernel process wrote outside Jupyter's channels."""
-        try:
-            return self._log.read_bytes()[-LOG_TAIL:].decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return self._log.text()
 
     def is_alive(self) -> bool:
         return self.km is not None and self.run(self.km.is_alive(), 10)

@@ -96,7 +96,7 @@ def execution_phase(kind: str, size: str) -> list[str]:
     return [HELPER, f"flood({kind!r}, {SIZES[size]})"]
 
 
-def test_phase(kind: str) -> list[str]:
+def during_tests(kind: str) -> list[str]:
     """Functions that flood while the tests call them, and still answer."""
     return [HELPER, f"_square = square\ndef square(x):\n    flood({kind!r}, {SIZES['small']})\n    return _square(x)"]
 
@@ -104,7 +104,7 @@ def test_phase(kind: str) -> list[str]:
 def submissions() -> dict[str, list[str]]:
     """Student name -> the hostile cells; answers and the printed answer follow them."""
     subs = {f"exec-{kind}-{size}": execution_phase(kind, size) for kind in KINDS for size in SIZES}
-    subs.update({f"test-{kind}": test_phase(kind) for kind in TEST_PHASE_KINDS})
+    subs.update({f"test-{kind}": during_tests(kind) for kind in TEST_PHASE_KINDS})
     subs["many-cells"] = [HELPER] + [f"flood('stdout', {4 * MiB})"] * 12
     return subs
 

@@ -122,6 +122,8 @@ class DockerSandbox(OpenedSandbox):
             "tmpfs": {str(HOME): f"rw,size={lim.scratch}m,mode=1777",
                       "/tmp": f"rw,size={lim.tmp}m,mode=1777,nosuid,nodev"},
             "shm_size": f"{lim.tmp}m",
+            # What the kernel writes to its own stdout: Docker would keep all of it on the host's disk.
+            "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
             "volumes": {src: {"bind": dest, "mode": mode} for src, dest, mode in mounts},
             "ulimits": [{"name": "nofile", "soft": lim.open_files, "hard": lim.open_files},
                         {"name": "fsize", "soft": lim.file_size * 2**20, "hard": lim.file_size * 2**20},
