@@ -47,19 +47,18 @@ def loads(data: bytes | str, limit: int, what: str, depth: int = DEFAULT_DEPTH) 
 
 def check_depth(doc: Any, depth: int, what: str) -> None:
     """Refuse a parsed document whose lists and dicts nest deeper than ``depth``.
-    Iterative, so that the check itself can never hit a recursion limit."""
-    stack: list[tuple[Any, int]] = [(doc, 0)]
+    Iterative, with one iterator per open level, so that the check can never hit a
+    recursion limit and holds no more than ``depth`` iterators at once."""
+    stack = [iter((doc,))]
     while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict):
-            children = node.values()
-        elif isinstance(node, list):
-            children = node
+        for node in stack[-1]:
+            if isinstance(node, (dict, list)):
+                if len(stack) > depth:
+                    raise Unbounded(f"{what} is nested deeper than {depth} levels")
+                stack.append(iter(node.values() if isinstance(node, dict) else node))
+                break
         else:
-            continue
-        if level >= depth:
-            raise Unbounded(f"{what} is nested deeper than {depth} levels")
-        stack.extend((child, level + 1) for child in children)
+            stack.pop()
 
 
 def _size(n: int) -> str:

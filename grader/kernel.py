@@ -212,6 +212,7 @@ class Kernel:
     """A sandboxed kernel with blocking methods; ``close()`` ends it and its sandbox."""
 
     def __init__(self, backend: Backend, files: list[Path], limits: Limits, services: tuple[Service, ...] = ()):
+        self.backend = backend
         self.socket_dir = Path(tempfile.mkdtemp(prefix="k-"))  # short: a socket's path has 107 bytes at most
         if len(str(self.socket_dir / "k-65535")) > SOCKET_PATH_LIMIT:
             shutil.rmtree(self.socket_dir)

@@ -18,6 +18,7 @@ import nbformat
 from grader import codec
 from grader.codec import CodecError
 from grader.kernel import Kernel, KernelTimeout
+from grader.sandbox import Backend
 
 _CODEC_NAME = "__grader_codec__"
 _QUIET = "__grader_quiet__"  # a context in which the code's stdout and stderr go nowhere
@@ -95,6 +96,12 @@ class Notebook:
         self._deadline = None if budget is None else time.monotonic() + budget
         self._codec_sent = False
         self.notebook = executed
+
+    @property
+    def backend(self) -> Backend:
+        """The kind of sandbox the kernel runs in: a kit that starts processes of its own
+        (an app to probe) starts them in the same kind."""
+        return self._kernel.backend
 
     def ref(self, expr: str) -> Any:
         """The value of ``expr`` in the notebook, decoded into plain Python values."""

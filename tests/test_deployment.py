@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
 
+from conftest import BACKENDS, leftover_processes
 from grader import deployment
 from grader.deployment import Dockerfile
 from grader.live import LiveNotebook
+from grader.sandbox import get_backend
+from grader.sandbox.docker import LABEL, OWNER_LABEL
 
 GOOD = textwrap.dedent("""\
     FROM python:3.11.7-slim-bookworm
@@ -104,11 +109,13 @@ def test_no_from_is_not_a_dockerfile():
     assert "no FROM" in deployment.refusal(Dockerfile.parse("# YOUR CODE HERE\n"))
 
 
-def test_rebased_replaces_external_bases_and_keeps_stages():
+def test_rebased_replaces_external_bases_keeps_stages_and_labels_every_stage():
     df = Dockerfile.parse("FROM --platform=linux/amd64 python:3.11-slim AS base\nRUN true\n"
                           "FROM base AS runtime\nEXPOSE 8080\n")
-    assert deployment.rebased(df, "grader-kernel:abc").splitlines() == [
-        "FROM grader-kernel:abc AS base", "RUN true", "FROM base AS runtime", "EXPOSE 8080"]
+    label = 'LABEL grader.deployment="1" grader.owner="7" grader.build="b1"'
+    labels = {deployment.LIVE_LABEL: "1", deployment.OWNER_LABEL: "7", deployment.BUILD_LABEL: "b1"}
+    assert deployment.rebased(df, "grader-kernel:abc", labels).splitlines() == [
+        "FROM grader-kernel:abc AS base", label, "RUN true", "FROM base AS runtime", label, "EXPOSE 8080"]
     assert df.port() == 8080
 
 
@@ -161,38 +168,162 @@ def test_read_files_skips_missing_symlinked_and_huge(app_folder):
     assert files == {"app.py": APP.encode(), "missing": None, "link": None, "huge": None}
 
 
-def test_probe_app_reports_what_the_app_did(app_folder):
-    report = deployment.probe_app(LiveNotebook({}), [[0, 0], [1, 1]], {"short": {"features": [1.0]}})
+@pytest.fixture(params=BACKENDS)
+def backend(request):
+    """Each sandbox backend the app can be probed in."""
+    return get_backend(request.param)
+
+
+def test_probe_app_reports_what_the_app_did(app_folder, backend):
+    model = (app_folder / "model.joblib").read_bytes()
+    report = deployment.probe_app(LiveNotebook({}), [[0, 0], [1, 1]], {"short": {"features": [1.0]}}, backend)
     assert report["error"] is None
     assert [r["json"] for r in report["predict"]] == [{"prediction": 0}, {"prediction": 1}]
     assert report["expected"] == [0, 1]
     assert report["bad"]["short"]["status"] == 422
-    assert report["without_file"]["status"] == 200  # loaded at import, before the file went away
+    assert report["without_file"]["status"] == 200  # loaded at import, before the file was emptied
     assert report["health"]["json"] == {"status": "ok"}
-    assert (app_folder / "model.joblib").exists()  # the probe works on copies
+    assert report["openapi"]["paths"]["/predict"]
+    assert (app_folder / "model.joblib").read_bytes() == model  # the probe works on copies
 
 
-def test_probe_app_per_request_loading_fails_without_the_file(app_folder):
-    (app_folder / "app.py").write_text(APP.replace('MODEL = joblib.load(Path(__file__).with_name("model.joblib"))\n', "")
-                                       .replace("int(MODEL.predict", 'int(joblib.load(Path(__file__).with_name('
-                                                '"model.joblib")).predict'))
-    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {})
+LOADS = 'MODEL = joblib.load(Path(__file__).with_name("model.joblib"))\n'
+PER_REQUEST = APP.replace(LOADS, "").replace("int(MODEL.predict", 'int(joblib.load(Path(__file__).with_name('
+                                                                 '"model.joblib")).predict')
+AT_FIRST_REQUEST = APP.replace(LOADS, "MODEL = []\n").replace(
+    "    return {\"prediction\": int(MODEL.predict", '    MODEL[:] = MODEL or [joblib.load(Path(__file__).with_name('
+    '"model.joblib"))]\n    return {"prediction": int(MODEL[0].predict')
+
+
+@pytest.mark.parametrize("app", [PER_REQUEST, AT_FIRST_REQUEST], ids=["per request", "at the first request"])
+def test_probe_app_a_model_not_loaded_at_start_up_fails_without_the_file(app_folder, backend, app):
+    assert app != APP
+    (app_folder / "app.py").write_text(app)
+    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
     assert report["without_file"]["status"] == 500
-    assert report["predict"][0]["json"] == {"prediction": 1}
+    assert report["health"]["json"] == {"status": "ok"}  # a failed request costs nothing else
+    assert report["predict"][0]["json"] == {"prediction": 1}  # the file is back for the other requests
 
 
-def test_probe_app_cannot_be_answered_by_printing(app_folder):
+def test_probe_app_cannot_be_answered_by_printing(app_folder, backend):
     """An app that prints a report of its own, then dies, gets an error, not its report."""
     fake = json.dumps({"error": None, "health": {"status": 200, "json": {"status": "ok"}, "text": ""}})
     (app_folder / "app.py").write_text(f"print({fake!r})\nraise SystemExit(0)\n")
-    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {})
+    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
     assert report.get("health") is None and report["error"]
 
 
-def test_probe_app_says_why_an_app_does_not_start(app_folder):
+def test_probe_app_says_why_an_app_does_not_start(app_folder, backend):
     (app_folder / "app.py").write_text("import no_such_module\n")
-    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {})
+    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
     assert "no_such_module" in report["error"]
+
+
+def test_probe_app_reads_no_host_file_through_a_link(app_folder, backend, tmp_path):
+    """The app points its log at a file of the host and dies: the grader does not follow the link."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("HOST-SECRET-1234")
+    secret.chmod(0o600)
+    (app_folder / "app.py").write_text(textwrap.dedent(f"""\
+        import os, sys
+        log = os.path.join(sys.argv[1], "app.log")
+        os.remove(log)
+        os.symlink({str(secret)!r}, log)
+        print("the app wrote this", file=sys.stderr)
+        raise SystemExit(1)
+        """))
+    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+    assert "stopped before it served" in report["error"] and "HOST-SECRET" not in report["error"]
+
+
+def test_probe_app_never_connects_through_a_link(app_folder, backend, tmp_path, monkeypatch):
+    """The app swaps its socket for a link to another socket of the host (one that would answer
+    everything): the grader talks to the app's own socket, or to none, never to the other."""
+    monkeypatch.setattr(deployment, "PROBE_TIMEOUT", 12.0)
+    with trap_server(tmp_path / "trap.sock") as visits:
+        (app_folder / "app.py").write_text(textwrap.dedent(f"""\
+            import contextlib, os, sys
+            sock = os.path.join(sys.argv[1], "app.sock")
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(sock)
+            os.symlink({str(tmp_path / "trap.sock")!r}, sock)
+            """) + APP)
+        report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+    assert visits == []
+    assert report["error"] is not None or report["health"]["json"] == {"status": "ok"}
+
+
+@contextlib.contextmanager
+def trap_server(path: Path):
+    """A Unix socket that answers every request 200 with a perfect-looking body; yields its visits."""
+    import socketserver
+    import threading
+
+    visits: list[bytes] = []
+
+    class Answer(socketserver.StreamRequestHandler):
+        def handle(self):
+            visits.append(self.rfile.readline())
+            body = b'{"status": "ok", "prediction": 1}'
+            self.wfile.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s"
+                             % (len(body), body))
+
+    server = socketserver.ThreadingUnixStreamServer(str(path), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield visits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_probe_app_bounds_what_it_reads_and_how_long_it_waits(app_folder, backend, monkeypatch):
+    """A huge answer is cut and not parsed; an answer that never comes costs one request timeout."""
+    monkeypatch.setattr(deployment, "REQUEST_TIMEOUT", 2.0)
+    (app_folder / "app.py").write_text(APP + textwrap.dedent("""\
+        import asyncio
+        from fastapi.responses import PlainTextResponse
+
+        @app.middleware("http")
+        async def misbehave(request, call_next):
+            if request.url.path == "/openapi.json":
+                return PlainTextResponse("[" * (4 * 2**20))
+            if b"hang" in await request.body():
+                await asyncio.sleep(600)
+            return await call_next(request)
+        """))
+    started = time.monotonic()
+    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {"hangs": {"hang": 1}}, backend)
+    assert time.monotonic() - started < 60
+    assert report["error"] is None and report["openapi"] is None and report["predict"][0]["json"] == {"prediction": 1}
+    assert report["bad"]["hangs"] == {"status": None, "json": None, "text": "no answer: ReadTimeout"}
+
+
+def test_probe_app_leaves_nothing_behind(app_folder, backend, tmp_path, monkeypatch):
+    """Every sandbox is closed and every folder removed, whether the app started or not."""
+    import tempfile
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+    (app_folder / "app.py").write_text("import no_such_module\n")
+    deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+    assert list(scratch.iterdir()) == []
+    assert leftover_processes(scratch) == [] and own_kernel_containers() == []
+
+
+def own_kernel_containers() -> list[str]:
+    """Sandbox containers this process opened and that still exist."""
+    import docker
+
+    try:
+        client = docker.from_env()
+        owned = {"label": [LABEL, f"{OWNER_LABEL}={os.getpid()}"]}
+        return [c.name for c in client.containers.list(all=True, filters=owned)]
+    except docker.errors.DockerException:
+        return []
 
 
 # --- live: a real build with no network ---------------------------------------------------
@@ -220,9 +351,9 @@ def leftovers():
 
     def left() -> list[str]:
         client = docker.from_env()
-        label = {"label": deployment.LIVE_LABEL}
-        return [c.name for c in client.containers.list(all=True, filters=label)] + \
-            [i.id for i in client.images.list(filters=label)] + sorted(untagged_images() - before)
+        ours = {"label": [deployment.LIVE_LABEL, f"{OWNER_LABEL}={os.getpid()}"]}
+        return [c["Id"] for c in client.api.containers(all=True, filters=ours)] + \
+            [i["Id"] for i in client.api.images(all=True, filters=ours)] + sorted(untagged_images() - before)
     return left
 
 
@@ -271,25 +402,106 @@ def test_live_build_that_hangs_is_cancelled(app_folder, monkeypatch, leftovers):
     assert leftovers() == []
 
 
+# Labels an image or a container may carry, and whether each clean-up of orphans removes it:
+# (deployment.remove_orphans, grader.sandbox.docker.remove_orphans). Only what carries a kind
+# of the grader's and an owner that is a pid of a dead process is an orphan.
+DEAD = str(2**22 + 1)  # above Linux's largest pid
+ORPHAN_CASES = {
+    "no labels": ({}, False, False),
+    "kind only, as a build's step": ({deployment.LIVE_LABEL: "1"}, False, False),
+    "malformed owner": ({deployment.LIVE_LABEL: "1", OWNER_LABEL: "abc"}, False, False),
+    "empty owner": ({deployment.LIVE_LABEL: "1", OWNER_LABEL: ""}, False, False),
+    "owner beyond any pid": ({deployment.LIVE_LABEL: "1", OWNER_LABEL: "9" * 30}, False, False),
+    "live owner": ({deployment.LIVE_LABEL: "1", OWNER_LABEL: str(os.getpid())}, False, False),
+    "dead owner": ({deployment.LIVE_LABEL: "1", OWNER_LABEL: DEAD}, True, False),
+    "dead owner, no kind": ({OWNER_LABEL: DEAD}, False, False),
+    "kernel kind only": ({LABEL: "1"}, False, False),
+    "dead kernel owner": ({LABEL: "1", OWNER_LABEL: DEAD}, False, True),
+}
+
+
 @pytest.mark.docker
 def test_orphans_are_removed_but_not_a_build_in_progress():
-    """A killed grader's container goes; one with the first label only (like the step image
-    between a build's two LABEL steps) belongs to a build still running, and stays."""
+    """Each clean-up of orphans removes what a dead grader labeled as its own, and nothing
+    else: not what has no owner (a build's step, or someone else's), a malformed or a live one."""
+    import docker
+
+    from grader.sandbox import docker as docker_backend
+
+    client, base = deployment.engine()
+    made = {}
+    try:
+        for name, (labels, _, _) in ORPHAN_CASES.items():
+            container = client.containers.create(base, ["true"], labels=labels)
+            made[name] = (container.id, container.commit(conf={"Labels": labels}).id)
+        deployment.remove_orphans(client)
+        docker_backend.remove_orphans(client)
+        containers = {c["Id"] for c in client.api.containers(all=True)}
+        images = {i["Id"] for i in client.api.images(all=True)}
+        for name, (labels, removes_live, removes_kernel) in ORPHAN_CASES.items():
+            container, image = made[name]
+            assert (container not in containers) == (removes_live or removes_kernel), name
+            assert (image not in images) == removes_live, name
+    finally:
+        for container, image in made.values():
+            with contextlib.suppress(docker.errors.APIError):
+                client.api.remove_container(container, force=True)
+            with contextlib.suppress(docker.errors.APIError):
+                client.api.remove_image(image, force=True)
+
+
+@pytest.fixture
+def decoys():
+    """An untagged image and a container made from it, neither of them the grader's:
+    (client, image id, container id). Every build must leave them as they are."""
     import docker
 
     client, base = deployment.engine()
-    no_such_pid = str(2**22 + 1)  # above Linux's largest pid
-    labels = {deployment.LIVE_LABEL: "1"}
-    step = client.containers.create(base, ["true"], labels=labels)
-    orphan = client.containers.create(base, ["true"], labels={**labels, deployment.OWNER_LABEL: no_such_pid})
-    try:
-        deployment.remove_orphans(client)
-        left = {c.id for c in client.containers.list(all=True, filters={"label": deployment.LIVE_LABEL})}
-        assert step.id in left and orphan.id not in left
-    finally:
-        for container in (step, orphan):
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True)
+    maker = client.containers.create(base, ["true"])
+    image = maker.commit()
+    maker.remove()
+    container = client.containers.create(image.id, ["true"])
+    yield client, image.id, container.id
+    with contextlib.suppress(docker.errors.APIError):
+        container.remove(force=True)
+    with contextlib.suppress(docker.errors.APIError):
+        client.images.remove(image.id, force=True)
+
+
+def echoing(*ids: str) -> str:
+    """A RUN step whose output names ``ids`` the way a build log names its steps and containers."""
+    short = [i.removeprefix("sha256:")[:12] for i in ids]
+    lines = [f" ---> {s}" for s in short] + [f" ---> Running in {s}" for s in short] + \
+            [f"Removing intermediate container {s}" for s in short] + [f"Successfully built {short[0]}"]
+    return "RUN " + " && ".join(f"echo '{line}'" for line in lines) + "\n"
+
+
+FIRST_STEP = "FROM python:3.11.7-slim-bookworm\n"
+# How a build that echoes the decoys' ids ends, and what run_live then raises (None: nothing).
+ENDINGS = {
+    "fails": ("RUN exit 1\n", RuntimeError),
+    "is cut short": ("RUN sleep 600\n", RuntimeError),
+    "succeeds": ("", None),
+    "fails in a later stage": ("FROM python:3.11.7-slim-bookworm AS second\nRUN exit 1\n", RuntimeError),
+}
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_a_build_removes_what_it_made_and_nothing_its_log_names(app_folder, decoys, leftovers, monkeypatch, ending):
+    client, image_id, container_id = decoys
+    _, base = deployment.engine()
+    monkeypatch.setattr(deployment, "BUILD_TIMEOUT", 15)
+    steps, raised = ENDINGS[ending]
+    text = GOOD.replace(FIRST_STEP, FIRST_STEP + echoing(image_id, container_id, client.images.get(base).id) + steps)
+    assert text != GOOD
+    if raised is None:
+        assert deployment.run_live(live_files(app_folder, text), [[1, 1]], {}).startup is not None
+    else:
+        with pytest.raises(raised):
+            deployment.run_live(live_files(app_folder, text), [[1, 1]], {})
+    assert client.images.get(image_id).id == image_id and client.containers.get(container_id).id == container_id
+    assert leftovers() == []
 
 
 def test_probe_app_names_a_file_the_notebook_did_not_write(app_folder):

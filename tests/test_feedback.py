@@ -7,13 +7,14 @@ import re
 import shutil
 import struct
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
 import pytest
 
 from conftest import LAB, notebook, run_grade, solution_cells, write_notebook
-from grader.feedback import CSP, feedback_path, render, write_feedback
+from grader.feedback import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, CSP, clean_html, feedback_path, render, write_feedback
 from grader.results import Result
 from grader.results import TestResult as Check  # not named Test*: pytest would collect it
 
@@ -182,3 +183,53 @@ def test_status_and_message_are_shown(status):
     result = Result("amy", LAB, status, message="the notebook was stopped")
     page = render(result, None)
     assert f'<span class="grader-status">{status}</span>' in page and "the notebook was stopped" in page
+
+
+# --- the sanitiser ---------------------------------------------------------------
+
+class _Markup(HTMLParser):
+    """Every start tag and attribute of sanitised HTML, as a browser's parser reads them."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+
+def assert_safe(html_text: str) -> None:
+    """Only allowed tags and attributes, no script URL, data: only as an image's source."""
+    for tag, attrs in _Markup(html_text).tags:
+        assert tag in ALLOWED_TAGS, tag
+        for name, value in attrs.items():
+            assert name in ALLOWED_ATTRIBUTES["*"] | ALLOWED_ATTRIBUTES.get(tag, set()), (tag, name)
+            url = (value or "").strip().lower().replace("\t", "").replace("\n", "")
+            assert not url.startswith(("javascript:", "vbscript:")), (tag, name, value)
+            assert not url.startswith("data:") or (tag, name) == ("img", "src"), (tag, name, value)
+
+
+@pytest.mark.parametrize("dirty, kept", [
+    ('<a href="javascript:alert(1)">x</a>', "<a>x</a>"),
+    ('<a href="java&#x09;script:alert(1)">x</a>', "<a>x</a>"),  # a browser ignores the tab
+    ('<a href=" JaVaScRiPt:alert(1)">x</a>', "<a>x</a>"),
+    ('<a href="data:image/png;base64,AAAA">x</a>', "<a>x</a>"),
+    ('<img src="data:image/png;base64,AAAA" alt="a">', '<img src="data:image/png;base64,AAAA" alt="a">'),
+    ('<img src=x onerror=alert(1)>', '<img src="x">'),
+    ('<img src="attachment:f.png" alt="f">', '<img alt="f">'),
+    ("<svg onload=alert(1)>", ""),
+    ("<b/onmouseover=alert(1)>x", "x"),
+    ("<scr<!-- -->ipt>alert(1)</script>", "alert(1)"),
+    ("<a title='\" onclick=\"x'>t</a>", "t</a>"),
+    ('<div style="x" class="c d" CLASS="e">t</DIV>', '<div class="c d">t</div>'),
+    ("<!-- c --><b>k</b><!-- open", "<b>k</b>"),
+    ('<table><tr><td colspan="2" rowspan="x">c</td></tr></table>', '<td colspan="2">c</td>'),
+    ('<a title="&#' + "9" * 5000 + ';">x</a>', "x</a>"),
+    ("<div>" * 40, "<div>"),
+])
+def test_clean_html_keeps_only_what_is_allowed(dirty, kept):
+    clean = clean_html(dirty)
+    assert kept in clean and "<!--" not in clean
+    assert_safe(clean)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -243,11 +244,10 @@ KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
 # --- the two batches --------------------------------------------------------------------
 
 
-def grade_batch(out, env: dict | None = None):
-    """One ``grade`` run over the kept notebooks and the untouched student notebook."""
+def grade_batch(out, env: dict | None = None, paths: tuple[Path, ...] = (KEPT.folder, STUDENT), *options: str):
+    """One ``grade`` run, by default over the kept notebooks and the untouched student notebook."""
     started = time.monotonic()
-    proc = run_grade(str(KEPT.folder.relative_to(REPO)), str(STUDENT.relative_to(REPO)), "--out", str(out),
-                     cwd=REPO, env=env, timeout=1800)
+    proc = run_grade(*(str(p) for p in paths), "--out", str(out), *options, cwd=REPO, env=env, timeout=1800)
     wall = time.monotonic() - started
     with open(out / "gradebook.csv", newline="") as f:
         book = {row["student"]: row for row in csv.DictReader(f)}
@@ -406,6 +406,233 @@ def test_engine_batch_leaves_no_container_or_image(with_engine):
     left = [c.name for c in client.containers.list(all=True, filters=label)]
     left += [i.id for i in client.images.list(all=True, filters=label)]
     assert left == []
+
+
+# --- forged probes: the notebook patches its kernel to answer the grader's probe itself ---------
+
+# A broken app: the model loaded per request, and 500 for bad input. Its due is exactly this.
+BROKEN_APP = edit(edit(MISTAKES["500-not-422"]["q2"], 'app = FastAPI(title="Tumour classifier", lifespan=lifespan)',
+                       'app = FastAPI(title="Tumour classifier")'),
+                  'ml_models["classifier"].predict_proba(', "joblib.load(MODEL_PATH).predict_proba(")
+BROKEN_LOSSES = {**EXPECTED_LOSSES["model-per-request"], **EXPECTED_LOSSES["500-not-422"]}
+BROKEN_LIVE_LOSSES = {**EXPECTED_LIVE_LOSSES["model-per-request"], **EXPECTED_LIVE_LOSSES["500-not-422"]}
+
+# Run in the kernel before any forgery: what a perfect app would answer, made from the saved
+# model, and the report an in-kernel probe (the grader's of old) would have printed.
+FORGER = '''
+import json as _json
+import joblib as _joblib
+
+
+def _answer(features):
+    if not (isinstance(features, list) and len(features) == 30 and all(isinstance(x, (int, float)) for x in features)):
+        return 422, {"detail": "forged"}
+    p = _joblib.load("model.joblib").predict_proba([features])[0]
+    best = int(p.argmax())
+    return 200, {"label": LABELS[best], "prediction": best, "probability": float(p[best])}
+
+
+def _observed(status, body):
+    return {"status": status, "json": body, "text": _json.dumps(body)}
+
+
+def _forged_stdout(payload):
+    rows, bad, mark = _json.loads(payload)
+    predict = [_observed(*_answer(row)) for row in rows]
+    report = {"error": None, "expected": [o["json"]["prediction"] for o in predict], "without_file": predict[0],
+              "health": _observed(200, {"status": "ok"}), "predict": predict,
+              "bad": {name: _observed(422, {"detail": "forged"}) for name in bad}, "openapi": service.app.openapi()}
+    return mark + _json.dumps(report) + mark
+
+
+def _is_probe(payload):
+    return isinstance(payload, str) and payload.startswith("[[")
+
+
+def _forged_run(real):
+    def run(*args, input=None, **kwargs):
+        if _is_probe(input):
+            return __import__("subprocess").CompletedProcess(args[0], 0, _forged_stdout(input), "")
+        return real(*args, input=input, **kwargs)
+    return run
+'''
+
+# Each replaces something the grader could use in the kernel to probe the app.
+FORGERIES: dict[str, str] = {
+    "subprocess-run": """
+import subprocess
+subprocess.run = _forged_run(subprocess.run)
+""",
+    "subprocess-popen": """
+import subprocess
+
+
+class _Popen(subprocess.Popen):
+    def communicate(self, input=None, timeout=None):
+        if _is_probe(input):
+            self.kill()
+            super().communicate()
+            return _forged_stdout(input), ""
+        return super().communicate(input, timeout)
+
+
+subprocess.Popen = _Popen
+""",
+    "os-fork": """
+import os
+
+
+def _no_process(*args, **kwargs):
+    raise OSError("no new process in this kernel")
+
+
+os.fork = os.forkpty = os.posix_spawn = os.posix_spawnp = os.system = _no_process
+""",
+    "httpx": """
+import httpx
+
+
+def _handle(transport, request):
+    if request.url.path == "/health":
+        return httpx.Response(200, json={"status": "ok"}, request=request)
+    if request.url.path == "/openapi.json":
+        return httpx.Response(200, json=service.app.openapi(), request=request)
+    body = _json.loads(request.read() or b"{}")
+    status, answer = _answer(body.get("features") if isinstance(body, dict) else None)
+    return httpx.Response(status, json=answer, request=request)
+
+
+httpx.HTTPTransport.handle_request = _handle
+httpx.Client.send = lambda self, request, **kwargs: _handle(None, request)
+""",
+    "fastapi-testclient": """
+import fastapi.testclient
+import starlette.testclient
+
+
+class _Response:
+    def __init__(self, status, body):
+        self.status_code, self._body, self.text = status, body, _json.dumps(body)
+
+    def json(self):
+        return self._body
+
+
+class _TestClient:
+    def __init__(self, app, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def get(self, path, **kwargs):
+        return _Response(200, service.app.openapi() if path == "/openapi.json" else {"status": "ok"})
+
+    def post(self, path, json=None, **kwargs):
+        return _Response(*_answer(json.get("features") if isinstance(json, dict) else None))
+
+
+fastapi.testclient.TestClient = starlette.testclient.TestClient = _TestClient
+""",
+    "builtins": """
+import builtins
+import subprocess
+import types
+
+_fake_subprocess = types.ModuleType("subprocess")
+vars(_fake_subprocess).update(vars(subprocess))
+_fake_subprocess.run = _forged_run(subprocess.run)
+_real_import = builtins.__import__
+builtins.__import__ = lambda name, *args, **kwargs: (
+    _fake_subprocess if name == "subprocess" else _real_import(name, *args, **kwargs))
+""",
+    "sys-modules": """
+import subprocess
+import sys
+import types
+
+_fake = types.ModuleType("subprocess")
+vars(_fake).update(vars(subprocess))
+_fake.run = _forged_run(subprocess.run)
+sys.modules["subprocess"] = _fake
+for _name in ("httpx", "uvicorn", "socket", "fastapi.testclient", "grader.deployment"):
+    sys.modules[_name] = types.ModuleType(_name)
+""",
+}
+ALL_FORGERIES = "every-forgery"  # the solution's own app
+
+
+def forged_cells(name: str) -> list[str]:
+    """The cells a forged notebook adds after every cell of the solution."""
+    forgeries = list(FORGERIES.values()) if name == ALL_FORGERIES else [FORGERIES[name]]
+    return [source.strip("\n") for source in [FORGER, *forgeries]]
+
+
+def forged_notebook(name: str) -> nbformat.NotebookNode:
+    """The solution with the broken app and forgery ``name`` (or, for ALL_FORGERIES, the solution's
+    own app and every forgery)."""
+    nb = KeptNotebooks(LAB, [name], lambda _: {} if name == ALL_FORGERIES else {"q2": BROKEN_APP}).notebook(name)
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in forged_cells(name)]
+    return nb
+
+
+def forged_batch(folder: Path, out: Path, env: dict | None, names: list[str], *options: str):
+    """A ``grade`` run over the forged notebooks ``names``, written to ``folder`` first."""
+    folder.mkdir()
+    for name in names:
+        nbformat.write(forged_notebook(name), folder / f"{name}.ipynb")
+    return grade_batch(out, env, (folder,), *options)
+
+
+@pytest.fixture(scope="module")
+def forged(tmp_path_factory):
+    """Every forgery graded, with no Docker engine answering."""
+    root = tmp_path_factory.mktemp("lab04-forged")
+    return forged_batch(root / "submissions", root / "grades", NO_ENGINE, [*FORGERIES, ALL_FORGERIES])
+
+
+@pytest.mark.parametrize("name", list(FORGERIES))
+def test_a_forged_probe_scores_what_the_broken_app_deserves(forged, name):
+    """Whatever the notebook replaces in its kernel, the broken app loses exactly its points."""
+    _, book, results = forged
+    assert book[name]["status"] == "graded", book[name]
+    assert lost_points(results[name]) == BROKEN_LOSSES
+    assert float(book[name]["score"]) == FULL_MARKS["without_engine"] - sum(BROKEN_LOSSES.values())
+
+
+def test_forgeries_cost_a_correct_app_nothing(forged):
+    _, book, results = forged
+    assert lost_points(results[ALL_FORGERIES]) == {}
+    assert float(book[ALL_FORGERIES]["score"]) == FULL_MARKS["without_engine"]
+
+
+def test_every_forgery_ran_in_the_kernel(forged):
+    """The forgeries are no dead code: each forgery cell of each notebook ran, and raised nothing
+    (the broken app's own demonstration cell may fail: TestClient raises its 500)."""
+    proc, book, _ = forged
+    out = Path(proc.args[proc.args.index("--out") + 1])
+    for name in book:
+        executed = nbformat.read(out / name / f"{LAB}.ipynb", as_version=4)
+        added = executed.cells[-len(forged_cells(name)):]
+        assert [c.source for c in added] == forged_cells(name), name
+        assert all(c.execution_count for c in added), name
+        assert [o.ename for c in added for o in c.outputs if o.output_type == "error"] == [], name
+
+
+@pytest.mark.docker
+def test_the_docker_backend_probes_the_app_in_containers(tmp_path):
+    """Graded with every kernel in a container, the app is probed in containers too: the solution
+    earns everything, the broken app and its forged probe exactly their due."""
+    names = ["subprocess-run", ALL_FORGERIES]
+    proc, book, results = forged_batch(tmp_path / "submissions", tmp_path / "grades", None, names,
+                                       "--backend", "docker")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert lost_points(results[ALL_FORGERIES]) == {}
+    assert lost_points(results["subprocess-run"]) == {**BROKEN_LOSSES, **BROKEN_LIVE_LOSSES}
+    assert {float(book[n]["max_score"]) for n in names} == {FULL_MARKS["with_engine"]}
 
 
 if __name__ == "__main__":

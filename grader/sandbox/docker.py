@@ -146,9 +146,9 @@ def reclaim(pid: int) -> None:
     for container in client.containers.list(all=True, filters=owned):
         with contextlib.suppress(docker.errors.APIError):
             container.remove(force=True)
-    for image in client.images.list(filters=owned):
+    for image in client.images.list(all=True, filters=owned):
         with contextlib.suppress(docker.errors.APIError):
-            client.images.remove(image.id, force=True)
+            client.images.remove(image.id, force=True, noprune=True)  # a parent goes only if it is labeled too
 
 
 def remove_orphans(client) -> None:

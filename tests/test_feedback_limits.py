@@ -1,0 +1,259 @@
+"""The feedback page under hostile notebooks: rendering is bounded by construction.
+
+A generated family of pathological texts (runs of link openers, brackets, backticks,
+emphasis, HTML-ish openers, entities, ANSI codes, deep lists and quotes, one huge line)
+goes through each filter the page uses, at sizes eight times apart: a linear filter takes
+about eight times as long, a quadratic one sixty-four. Then each text fills every place of a
+notebook (markdown and code cells, stream, HTML, markdown and plain outputs, a traceback)
+far past the page's bounds: the page renders in bounded time, says what it cut, and is
+still well formed and sanitised.
+"""
+
+from __future__ import annotations
+
+import gc
+import re
+import time
+from collections.abc import Callable
+from functools import cache
+from html.parser import HTMLParser
+
+import nbformat
+import pytest
+
+from grader import feedback
+from grader.feedback import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render
+from grader.results import Result
+from grader.results import TestResult as Check  # not named Test*: pytest would collect it
+from test_feedback import PWN, chromium, dom_title, executed_notebook, graded_result
+
+v4 = nbformat.v4
+Family = Callable[[int], str]
+
+
+def repeat(unit: str) -> Family:
+    return lambda n: unit * (n // len(unit))
+
+
+FAMILIES: dict[str, Family] = {
+    "link openers": repeat("[a]("),
+    "image openers": repeat("![a]("),
+    "files links": repeat("[a](files/"),
+    "nested brackets": lambda n: "[" * (n // 2) + "]" * (n // 2),
+    "open brackets": repeat("["),
+    "brackets then parens": lambda n: "[]" * (n // 4) + "(" * (n // 2),
+    "backticks": repeat("`"),
+    "backtick runs": lambda n: "".join("`" * (i % 50 + 1) + "a" for i in range(n // 26)),
+    "underscores": repeat("_a"),
+    "asterisks": repeat("*a"),
+    "asterisks and underscores": repeat("*_"),
+    "strong openers": repeat("**a"),
+    "tildes": repeat("~~a"),
+    "html openers": repeat("<a"),
+    "html attributes": repeat("<a href='"),
+    "html nesting": repeat("<div>"),
+    "html closers": repeat("</a"),
+    "html comments": repeat("<!--"),
+    "html cdata": repeat("<![CDATA["),
+    "autolinks": repeat("<http://"),
+    "entities": repeat("&#"),
+    "hostile html": repeat(f'<img src=x onerror="{PWN}"><a href="javascript:{PWN}">x</a><scr<!-- -->ipt>'),
+    "deep list": lambda n: "".join("  " * i + "- x\n" for i in range(int((n / 2) ** 0.5))),
+    "deep quote": repeat(">"),
+    "quoted lines": lambda n: "> " * 20 + "a\n" * (n // 2),
+    "dollars": repeat("$a"),
+    "latex brackets": repeat("\\\\["),
+    "latex environments": repeat("\\begin{a}"),
+    "table pipes": lambda n: "|a" * (n // 4) + "\n" + "|-" * (n // 4),
+    "link definitions": repeat("[a]: "),
+    "short lines": repeat("a  \n"),
+    "backslashes": repeat("\\"),
+    "huge line": repeat("a"),
+    "ansi codes": repeat("\x1b[31m"),
+    "ansi openers": repeat("\x1b["),
+    "ansi parameters": lambda n: "\x1b[" + "1;" * (n // 2) + "m",
+    "ansi colours": repeat("\x1b[38;5;1m\x1b[48;2;1;2;3m"),
+    "quotes": repeat("'"),
+    "triple quotes": repeat('"""'),
+    "f-strings": repeat('f"{'),
+    "mixed": repeat("[*_`<$&\x1b"),
+}
+
+FILTERS: dict[str, Callable[[str], str]] = {
+    "markdown": lambda text: feedback.clean_html(feedback.strip_files_prefix(feedback.markdown2html(text))),
+    "code": feedback.highlight_code,
+    "html": feedback.clean_html,
+    "ansi": feedback.ansi2html,
+}
+# Each filter at the size a page gives it at most: its bound per cell or output.
+SIZES = {"markdown": feedback.SOURCE_CHARS, "code": feedback.SOURCE_CHARS,
+         "html": feedback.OUTPUT_CHARS, "ansi": feedback.OUTPUT_CHARS}
+
+
+def timed(function: Callable, *args) -> float:
+    started = time.perf_counter()
+    function(*args)
+    return time.perf_counter() - started
+
+
+def growth(function: Callable[[str], str], family: Family, size: int) -> float:
+    """How many times longer ``function`` takes on eight times the input (a linear one: about
+    eight; a quadratic one: sixty-four). Each size's best of three runs, taken in turn and
+    without the garbage collector, so that whatever else the machine runs weighs on both;
+    a millisecond is added to each so that noise in tiny times cannot count as growth."""
+    texts = [family(size // 8), family(size)]
+    gc.collect()
+    gc.disable()
+    try:
+        runs = [[timed(function, text) for text in texts] for _ in range(3)]
+    finally:
+        gc.enable()
+    small, large = (min(times) + 0.001 for times in zip(*runs))
+    return large / small
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("stage", FILTERS)
+def test_every_filter_grows_linearly(stage, family):
+    assert growth(FILTERS[stage], FAMILIES[family], SIZES[stage]) < 20
+
+
+def test_the_growth_measure_sees_nbconverts_quadratic_filter():
+    """The control: nbconvert's own files-prefix filter, replaced on the page, on a run of
+    link openers, at the size a markdown cell is cut to."""
+    from nbconvert.filters.strings import strip_files_prefix
+
+    assert growth(strip_files_prefix, FAMILIES["link openers"], feedback.SOURCE_CHARS) > 20
+
+
+def hostile_notebook(text: str, cells: int) -> nbformat.NotebookNode:
+    """``text`` in every place of ``cells`` pairs of cells."""
+    nb = v4.new_notebook()
+    for _ in range(cells):
+        code = v4.new_code_cell(text, execution_count=1)
+        code.outputs = [v4.new_output("stream", name="stdout", text=text),
+                        v4.new_output("display_data", data={"text/html": text}),
+                        v4.new_output("display_data", data={"text/markdown": text}),
+                        v4.new_output("execute_result", data={"text/plain": text}, execution_count=1),
+                        v4.new_output("error", ename=text, evalue=text, traceback=[text, text])]
+        nb.cells += [v4.new_markdown_cell(text), code, v4.new_raw_cell(text)]
+    return nb
+
+
+class Structure(HTMLParser):
+    """The tags and attributes of a page, and whether every element closes in order."""
+
+    VOID = {"br", "hr", "img", "meta", "link", "input"}
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: set[str] = set()
+        self.attributes: set[str] = set()
+        self.urls: list[str] = []
+        self.open: list[str] = []
+        self.misnested: list[str] = []
+        self.feed(page)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attributes.update(name for name, _ in attrs)
+        self.urls.extend(value or "" for name, value in attrs if name in ("href", "src"))
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.tags.add(tag)
+        self.attributes.update(name for name, _ in attrs)
+
+    def handle_endtag(self, tag):
+        if not self.open or self.open.pop() != tag:
+            self.misnested.append(tag)
+
+
+@cache
+def honest() -> Structure:
+    """An honest page: what the template itself writes."""
+    return Structure(render(graded_result(), executed_notebook()))
+
+
+def assert_well_formed_and_sanitised(page: str) -> None:
+    """Every element closed in order; no tag or attribute but the template's and the
+    allowed ones; no script URL."""
+    structure = Structure(page)
+    assert not structure.open and not structure.misnested
+    safe_tags = honest().tags | ALLOWED_TAGS
+    safe_attributes = honest().attributes | set().union(*ALLOWED_ATTRIBUTES.values())
+    assert structure.tags <= safe_tags, structure.tags - safe_tags
+    assert structure.attributes <= safe_attributes, structure.attributes - safe_attributes
+    assert not [url for url in structure.urls if re.match(r"\s*(javascript|vbscript):", url, re.I)]
+    assert "<script" not in page.lower()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_a_hostile_notebook_renders_a_bounded_sanitised_page(family):
+    text = FAMILIES[family](2 * feedback.OUTPUT_CHARS)
+    started = time.perf_counter()
+    page = render(graded_result(), hostile_notebook(text, 2))
+    assert time.perf_counter() - started < 60  # a generous ceiling: the slowest take a few seconds
+    assert "[grader: " in page and " more characters cut]" in page
+    assert len(page) < 16 * 2**20
+    assert_well_formed_and_sanitised(page)
+
+
+def test_page_time_stays_flat_past_the_bounds():
+    """Past the page's shares, more input is cut, not rendered: twice the notebook, in cells
+    and in the size of each, takes about as long. The texts are among the slowest per
+    character for their filters."""
+    def book(scale: int) -> nbformat.NotebookNode:
+        nb = v4.new_notebook()
+        for family in ("quoted lines", "asterisks", "html nesting", "ansi codes"):
+            nb.cells += hostile_notebook(FAMILIES[family](scale * feedback.OUTPUT_CHARS), scale * 5).cells
+        return nb
+
+    def render_seconds(nb: nbformat.NotebookNode) -> float:
+        """The better of two runs: the less disturbed by whatever else the machine runs."""
+        return min(timed(render, graded_result(), nb) for _ in range(2))
+
+    small, large = (render_seconds(book(scale)) for scale in (1, 2))
+    print(f"page: {small:.2f} s, twice the notebook: {large:.2f} s")
+    assert large < 1.5 * small + 0.5 and large < 60
+
+
+def test_counts_are_bounded_and_said():
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("x") for _ in range(feedback.MAX_CELLS + 7)])
+    nb.cells[0] = v4.new_code_cell("print()")
+    nb.cells[0].outputs = [v4.new_output("stream", name="stdout", text="o")] * (feedback.MAX_OUTPUTS + 5)
+    page = render(graded_result(), nb)
+    assert "[grader: 7 more cells cut]" in page and "[grader: 5 more outputs cut]" in page
+    assert page.count('class="jp-Cell ') == feedback.MAX_CELLS + 1  # the note is a cell of its own
+
+
+def test_the_summary_is_bounded():
+    result = Result("amy" * 10_000, "00-warmup", "graded", [Check(f"t{i}" * 1000, 0, 1, "failed", "<v>" * 10_000)
+                                                            for i in range(feedback.MAX_TESTS + 3)])
+    page = render(result, None)
+    assert "[grader: 3 more tests cut]" in page
+    assert page.count('<tr class="grader-test">') == feedback.MAX_TESTS
+    # Each row escaped (six characters at most for one) and marked; unbounded, some 45 MB.
+    assert len(page) < feedback.MAX_TESTS * 6 * (feedback.TEST_NAME_CHARS + feedback.TEST_OUTPUT_CHARS + 100) + 2**20
+
+
+def test_an_image_too_large_is_left_out_and_said():
+    nb = v4.new_notebook(cells=[v4.new_code_cell("plot()")])
+    nb.cells[0].outputs = [v4.new_output("display_data", data={"image/png": "Zm9v" * (feedback.IMAGE_CHARS // 4 + 1)}),
+                           v4.new_output("display_data", data={"image/png": "iVBORw0KGgo="})]
+    page = render(graded_result(), nb)
+    assert f"[grader: an image of {4 * (feedback.IMAGE_CHARS // 4 + 1)} characters cut]" in page
+    assert "data:image/png;base64,iVBORw0KGgo=" in page and "Zm9vZm9v" not in page
+
+
+def test_browser_runs_no_script_of_a_hostile_page(tmp_path):
+    nb = v4.new_notebook()
+    for family in ("hostile html", "html comments", "mixed"):
+        nb.cells += hostile_notebook(FAMILIES[family](feedback.OUTPUT_CHARS), 1).cells
+    path = tmp_path / "page.html"
+    path.write_text(render(graded_result(), nb, title="Warm-up"))
+    dom = chromium(tmp_path, "--dump-dom", path.as_uri()).stdout
+    assert dom_title(dom) == "Warm-up: amy" and 'data-pwned="1"' not in dom
+    assert "[grader: " in dom

@@ -1,0 +1,339 @@
+"""The LLM server under hostile requests: every request is bounded in size, depth and time
+before the server reads, parses or keeps it, and the server keeps answering.
+
+Requests are written byte by byte on the server's Unix socket (the way a sandboxed notebook
+reaches it), so that lengths can lie, bodies can be chunked or trickle in, and heads can be
+as large as an attacker likes. The memory test serves from a process of its own and reads
+that process's peak resident size.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import select
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from grader.llm_server import LLM, KiB, Limits, MiB, Server
+
+LIMITS = Limits()
+CHAT = b"/v1/chat/completions"
+
+
+@contextmanager
+def serving(tmp_path: Path, limits: Limits = LIMITS) -> Iterator[tuple[Path, LLM]]:
+    sock = tmp_path / "llm.sock"
+    server = Server(uds=sock, limits=limits)
+    server.start()
+    try:
+        yield sock, LLM(server.state)
+    finally:
+        server.stop()
+
+
+def connect(sock: Path) -> socket.socket:
+    conn = socket.socket(socket.AF_UNIX)
+    conn.settimeout(30)
+    conn.connect(str(sock))
+    return conn
+
+
+def head(length: int | None = None, path: bytes = CHAT, extra: bytes = b"") -> bytes:
+    framing = b"transfer-encoding: chunked\r\n" if length is None else b"content-length: %d\r\n" % length
+    return b"POST %s HTTP/1.1\r\nhost: grader\r\ncontent-type: application/json\r\n%s%s\r\n" % (path, framing, extra)
+
+
+def chat_pieces(size: int, piece: int = 64 * KiB) -> Iterator[bytes]:
+    """A chat request of exactly ``size`` bytes, in pieces (never all in memory at once)."""
+    prefix, suffix = b'{"messages": [{"role": "user", "content": "', b'"}]}'
+    yield prefix
+    left = size - len(prefix) - len(suffix)
+    while left > 0:
+        yield b"a" * min(piece, left)
+        left -= piece
+    yield suffix
+
+
+def chat_body(size: int) -> bytes:
+    return b"".join(chat_pieces(size))
+
+
+def chunked(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    for piece in pieces:
+        yield b"%x\r\n%s\r\n" % (len(piece), piece)
+    yield b"0\r\n\r\n"
+
+
+def in_pieces(data: bytes, piece: int = 64 * KiB) -> list[bytes]:
+    return [data[start:start + piece] for start in range(0, len(data), piece)]
+
+
+def message(body: bytes) -> str:
+    """The error message of an answer in OpenAI's shape."""
+    return json.loads(body)["error"]["message"]
+
+
+def exchange(sock: Path, first: bytes, rest: Iterable[bytes] = ()) -> tuple[int, bytes, int]:
+    """Send ``first``, then each of ``rest`` until the server answers; return the status and
+    body of the answer and how many bytes of ``rest`` went out before it came."""
+    with connect(sock) as conn:
+        conn.sendall(first)
+        sent = 0
+        for piece in rest:
+            if select.select([conn], [], [], 0)[0]:
+                break
+            try:
+                conn.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(piece)
+        answer = http.client.HTTPResponse(conn)
+        answer.begin()
+        return answer.status, answer.read(), sent
+
+
+def still_answers(sock: Path) -> None:
+    status, answer, _ = exchange(sock, head(100) + chat_body(100))
+    assert status == 200 and json.loads(answer)["choices"][0]["message"]["content"].startswith("[grader model]")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[tuple[Path, LLM]]:
+    with serving(tmp_path_factory.mktemp("llm")) as served:
+        yield served
+
+
+SIZES = [LIMITS.body - 1, LIMITS.body, LIMITS.body + 1, 2 * LIMITS.body, 100 * LIMITS.body]
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+@pytest.mark.parametrize("size", SIZES)
+def test_bodies_around_and_far_over_the_bound(server, size, framing):
+    sock, llm = server
+    llm.clear()
+    pieces = chat_pieces(size)
+    first, rest = (head(size), pieces) if framing == "content-length" else (head(), chunked(pieces))
+    status, answer, sent = exchange(sock, first, rest)
+    if size <= LIMITS.body:
+        assert status == 200 and len(llm.requests[0].raw) == size
+    else:
+        assert status == 413 and "larger than 1024 KiB" in message(answer)
+        assert not llm.requests
+    if size == 100 * LIMITS.body:
+        assert sent < size // 10  # answered long before the body was in: never read to its end
+    still_answers(sock)
+
+
+def test_a_declared_length_over_the_bound_is_refused_before_its_body(server):
+    sock, _ = server
+    status, answer, sent = exchange(sock, head(100 * MiB))
+    assert (status, sent) == (413, 0) and "larger than" in message(answer)
+    still_answers(sock)
+
+
+@pytest.mark.parametrize("depth", [1, LIMITS.depth - 1, LIMITS.depth, LIMITS.depth + 1, 2 * LIMITS.depth,
+                                   LIMITS.body // 2])
+def test_nesting_around_and_far_over_the_bound(server, depth):
+    sock, _ = server
+    body = b"[" * depth + b"]" * depth
+    status, answer, _ = exchange(sock, head(len(body)) + body)
+    if depth <= LIMITS.depth:
+        assert status == 200
+    else:
+        assert status == 400 and f"nested deeper than {LIMITS.depth} levels" in message(answer)
+    still_answers(sock)
+
+
+def header_fields(count: int, size: int = 8) -> bytes:
+    return b"".join(b"x-f%d: %s\r\n" % (i, b"v" * size) for i in range(count))
+
+
+RESET = 0  # h11 refuses a head that overflows its buffer, and uvicorn closes at once: the
+# client, still sending, may see the connection reset rather than the 400
+
+
+@pytest.mark.parametrize("fields, expected", [
+    (header_fields(LIMITS.headers - 3), {200}),  # host, content-type, content-length make the bound
+    (header_fields(LIMITS.headers - 2), {431}),
+    (header_fields(1, LIMITS.head // 2), {200}),
+    (header_fields(1, LIMITS.head), {431, 400, RESET}),
+    (header_fields(1, 50 * LIMITS.head), {400, RESET}),
+    (header_fields(5000), {431, 400, RESET}),
+])
+def test_heads_around_and_far_over_the_bound(server, fields, expected):
+    sock, llm = server
+    llm.clear()
+    try:
+        status, _, _ = exchange(sock, b"", in_pieces(head(100, extra=fields) + chat_body(100)))
+    except ConnectionResetError:
+        status = RESET
+    assert status in expected
+    assert len(llm.requests) == (status == 200)
+    still_answers(sock)
+
+
+def trickle(conn: socket.socket, data: bytes) -> bool:
+    """Send ``data`` a byte at a time, pausing between bytes until the server closes; True
+    if it did before everything was sent."""
+    for byte in data:
+        readable, _, _ = select.select([conn], [], [], 0.05)
+        if readable and conn.recv(1024) == b"":
+            return True
+        try:
+            conn.send(bytes([byte]))
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+    return False
+
+
+@pytest.mark.parametrize("before, trickled", [
+    (b"", b""),  # a connection that never sends a thing
+    (b"", head(100)),  # a head a byte at a time
+    (head(100), chat_body(100)),  # a body a byte at a time
+    (head(100) + b"{", b""),  # a body that stops
+])
+def test_a_request_that_takes_too_long_to_arrive_is_cut_off(tmp_path, before, trickled):
+    limits = Limits(seconds=1)
+    with serving(tmp_path, limits) as (sock, llm), connect(sock) as conn:
+        started = time.monotonic()
+        conn.sendall(before)
+        assert trickle(conn, trickled) or conn.recv(1024) == b""
+        waited = time.monotonic() - started
+        assert limits.seconds * 0.9 <= waited < limits.seconds + 10
+        assert not llm.requests
+        still_answers(sock)
+
+
+def test_connections_over_the_bound_are_closed_as_they_arrive(tmp_path):
+    with serving(tmp_path, Limits(connections=4)) as (sock, _):
+        idle = [connect(sock) for _ in range(4)]
+        with connect(sock) as extra:
+            assert extra.recv(1024) == b""
+        idle.pop().close()
+        deadline = time.monotonic() + 10
+        while True:  # until the server has seen the close
+            try:
+                still_answers(sock)
+                break
+            except (ConnectionError, http.client.HTTPException):
+                assert time.monotonic() < deadline
+        for conn in idle:
+            conn.close()
+
+
+def chat(client: httpx.Client, size: int = 100) -> httpx.Response:
+    return client.post("/v1/chat/completions", content=chat_body(size), headers={"content-type": "application/json"})
+
+
+def test_the_record_keeps_the_first_requests_and_counts_the_rest(tmp_path):
+    limits = Limits(recorded=5, recorded_bytes=3 * KiB)
+    with serving(tmp_path, limits) as (sock, llm), httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://grader") as client:
+        assert all(chat(client).status_code == 200 for _ in range(8))
+        assert (len(llm.requests), llm.dropped) == (5, 3)
+        assert all(body["messages"][0]["content"] for body in llm.chat_requests())
+        llm.clear()
+        assert (len(llm.requests), llm.dropped) == (0, 0)
+        assert all(chat(client, KiB).status_code == 200 for _ in range(4))  # bytes, not count, run out
+        assert (len(llm.requests), llm.dropped) == (3, 1)
+
+
+def test_embeddings_inputs_are_bounded(server):
+    sock, _ = server
+    with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://grader") as client:
+        for count, status in [(LIMITS.inputs, 200), (LIMITS.inputs + 1, 400)]:
+            answer = client.post("/v1/embeddings", json={"model": "e", "input": ["t"] * count})
+            assert answer.status_code == status
+        assert f"more than {LIMITS.inputs} inputs" in message(answer.content)
+
+
+SERVE = """
+import sys
+from pathlib import Path
+from grader.llm_server import Server
+server = Server(uds=Path(sys.argv[1]))
+server.start()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def peak_rss(pid: int) -> int:
+    """The process's peak resident set size, in bytes."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) * KiB
+
+
+def hostile_requests(sock: Path, client: httpx.Client) -> None:
+    """Everything above at once, each far over its bound, and a notebook calling in a loop."""
+    for size in (2 * LIMITS.body, 100 * LIMITS.body):
+        assert exchange(sock, head(), chunked(chat_pieces(size)))[0] == 413
+        assert exchange(sock, head(size), chat_pieces(size))[0] == 413
+    widest = b"[" + b"{}," * (LIMITS.body // 3 - 1) + b"{}]"  # parses to the most objects per byte
+    for _ in range(4):
+        assert exchange(sock, head(len(widest)) + widest)[0] == 200
+    for _ in range(LIMITS.recorded_bytes // LIMITS.body + 4):  # the record fills, then counts the rest
+        assert exchange(sock, head(LIMITS.body), chat_pieces(LIMITS.body))[0] == 200
+    for _ in range(LIMITS.recorded + 200):
+        assert chat(client).status_code == 200
+    deep = b"[" * (LIMITS.body // 2) + b"]" * (LIMITS.body // 2)
+    assert exchange(sock, head(len(deep)) + deep)[0] == 400
+
+
+def test_memory_stays_bounded_whatever_the_notebook_sends(tmp_path):
+    sock = tmp_path / "llm.sock"
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(sock)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://grader") as client:
+            for _ in range(20):
+                assert chat(client).status_code == 200
+            before = peak_rss(proc.pid)
+            hostile_requests(sock, client)
+            grown = peak_rss(proc.pid) - before
+            assert chat(client).status_code == 200
+        print(f"peak RSS grew by {grown / MiB:.1f} MiB")
+        # The record's bodies (16 MiB) and one body at the bound, parsed and walked for its
+        # depth (some 50 MiB at the most objects per byte); without the bounds the 100 MiB
+        # bodies alone cost gigabytes.
+        assert grown < 96 * MiB
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
+
+
+class Recording(logging.Handler):
+    def __init__(self):
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.parametrize("body", [{"tools": [{"function": 1}]},
+                                  {"response_format": {"type": "json_schema", "json_schema": {"schema": {"enum": []}}}}])
+def test_a_request_the_server_fails_on_leaves_no_traceback(server, body):
+    sock, _ = server
+    log = logging.getLogger("uvicorn.error")  # where uvicorn writes what the app raised
+    recording = Recording()
+    log.addHandler(recording)
+    try:
+        data = json.dumps(body).encode()
+        for _ in range(3):
+            assert exchange(sock, head(len(data)) + data)[0] == 500
+        still_answers(sock)
+    finally:
+        log.removeHandler(recording)
+    assert not recording.records
