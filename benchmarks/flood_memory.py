@@ -2,8 +2,8 @@
 
 Three batches of the example lab, each ``grade -j 2`` inside a memory cgroup of its
 own (cgroup v1, as root): honest notebooks (the baseline), notebooks that print
-and display 200 MiB each, and notebooks whose errors and output metadata carry
-200 MiB. The cgroup's peak is the grader's (kernels leave it for cgroups of their
+and display 200 MiB each, and notebooks whose output metadata carries 100 MiB
+and whose error carries 1 MiB. The cgroup's peak is the grader's (kernels leave it for cgroups of their
 own as they start). Every batch must grade every notebook with full marks, or no
 numbers are reported.
 
@@ -39,7 +39,7 @@ FLOODS = {
                         "    display({'text/plain': 'd' * 2**20}, raw=True)"],
     "error + metadata": ["from IPython.display import display\nfor i in range(100):\n"
                          "    display({'text/plain': 'm'}, metadata={'m': 'x' * 2**20}, raw=True)",
-                         "raise ValueError('e' * 150 * 2**20)"],
+                         "raise ValueError('e' * 2**20)"],
 }
 
 

@@ -23,19 +23,19 @@ def live(nb):
     """The running container's answers, or the reason there are none."""
     try:
         files = deployment.read_files(nb, deployment.NOTEBOOK_FILES)
-        return deployment.run_live(files, ROWS, BAD), deployment.probe_app(nb, ROWS, {})
+        return deployment.run_live(files, ROWS, BAD), deployment.saved_predictions(nb, ROWS)
     except (deployment.NotRun, deployment.BuildRefused, RuntimeError, ValueError) as exc:
         return exc, None
 
 
-def running(live) -> tuple[deployment.Live, dict]:
-    container, in_process = live
+def running(live) -> tuple[deployment.Live, list[int] | None]:
+    container, expected = live
     if isinstance(container, deployment.NotRun):
         pytest.skip(str(container))
     if isinstance(container, Exception):
         pytest.fail(f"{type(container).__name__}: {container}" if isinstance(container, deployment.BuildRefused)
                     else str(container), pytrace=False)
-    return container, in_process
+    return container, expected
 
 
 @pytest.mark.points(3)
@@ -57,10 +57,10 @@ def test_live_health(live, record_property):
 @pytest.mark.points(2)
 def test_live_predictions(live):
     """live: the container's /predict answers like the app in-process, and 422 for bad input"""
-    container, in_process = running(live)
+    container, expected = running(live)
     assert container.startup is not None, f"/health never answered 200:\n{container.logs}"
     answers = [r["json"]["prediction"] if r["status"] == 200 else r["status"] for r in container.predict]
-    assert answers == in_process.get("expected"), "the container's predictions differ from the saved model's"
+    assert answers == expected, "the container's predictions differ from the saved model's"
     assert {name: r["status"] for name, r in container.bad.items()} == {name: 422 for name in BAD}
 
 

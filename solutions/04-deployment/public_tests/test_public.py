@@ -1,8 +1,9 @@
 """Public tests: run them with ``check("q1")`` in the notebook or ``grade check``.
 
 They read the files your notebook wrote (model.joblib, app.py,
-requirements.txt, Dockerfile) and run your app with FastAPI's TestClient in
-a fresh Python process. The grader also runs hidden tests on more requests,
+requirements.txt, Dockerfile) and serve your app with uvicorn in a fresh
+sandbox that holds only app.py and model.joblib, sending it requests from
+outside. The grader also runs hidden tests on more requests,
 on bad input, and on every Dockerfile practice the notebook teaches.
 """
 

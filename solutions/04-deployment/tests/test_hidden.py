@@ -1,8 +1,9 @@
 """Hidden tests for 04-deployment: run by the grader only.
 
-In-process: the notebook's app.py and model.joblib are copied to a fresh
-Python process in the sandbox and served with TestClient; the rows are
-chosen at random here, so no answer can be written in advance. Static: the
+In-process: the notebook's app.py and model.joblib are copied into a fresh
+sandbox and served there with uvicorn; the requests come from the grader's
+process, and the rows are chosen at random here, so no answer can be
+written in advance. Static: the
 Dockerfile is parsed and linted here, and each practice the notebook teaches
 is worth its own points. A Dockerfile that reaches for the network or the
 host at build time earns none of them.
@@ -83,7 +84,7 @@ def test_q2_bad_input_is_422(app):
 def test_q2_model_loaded_at_start_up(app):
     """q2: the model is loaded once at start-up, not on each request"""
     response = app["without_file"]
-    assert response["status"] == 200, "with model.joblib gone after start-up, /predict failed"
+    assert response["status"] == 200, "with model.joblib emptied after start-up, /predict failed"
     assert response["json"]["prediction"] == app["expected"][0]
 
 
