@@ -36,7 +36,7 @@ from grader import llm_server
 from grader import ci
 from grader.batch import run_batch
 from grader.course import Course, CourseError
-from grader.discover import discover, metadata_lab
+from grader.discover import Submission, discover, metadata_lab
 from grader.export import cmd_export
 from grader.feedback import publisher
 from grader.history import cmd_report
@@ -164,7 +164,7 @@ def find_course_root(notebook: Path, lab: str | None) -> Path:
 
 def _metadata_lab(notebook: Path) -> str | None:
     try:
-        return metadata_lab(notebook.read_bytes())
+        return metadata_lab(Submission("", notebook).read_bytes())  # bounded, links refused
     except (OSError, ValueError):
         return None
 

@@ -373,7 +373,7 @@ def _unverified(text: str, base: str, label: str) -> str | None:
     if problem or not df.all("FROM"):
         return problem or "no FROM"
     aliases: set[str] = set()
-    following = dict(zip(df.instructions, [*df.instructions[1:], None]))
+    following = dict(zip(df.instructions, [*df.instructions[1:], None], strict=True))
     for i in df.all("FROM"):
         words = i.value.split()
         named = bool(words) and (words[0] == base or words[0] in aliases)

@@ -18,6 +18,9 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from grader import bounded
+
+RESULT_LIMIT = 16 * 2**20  # bytes of a results file read back: the grader writes far less
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid")
 NOT_RUN = "not run"  # a test's status when what it needs is missing here; its points are left out
 GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "reused", "execution_time",
@@ -111,7 +114,7 @@ def result_path(out_dir: Path, student: str, lab: str) -> Path:
 def read_result(out_dir: Path, student: str, lab: str) -> Result | None:
     """The earlier result for (student, lab), or None if there is none or it does not parse."""
     try:
-        data = json.loads(result_path(out_dir, student, lab).read_text(encoding="utf-8"))
+        data = bounded.loads(result_path(out_dir, student, lab).read_bytes(), RESULT_LIMIT, "a results file")
         result = Result.from_json(data)
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -83,7 +83,10 @@ def grade_to_disk(job: Job, steps: Steps) -> None:
     write_feedback(job.out, result, executed_notebook(result), (), _title(job, result.lab))
 
 
-def grade(job: Job, steps: Steps = NoSteps()) -> Result:
+NO_STEPS = NoSteps()
+
+
+def grade(job: Job, steps: Steps = NO_STEPS) -> Result:
     """Grade one submission. Problems of the submission become a status; problems
     of the grader (a broken sandbox, tests that do not load) raise."""
     started = time.monotonic()
