@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/docker_vs_bwrap.py
 	$(BIN)/python benchmarks/deployment_layers.py
 	$(BIN)/python benchmarks/flood_memory.py
+	$(BIN)/python benchmarks/feedback_growth.py
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system

@@ -32,9 +32,15 @@ from typing import Protocol
 
 from grader.results import Result
 from grader.runner import Job, Steps, grade_to_disk
-from grader.sandbox import reclaim_worker
+from grader.sandbox import cgroups, reclaim_worker
 
 START_SECONDS = 60.0  # from fork to the first step: importing what the grader did not preload
+# The grader's own memory for one submission: its tests' imports (torch) and the kernel's
+# messages in flight. ZeroMQ bounds each frame of a message but not how many frames one
+# message has, so this cgroup (made as root) is what bounds the rest; a worker that hits
+# it is killed, and its row says so.
+WORKER_MEMORY_MIB = 2048
+WORKER_PIDS = 1024
 
 
 class Executor(Protocol):
@@ -79,6 +85,8 @@ class Worker:
     result: Result | None = None
     error: str | None = None  # the task raised: a failure of the grader's own
     overran: bool = False
+    group: cgroups.Cgroup | None = None  # the worker's memory cgroup, where it could be made
+    out_of_memory: bool = False  # the cgroup's kernel killed the worker for its memory
     hung_up: bool = False  # the worker closed its end: nothing more will come
 
     def drain(self) -> None:
@@ -133,7 +141,8 @@ class LocalExecutor:
         process = self._context.Process(target=_work, args=(self.task, job, sender, scratch), daemon=True)
         process.start()
         sender.close()
-        return Worker(job, process, receiver, scratch, deadline=time.monotonic() + START_SECONDS)
+        return Worker(job, process, receiver, scratch, deadline=time.monotonic() + START_SECONDS,
+                      group=_confine(process.pid))
 
     def _wait(self, running: list[Worker]) -> list[Worker]:
         """Wait for a message, an exit or the nearest deadline; return the workers that ended."""
@@ -174,6 +183,8 @@ class LocalExecutor:
             return "timeout", f"grading stopped: {worker.step} took longer than {worker.seconds:g} s"
         code = worker.process.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        if worker.out_of_memory:
+            how = f"it used the {WORKER_MEMORY_MIB} MiB the grader allows itself per submission"
         return "crashed", f"grading stopped: the grading process died while {worker.step} ({how})"
 
     @staticmethod
@@ -184,8 +195,26 @@ class LocalExecutor:
                 os.kill(worker.process.pid, signal.SIGKILL)
         worker.process.join()
         worker.conn.close()
+        if worker.group is not None:
+            worker.out_of_memory = worker.group.oom_killed()
+            worker.group.remove()
         reclaim_worker(worker.process.pid, abnormal=worker.overran or worker.process.exitcode != 0)
         shutil.rmtree(worker.scratch, ignore_errors=True)
+
+
+def _confine(pid: int) -> cgroups.Cgroup | None:
+    """Move worker ``pid`` into a memory cgroup of its own (root only; else it runs as it is).
+    Its sandboxes leave it for cgroups of their own as they start."""
+    if os.geteuid() != 0:
+        return None
+    group = cgroups.create(f"grader-worker-{pid}", WORKER_MEMORY_MIB, WORKER_PIDS)
+    if group is not None:
+        try:
+            for procs in group.procs_files:
+                procs.write_text(str(pid))
+        except OSError:  # the worker is gone already: nothing to confine
+            pass
+    return group
 
 
 def _work(task: Task, job: Job, conn: Connection, scratch: Path) -> None:

@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
-from zmq.utils.monitor import parse_monitor_message
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.session import Session
+from zmq.utils.monitor import parse_monitor_message
 
 from grader import bounded
-
 from grader.sandbox import Backend, Limits, Service
 
 STARTUP_TIMEOUT = 60.0
@@ -42,8 +41,8 @@ LOG_TAIL = 2000
 MiB = 2**20
 # The largest frame the grader accepts on each channel, and how many messages may wait
 # unread. ZeroMQ checks a frame's size from its header, before it allocates the frame,
-# and drops the connection to a kernel that sends a larger one (it reconnects by itself):
-# nothing a kernel sends can make the grader hold more than about size x queue per channel.
+# and drops the connection to a kernel that sends a larger one (BoundedKernelClient then
+# connects again): nothing a kernel sends can make the grader hold more than about size x queue per channel.
 # iopub carries values for tests (grader.codec keeps them below 16 MiB); the others carry
 # replies, which are small. stdin is never started (the grader answers no input()), only
 # connected by jupyter_client as it stops; the heartbeat is never started: a dead kernel

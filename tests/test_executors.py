@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.discover import Submission
-from grader.executors import LocalExecutor
+from grader.executors import WORKER_MEMORY_MIB, LocalExecutor
 from grader.results import Result
 from grader.runner import Job, Steps
 
@@ -27,6 +27,11 @@ def fake_task(job: Job, steps: Steps) -> None:
             steps.deliver(Result(name, "lab", "graded", message="kept"))
         steps.begin(step, 0.5)
         signal.pause()
+    if name == "hogs":  # the grader's own process filling its memory (a message of many frames, say)
+        steps.begin("testing", 60)
+        hog = []
+        while True:
+            hog.append(bytearray(64 * 2**20))
     if name.startswith("dies"):
         os._exit(9)
     if name == "raises":
@@ -89,3 +94,13 @@ def test_each_job_gets_its_own_scratch_folder_removed_after_it(tmp_path, monkeyp
     results = [r for _, r in LocalExecutor(2, fake_task).run(jobs("a", "dies", "hangs-testing", "b"))]
     assert len(results) == 4
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_over_its_memory_is_killed_and_its_row_says_why():
+    if os.geteuid() != 0:
+        pytest.fail("the worker's memory cgroup is made as root: run the tests as root")
+    results = {r.student: r for _, r in LocalExecutor(2, fake_task).run(jobs("hogs", "a"))}
+    assert results["hogs"].status == "crashed"
+    assert f"used the {WORKER_MEMORY_MIB} MiB the grader allows itself" in results["hogs"].message
+    assert results["a"].status == "graded"
+    assert not list(Path("/sys/fs/cgroup").glob("*/grader-worker-*"))

@@ -2,18 +2,15 @@
 
 A generated family of pathological texts (runs of link openers, brackets, backticks,
 emphasis, HTML-ish openers, entities, ANSI codes, deep lists and quotes, one huge line)
-goes through each filter the page uses, at sizes eight times apart: a linear filter takes
-about eight times as long, a quadratic one sixty-four. Then each text fills every place of a
-notebook (markdown and code cells, stream, HTML, markdown and plain outputs, a traceback)
-far past the page's bounds: the page renders in bounded time, says what it cut, and is
-still well formed and sanitised.
+fills every place of a notebook (markdown and code cells, stream, HTML, markdown and plain
+outputs, a traceback) far past the page's bounds: the page says what it cut, and is still
+well formed and sanitised. How each filter's time grows on these texts is measured in
+``benchmarks/feedback_growth.py`` (speed is a benchmark's, not a test's).
 """
 
 from __future__ import annotations
 
-import gc
 import re
-import time
 from collections.abc import Callable
 from functools import cache
 from html.parser import HTMLParser
@@ -90,42 +87,6 @@ SIZES = {"markdown": feedback.SOURCE_CHARS, "code": feedback.SOURCE_CHARS,
          "html": feedback.OUTPUT_CHARS, "ansi": feedback.OUTPUT_CHARS}
 
 
-def timed(function: Callable, *args) -> float:
-    started = time.perf_counter()
-    function(*args)
-    return time.perf_counter() - started
-
-
-def growth(function: Callable[[str], str], family: Family, size: int) -> float:
-    """How many times longer ``function`` takes on eight times the input (a linear one: about
-    eight; a quadratic one: sixty-four). Each size's best of three runs, taken in turn and
-    without the garbage collector, so that whatever else the machine runs weighs on both;
-    a millisecond is added to each so that noise in tiny times cannot count as growth."""
-    texts = [family(size // 8), family(size)]
-    gc.collect()
-    gc.disable()
-    try:
-        runs = [[timed(function, text) for text in texts] for _ in range(3)]
-    finally:
-        gc.enable()
-    small, large = (min(times) + 0.001 for times in zip(*runs))
-    return large / small
-
-
-@pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize("stage", FILTERS)
-def test_every_filter_grows_linearly(stage, family):
-    assert growth(FILTERS[stage], FAMILIES[family], SIZES[stage]) < 20
-
-
-def test_the_growth_measure_sees_nbconverts_quadratic_filter():
-    """The control: nbconvert's own files-prefix filter, replaced on the page, on a run of
-    link openers, at the size a markdown cell is cut to."""
-    from nbconvert.filters.strings import strip_files_prefix
-
-    assert growth(strip_files_prefix, FAMILIES["link openers"], feedback.SOURCE_CHARS) > 20
-
-
 def hostile_notebook(text: str, cells: int) -> nbformat.NotebookNode:
     """``text`` in every place of ``cells`` pairs of cells."""
     nb = v4.new_notebook()
@@ -193,31 +154,10 @@ def assert_well_formed_and_sanitised(page: str) -> None:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_hostile_notebook_renders_a_bounded_sanitised_page(family):
     text = FAMILIES[family](2 * feedback.OUTPUT_CHARS)
-    started = time.perf_counter()
     page = render(graded_result(), hostile_notebook(text, 2))
-    assert time.perf_counter() - started < 60  # a generous ceiling: the slowest take a few seconds
     assert "[grader: " in page and " more characters cut]" in page
     assert len(page) < 16 * 2**20
     assert_well_formed_and_sanitised(page)
-
-
-def test_page_time_stays_flat_past_the_bounds():
-    """Past the page's shares, more input is cut, not rendered: twice the notebook, in cells
-    and in the size of each, takes about as long. The texts are among the slowest per
-    character for their filters."""
-    def book(scale: int) -> nbformat.NotebookNode:
-        nb = v4.new_notebook()
-        for family in ("quoted lines", "asterisks", "html nesting", "ansi codes"):
-            nb.cells += hostile_notebook(FAMILIES[family](scale * feedback.OUTPUT_CHARS), scale * 5).cells
-        return nb
-
-    def render_seconds(nb: nbformat.NotebookNode) -> float:
-        """The better of two runs: the less disturbed by whatever else the machine runs."""
-        return min(timed(render, graded_result(), nb) for _ in range(2))
-
-    small, large = (render_seconds(book(scale)) for scale in (1, 2))
-    print(f"page: {small:.2f} s, twice the notebook: {large:.2f} s")
-    assert large < 1.5 * small + 0.5 and large < 60
 
 
 def test_counts_are_bounded_and_said():
