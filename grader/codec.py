@@ -321,6 +321,21 @@ _DECODERS = {
 MIME = "application/vnd.grader.value+json"
 
 
+def quiet():
+    """Kernel side: a context in which the code's stdout and stderr go nowhere. What student
+    code prints while a test calls it is never shown (it would reveal the tests' inputs), so
+    it is not even sent: a flood printed by the function under test cannot crowd out the
+    value the test waits for."""
+    import contextlib
+    import os
+
+    stack = contextlib.ExitStack()
+    sink = stack.enter_context(open(os.devnull, "w"))
+    stack.enter_context(contextlib.redirect_stdout(sink))
+    stack.enter_context(contextlib.redirect_stderr(sink))
+    return stack
+
+
 def emit(value) -> None:
     """Kernel side: send ``value`` to the grader as a display bundle of its own type. A value
     too large to cross is refused here, with a reason, rather than lost on the way."""

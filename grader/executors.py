@@ -51,10 +51,9 @@ class Executor(Protocol):
 Task = Callable[[Job, Steps], None]
 
 
-def grader_error(job: Job, exc: BaseException | str) -> Result:
+def grader_error(job: Job, text: str) -> Result:
     """The row of a submission the grader itself failed on (the batch exits non-zero)."""
     sub = job.submission
-    text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
     return Result(sub.student, sub.lab, "crashed", message=f"grader error: {text}", origin=sub.origin)
 
 
@@ -198,7 +197,8 @@ class LocalExecutor:
         if worker.group is not None:
             worker.out_of_memory = worker.group.oom_killed()
             worker.group.remove()
-        reclaim_worker(worker.process.pid, abnormal=worker.overran or worker.process.exitcode != 0)
+        if worker.overran or worker.process.exitcode != 0:
+            reclaim_worker(worker.process.pid)
         shutil.rmtree(worker.scratch, ignore_errors=True)
 
 

@@ -21,20 +21,7 @@ from grader.kernel import Kernel, KernelTimeout
 from grader.sandbox import Backend
 
 _CODEC_NAME = "__grader_codec__"
-_QUIET = "__grader_quiet__"  # a context in which the code's stdout and stderr go nowhere
 _VALUE = "__grader_value__"
-# What student code prints while a test calls it is never shown (it would reveal the
-# tests' inputs), so it is not even sent: a flood printed by the function under test
-# cannot crowd out the value the test waits for.
-_QUIET_SOURCE = f"""
-def {_QUIET}():
-    import contextlib, os
-    stack = contextlib.ExitStack()
-    sink = stack.enter_context(open(os.devnull, "w"))
-    stack.enter_context(contextlib.redirect_stdout(sink))
-    stack.enter_context(contextlib.redirect_stderr(sink))
-    return stack
-"""
 
 
 class NotebookError(Exception):
@@ -134,7 +121,7 @@ class Notebook:
 
     def _value(self, expression: str) -> Any:
         self._send_codec()
-        code = f"with {_QUIET}():\n    {_VALUE} = {expression}\n{_CODEC_NAME}.emit({_VALUE})\ndel {_VALUE}"
+        code = f"with {_CODEC_NAME}.quiet():\n    {_VALUE} = {expression}\n{_CODEC_NAME}.emit({_VALUE})\ndel {_VALUE}"
         reply = self._kernel.execute(code, self._call_timeout(), codec.MIME)
         if reply.status == "error":
             if reply.ename == "CodecError":
@@ -159,6 +146,6 @@ class Notebook:
         # Minimal tracebacks: IPython's default mode takes seconds to format a deep one,
         # and tests only need the exception's name and message.
         self.run(f"import types as _t\n{_CODEC_NAME} = _t.ModuleType({_CODEC_NAME!r})\n"
-                 f"exec({source!r}, {_CODEC_NAME}.__dict__)\ndel _t\n{_QUIET_SOURCE}"
+                 f"exec({source!r}, {_CODEC_NAME}.__dict__)\ndel _t\n"
                  "get_ipython().InteractiveTB.set_mode('Minimal')")
         self._codec_sent = True

@@ -21,6 +21,10 @@ from pathlib import Path
 from grader import bounded
 
 RESULT_LIMIT = 16 * 2**20  # bytes of a results file read back: the grader writes far less
+# Bytes of an executed notebook kept beside its result. Outputs are capped as they stream
+# (grader.execute), but the sources come as submitted: a notebook of up to 50 MiB of code
+# and text must not be copied whole onto the grader's disk.
+EXECUTED_LIMIT = 32 * 2**20
 STATUSES = ("graded", "timeout", "memory", "crashed", "invalid")
 NOT_RUN = "not run"  # a test's status when what it needs is missing here; its points are left out
 GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "reused", "execution_time",
@@ -130,9 +134,16 @@ def write_result(out_dir: Path, result: Result) -> Path:
 
 
 def write_executed(out_dir: Path, result: Result) -> None:
-    """The executed notebook beside the results file, if the result carries one."""
-    if result.executed:
-        atomic_write(result_path(out_dir, result.student, result.lab).with_suffix(".ipynb"), result.executed)
+    """The executed notebook beside the results file, if the result carries one of at most
+    EXECUTED_LIMIT bytes; a larger one is not kept, and the result's message says so."""
+    if not result.executed:
+        return
+    size = len(result.executed.encode("utf-8", "surrogateescape"))
+    if size > EXECUTED_LIMIT:
+        note = f"the executed notebook ({size / 2**20:.0f} MiB) is over {EXECUTED_LIMIT // 2**20} MiB and was not kept"
+        result.message = "; ".join(p for p in (result.message, note) if p)
+        return
+    atomic_write(result_path(out_dir, result.student, result.lab).with_suffix(".ipynb"), result.executed)
 
 
 def write_gradebook(out_dir: Path, results: list[Result]) -> Path:

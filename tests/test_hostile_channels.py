@@ -106,6 +106,7 @@ def submissions() -> dict[str, list[str]]:
     subs = {f"exec-{kind}-{size}": execution_phase(kind, size) for kind in KINDS for size in SIZES}
     subs.update({f"test-{kind}": during_tests(kind) for kind in TEST_PHASE_KINDS})
     subs["many-cells"] = [HELPER] + [f"flood('stdout', {4 * MiB})"] * 12
+    subs["exec-big-source"] = ["#" + "s" * 999_999] * 36  # 36 MB of code: no output, yet over the file bound
     return subs
 
 

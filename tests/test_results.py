@@ -9,8 +9,8 @@ import os
 import pytest
 
 from grader import results
-from grader.results import (GRADEBOOK_COLUMNS, STATUSES, Result, atomic_write, csv_cell, file_name, result_path,
-                            write_gradebook, write_result)
+from grader.results import (EXECUTED_LIMIT, GRADEBOOK_COLUMNS, STATUSES, Result, atomic_write, csv_cell, file_name,
+                            result_path, write_gradebook, write_result)
 
 
 
@@ -261,3 +261,13 @@ def test_gradebook_rewrite_replaces_previous(tmp_path):
     rows = read_csv(tmp_path / "gradebook.csv")
     assert [r[0] for r in rows[1:]] == ["bob"]
     assert os.listdir(tmp_path) == ["gradebook.csv"]
+
+
+@pytest.mark.parametrize("size", [EXECUTED_LIMIT - 1000, EXECUTED_LIMIT + 1, 3 * EXECUTED_LIMIT])
+def test_an_executed_notebook_over_the_limit_is_not_kept_and_the_result_says_so(tmp_path, size):
+    result = Result("amy", "lab", "graded", executed="x" * size)
+    write_result(tmp_path, result)
+    kept = result_path(tmp_path, "amy", "lab").with_suffix(".ipynb")
+    assert kept.is_file() == (size <= EXECUTED_LIMIT)
+    assert ("was not kept" in result.message) == (size > EXECUTED_LIMIT)
+    assert max(p.stat().st_size for p in tmp_path.rglob("*") if p.is_file()) <= EXECUTED_LIMIT

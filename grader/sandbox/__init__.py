@@ -124,14 +124,14 @@ def package_dir() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-def reclaim_worker(pid: int, abnormal: bool) -> None:
-    """Remove what the sandboxes of grading process ``pid`` left behind. After a clean exit
-    each sandbox removed itself; after a kill (or a crash) nothing else would."""
+def reclaim_worker(pid: int) -> None:
+    """Remove what the sandboxes of grading process ``pid`` left behind after it was killed
+    (or crashed): after a clean exit each sandbox removed itself, and nothing else would."""
     from grader.sandbox import bwrap
 
     if sys.platform.startswith("linux") and os.geteuid() == 0:
         bwrap.reclaim(pid)
-    if abnormal and importlib.util.find_spec("docker") is not None:
+    if importlib.util.find_spec("docker") is not None:
         from grader.sandbox import docker
 
         docker.reclaim(pid)
