@@ -37,8 +37,9 @@ from rich.console import Console
 from rich.table import Table
 from sklearn.datasets import load_breast_cancer
 
-from grader import deployment, image
-from grader.live import LiveNotebook
+from grader.engine.sandbox import image
+from grader.kits.deployment import kit as deployment
+from grader.testing.live import LiveNotebook
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "04-deployment" / "solution.ipynb"
 ROWS = load_breast_cancer().data[::57].tolist()

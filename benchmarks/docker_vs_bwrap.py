@@ -23,9 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grade_vs_nbclient import BenchmarkError, build_submissions, time_grade, verify_gradebook
-from grader import image
-
-
+from grader.engine.sandbox import image
 def benchmark(count: int, console: Console) -> None:
     client = docker.from_env()
     tag = image.current_image(client)

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from test_feedback_limits import FAMILIES, FILTERS, SIZES, Family, hostile_notebook  # noqa: E402
 
-from grader import feedback  # noqa: E402
+from grader.report import feedback  # noqa: E402
 from test_feedback import graded_result  # noqa: E402
 
 

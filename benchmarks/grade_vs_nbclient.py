@@ -80,7 +80,7 @@ def run_nbclient(path: Path) -> nbformat.NotebookNode:
 
 
 def check_baseline_notebook(path: Path, nb: nbformat.NotebookNode) -> None:
-    """The first cell (``from grader.check import check``) ran cleanly and ``check`` was skipped."""
+    """The first cell (``from grader.testing.check import check``) ran cleanly and ``check`` was skipped."""
     code = [c for c in nb.cells if c.cell_type == "code"]
     errors = [o for o in code[0].outputs if o.output_type == "error"]
     if errors or code[0].execution_count is None:

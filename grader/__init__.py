@@ -1,7 +1,7 @@
 """A notebook autograder that runs every submission in a sandbox.
 
 Kept nearly empty on purpose: the package is also importable inside the
-sandbox (for ``grader.check``), where every import costs start-up time.
+sandbox (for ``grader.testing.check``), where every import costs start-up time.
 """
 
 import sys

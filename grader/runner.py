@@ -2,7 +2,7 @@
 
 This is the whole path of a submission through the grader; every step is a
 call into the module that owns it. ``grade_to_disk`` runs in a worker process
-of its own (see :mod:`grader.executors`), so that the tests' imports and any
+of its own (see :mod:`grader.batch.executors`), so that the tests' imports and any
 state they leave die with it. Before each step it tells the watchdog how long
 the step may take (:class:`Steps`): a step that overruns costs this row only.
 What is heavy (the executed notebook, the feedback page) is written here, in
@@ -19,16 +19,16 @@ from typing import Protocol
 
 import nbformat
 
-from grader.course import Course, Lab
-from grader.discover import Submission, load_notebook, reason
-from grader.execute import execute
-from grader.feedback import executed_notebook, write_feedback
-from grader.kernel import STARTUP_TIMEOUT, Kernel
-from grader.llm_server import sandbox_service
-from grader.notebook import Notebook
-from grader.plugin import GradingPlugin, run_tests
-from grader.results import NOT_RUN, Result, TestResult, write_executed
-from grader.sandbox import Limits, get_backend
+from grader.course.layout import Course, Lab
+from grader.course.discover import Submission, load_notebook, reason
+from grader.engine.execute import execute
+from grader.report.feedback import executed_notebook, write_feedback
+from grader.engine.kernel import STARTUP_TIMEOUT, Kernel
+from grader.kits.llm.server import sandbox_service
+from grader.testing.notebook import Notebook
+from grader.testing.plugin import GradingPlugin, run_tests
+from grader.results.store import NOT_RUN, Result, TestResult, write_executed
+from grader.engine.sandbox import Limits, get_backend
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Job:
     backend: str = "bwrap"
     hidden: bool = True  # False for ``grade check``: public tests only
     select: str | None = None  # a pytest -k expression
-    fingerprint: str = ""  # see grader.batch: stored with the result
+    fingerprint: str = ""  # see grader.batch.run: stored with the result
     out: Path | None = None  # where the executed notebook and the feedback page go (grade_to_disk)
     stop: tuple[str, str] | None = None  # (status, reason): an earlier try was stopped; run nothing
 
@@ -53,7 +53,7 @@ TEST_OUTPUT_LIMIT = 4000  # characters of one test's output kept in the results
 
 
 class Steps(Protocol):
-    """The watchdog's view of a job (grader.executors): each step, and the result early."""
+    """The watchdog's view of a job (grader.batch.executors): each step, and the result early."""
 
     def begin(self, name: str, seconds: float) -> None:
         """``name`` starts now and may take ``seconds``."""
@@ -123,7 +123,7 @@ def _title(job: Job, lab_id: str) -> str:
 
 def read_notebook(sub: Submission) -> tuple[nbformat.NotebookNode | None, str | None]:
     """The submitted notebook, or the reason it cannot be read. The document is bounded and its
-    shape checked (grader.discover.load_notebook) before nbformat converts and validates it;
+    shape checked (grader.course.discover.load_notebook) before nbformat converts and validates it;
     whatever the bytes are, a failure here is this submission's problem, never the batch's."""
     try:
         nb = nbformat.v4.to_notebook_json(load_notebook(sub.read_bytes()))

@@ -20,7 +20,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "course"
 LAB = "00-warmup"
-SANDBOX_UID_FLOOR = 1_000_000  # grader.sandbox.bwrap.FIRST_UID
+SANDBOX_UID_FLOOR = 1_000_000  # grader.engine.sandbox.bwrap.FIRST_UID
 
 
 def notebook(*cells: str, lab: str | None = LAB, tags: dict[int, list[str]] | None = None) -> nbformat.NotebookNode:
@@ -212,7 +212,7 @@ def course(tmp_path: Path) -> Path:
 
 def docker_problem() -> str | None:
     """Why the Docker backend cannot run here, or None when it can."""
-    from grader.sandbox import SandboxUnavailable, get_backend
+    from grader.engine.sandbox import SandboxUnavailable, get_backend
 
     try:
         get_backend("docker")
@@ -225,7 +225,7 @@ def kernel_containers() -> list[str]:
     """Kernel containers that exist now (there must be none once grading is over)."""
     import docker
 
-    from grader.sandbox.docker import LABEL
+    from grader.engine.sandbox.docker import LABEL
 
     try:
         client = docker.from_env()

@@ -18,8 +18,7 @@ from typing import Any
 
 import nbformat
 
-from grader import discover
-
+from grader.course import discover
 DEEP = "@@deep@@"  # a placeholder replaced by nesting too deep for json.dumps to write
 BIG_INT = "@@bigint@@"
 

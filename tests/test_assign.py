@@ -1,4 +1,4 @@
-"""Tests for grader.assign: solution notebook -> student notebook, copies, and staleness."""
+"""Tests for grader.course.assign: solution notebook -> student notebook, copies, and staleness."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.assign import AssignError, assign, out_of_date, render, stub_source, student_notebook
-from grader.course import Course
+from grader.course.assign import AssignError, assign, out_of_date, render, stub_source, student_notebook
+from grader.course.layout import Course
 
 REPO = Path(__file__).resolve().parents[1]
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"

@@ -21,7 +21,7 @@ def outputs(cell) -> str:
 
 def test_check_shows_the_public_tests_of_one_exercise(course):
     nb = run_in_lab_folder(course, notebook(
-        "from grader.check import check", *solution_cells()[:2], 'check("q1")',
+        "from grader.testing.check import check", *solution_cells()[:2], 'check("q1")',
         "def mean(values):\n    return 0", 'check("q2")'))
     assert outputs(nb.cells[3]) == "PASS q1: square(3) is 9\n1 passed, 0 failed\n"
     q2 = outputs(nb.cells[5])
@@ -30,7 +30,7 @@ def test_check_shows_the_public_tests_of_one_exercise(course):
 
 def test_check_does_nothing_while_grading(course, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_SANDBOX", "1")
-    nb = run_in_lab_folder(course, notebook("from grader.check import check", 'check("q1")'))
+    nb = run_in_lab_folder(course, notebook("from grader.testing.check import check", 'check("q1")'))
     assert outputs(nb.cells[1]) == "check('q1'): skipped while grading\n"
 
 

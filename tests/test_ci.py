@@ -17,9 +17,9 @@ import pytest
 from markdown_it import MarkdownIt
 
 from conftest import LAB, notebook, run_grade, solution_cells, write_notebook
-from grader import ci
-from grader.results import Result
-from grader.results import TestResult as Case  # not "Test...", which pytest would try to collect
+from grader.report import ci
+from grader.results.store import Result
+from grader.results.store import TestResult as Case  # not "Test...", which pytest would try to collect
 
 HOSTILE = [
     "q1: a, b % 100%0A::warning::forged",

@@ -26,8 +26,8 @@ import pytest
 import yaml
 
 from conftest import LAB, REPO, copy_course, notebook, run_grade, solution_cells, write_notebook
-from grader.ci import FAIL_UNDER_STATUS
-from grader.init_ci import DESTINATIONS
+from grader.report.ci import FAIL_UNDER_STATUS
+from grader.report.workflows import DESTINATIONS
 
 TEMPLATES = [("github", "student"), ("github", "instructor"), ("gitlab", "student"), ("gitlab", "instructor")]
 FORBIDDEN_TOOLS = ("pip", "pip3", "sudo", "apt-get")

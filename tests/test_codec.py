@@ -1,4 +1,4 @@
-"""Tests for grader.codec: tagged JSON in both directions, exact types, hostile payloads refused."""
+"""Tests for grader.testing.codec: tagged JSON in both directions, exact types, hostile payloads refused."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from grader import codec
-from grader.codec import MAX_DEPTH, MAX_PAYLOAD, MAX_SAME_HASH, MAX_VALUES, CodecError, dumps, loads
+from grader.testing import codec
+from grader.testing.codec import MAX_DEPTH, MAX_PAYLOAD, MAX_SAME_HASH, MAX_VALUES, CodecError, dumps, loads
 
 
 def roundtrip(value):

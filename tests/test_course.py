@@ -1,4 +1,4 @@
-"""Tests for grader.course: the course layout, lab ids and lab.toml settings."""
+"""Tests for grader.course.layout: the course layout, lab ids and lab.toml settings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.course import (DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, Course, CourseError,
+from grader.course.layout import (DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, Course, CourseError,
                            Lab, Settings)
 
 

@@ -1,4 +1,4 @@
-"""grader.deployment: the Dockerfile rules, the in-sandbox app probe, the live build.
+"""grader.kits.deployment.kit: the Dockerfile rules, the in-sandbox app probe, the live build.
 
 The live tests need a Docker engine and the grader's image (``docker`` marker);
 they build real images with no network and check that nothing is left behind.
@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 
 from conftest import BACKENDS, leftover_processes
-from grader import deployment
-from grader.deployment import Dockerfile
-from grader.live import LiveNotebook
-from grader.sandbox import get_backend
-from grader.sandbox.docker import LABEL, OWNER_LABEL
+from grader.kits.deployment import kit as deployment
+from grader.kits.deployment.kit import Dockerfile
+from grader.testing.live import LiveNotebook
+from grader.engine.sandbox import get_backend
+from grader.engine.sandbox.docker import LABEL, OWNER_LABEL
 
 GOOD = textwrap.dedent("""\
     FROM python:3.11.7-slim-bookworm
@@ -112,7 +112,7 @@ def test_no_from_is_not_a_dockerfile():
 def test_rebased_replaces_external_bases_keeps_stages_and_labels_every_stage():
     df = Dockerfile.parse("FROM --platform=linux/amd64 python:3.11-slim AS base\nRUN true\n"
                           "FROM base AS runtime\nEXPOSE 8080\n")
-    label = 'LABEL grader.deployment="1" grader.owner="7" grader.build="b1"'
+    label = 'LABEL grader.kits.deployment.kit="1" grader.owner="7" grader.build="b1"'
     labels = {deployment.LIVE_LABEL: "1", deployment.OWNER_LABEL: "7", deployment.BUILD_LABEL: "b1"}
     assert deployment.rebased(df, "grader-kernel:abc", labels).splitlines() == [
         "FROM grader-kernel:abc AS base", label, "RUN true", "FROM base AS runtime", label, "EXPOSE 8080"]
@@ -403,7 +403,7 @@ def test_live_build_that_hangs_is_cancelled(app_folder, monkeypatch, leftovers):
 
 
 # Labels an image or a container may carry, and whether each clean-up of orphans removes it:
-# (deployment.remove_orphans, grader.sandbox.docker.remove_orphans). Only what carries a kind
+# (deployment.remove_orphans, grader.engine.sandbox.docker.remove_orphans). Only what carries a kind
 # of the grader's and an owner that is a pid of a dead process is an orphan.
 DEAD = str(2**22 + 1)  # above Linux's largest pid
 ORPHAN_CASES = {
@@ -426,7 +426,7 @@ def test_orphans_are_removed_but_not_a_build_in_progress():
     else: not what has no owner (a build's step, or someone else's), a malformed or a live one."""
     import docker
 
-    from grader.sandbox import docker as docker_backend
+    from grader.engine.sandbox import docker as docker_backend
 
     client, base = deployment.engine()
     made = {}

@@ -20,8 +20,8 @@ import secrets
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from grader import deployment
-from grader.deployment import Dockerfile
+from grader.kits.deployment import kit as deployment
+from grader.kits.deployment.kit import Dockerfile
 
 BASE = "grader-kernel:0123456789abcdef"
 DECOY = "decoy-image:1"

@@ -1,4 +1,4 @@
-"""Tests for grader.discover: paths -> submissions, never following links or trusting zip names."""
+"""Tests for grader.course.discover: paths -> submissions, never following links or trusting zip names."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader import discover as discover_module
-from grader.discover import UNKNOWN_LAB, Submission, discover
+from grader.course import discover as discover_module
+from grader.course.discover import UNKNOWN_LAB, Submission, discover
 
 LABS = ["lab1", "lab2"]
 

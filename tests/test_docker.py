@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from conftest import run_grade, REPO
-from grader import image
-from grader.kernel import Kernel
-from grader.sandbox import Limits, get_backend
+from grader.engine.sandbox import image
+from grader.engine.kernel import Kernel
+from grader.engine.sandbox import Limits, get_backend
 
 pytestmark = pytest.mark.docker
 

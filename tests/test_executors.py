@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.discover import Submission
-from grader.executors import WORKER_MEMORY_MIB, LocalExecutor
-from grader.results import Result
+from grader.course.discover import Submission
+from grader.batch.executors import WORKER_MEMORY_MIB, LocalExecutor
+from grader.results.store import Result
 from grader.runner import Job, Steps
 
 

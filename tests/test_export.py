@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from conftest import LAB, copy_course, notebook, run_grade, solution_cells, write_notebook
-from grader import history
-from grader.export import canvas_csv
-from grader.results import Result
-from grader.results import TestResult as Check  # not named Test*: pytest would collect it
+from grader.results import history
+from grader.report.lms import canvas_csv
+from grader.results.store import Result
+from grader.results.store import TestResult as Check  # not named Test*: pytest would collect it
 
 FULL = 22
 
@@ -134,7 +134,7 @@ def test_zip_holds_scripts_grader_and_lab(autograder_zip):
         names = set(zf.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         run = zf.read("run_autograder").decode()
-    assert {"setup.sh", "run_autograder", "grader-src/pyproject.toml", "grader-src/grader/cli.py",
+    assert {"setup.sh", "run_autograder", "grader-src/pyproject.toml", "grader-src/grader/runner.py",
             f"course/labs/{LAB}/lab.ipynb", f"course/labs/{LAB}/tests/test_public.py",
             f"course/solutions/{LAB}/tests/test_hidden.py", f"course/solutions/{LAB}/lab.toml"} <= names
     assert not any(n.endswith("solution.ipynb") or "__pycache__" in n for n in names)
@@ -176,7 +176,7 @@ def test_export_unknown_lab_is_a_usage_error(course):
 
 def test_gradescope_gets_no_status_for_a_test_that_did_not_run():
     """Gradescope knows passed and failed only; a test not run here keeps max_score 0 and says why."""
-    from grader.export import gradescope_results
+    from grader.report.lms import gradescope_results
 
     result = Result("ann", LAB, "graded", [Check("q1", 2, 2, "passed"),
                                            Check("live: builds", 0, 0, "not run", "not run: no Docker engine")])

@@ -14,9 +14,9 @@ import nbformat
 import pytest
 
 from conftest import LAB, notebook, run_grade, solution_cells, write_notebook
-from grader.feedback import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, CSP, clean_html, feedback_path, render, write_feedback
-from grader.results import Result
-from grader.results import TestResult as Check  # not named Test*: pytest would collect it
+from grader.report.feedback import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, CSP, clean_html, feedback_path, render, write_feedback
+from grader.results.store import Result
+from grader.results.store import TestResult as Check  # not named Test*: pytest would collect it
 
 HOSTILE_NAME = '<img src=x onerror="document.title=\'name\'">'
 SECRET = "expected 42 but the secret answer is 1337"

@@ -18,10 +18,10 @@ from html.parser import HTMLParser
 import nbformat
 import pytest
 
-from grader import feedback
-from grader.feedback import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render
-from grader.results import Result
-from grader.results import TestResult as Check  # not named Test*: pytest would collect it
+from grader.report import feedback
+from grader.report.feedback import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render
+from grader.results.store import Result
+from grader.results.store import TestResult as Check  # not named Test*: pytest would collect it
 from test_feedback import PWN, chromium, dom_title, executed_notebook, graded_result
 
 v4 = nbformat.v4

@@ -8,8 +8,8 @@ import random
 import nbformat
 import pytest
 
-from grader import discover as discover_module
-from grader.discover import MAX_REASON, Submission, discover, load_notebook
+from grader.course import discover as discover_module
+from grader.course.discover import MAX_REASON, Submission, discover, load_notebook
 from grader.runner import read_notebook
 from hostile_inputs import accepted_notebooks, honest_doc, malformed_notebooks, to_bytes
 

@@ -8,8 +8,8 @@ import zlib
 
 import pytest
 
-from grader import discover as discover_module
-from grader.discover import MAX_ZIP_NOTEBOOKS, Submission, Unreadable, discover
+from grader.course import discover as discover_module
+from grader.course.discover import MAX_ZIP_NOTEBOOKS, Submission, Unreadable, discover
 from grader.runner import read_notebook
 from hostile_inputs import (UNSUPPORTED_METHODS, Member, build_zip, deflate, honest_doc, hostile_zips,
                             notebook_member, to_bytes)

@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from conftest import notebook
-from grader.codec import CodecError
-from grader.execute import OutputCaps, execute
-from grader.kernel import Kernel, KernelError, KernelTimeout
-from grader.notebook import Notebook, NotebookError
-from grader.sandbox import Limits, get_backend
+from grader.testing.codec import CodecError
+from grader.engine.execute import OutputCaps, execute
+from grader.engine.kernel import Kernel, KernelError, KernelTimeout
+from grader.testing.notebook import Notebook, NotebookError
+from grader.engine.sandbox import Limits, get_backend
 
 
 def start_kernel(**limits) -> Kernel:

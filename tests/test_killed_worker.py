@@ -79,7 +79,7 @@ def test_a_killed_worker_costs_its_row_and_leaves_nothing(tmp_path, backend):
         first = proc.stdout.readline()
         assert "honest" in first, first + proc.stderr.read()[-2000:]
         # What starts the kernel names it: bwrap's command line, or the container's launcher.
-        marker = "ipykernel_launcher" if backend == "bwrap" else "grader.sandbox.docker_run"
+        marker = "ipykernel_launcher" if backend == "bwrap" else "grader.engine.sandbox.docker_run"
         worker = wait_for(lambda: hung_worker(proc.pid, marker), 60)
         os.kill(worker, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=120)

@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from grader.llm_server import LLM, KiB, Limits, MiB, Server
+from grader.kits.llm.server import LLM, KiB, Limits, MiB, Server
 
 LIMITS = Limits()
 CHAT = b"/v1/chat/completions"
@@ -260,7 +260,7 @@ def test_embeddings_inputs_are_bounded(server):
 SERVE = """
 import sys
 from pathlib import Path
-from grader.llm_server import Server
+from grader.kits.llm.server import Server
 server = Server(uds=Path(sys.argv[1]))
 server.start()
 print("ready", flush=True)

@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from conftest import BACKENDS, copy_course, notebook, run_grade, write_notebook
-from grader.llm_server import LLM, Reply, Server
+from grader.kits.llm.server import LLM, Reply, Server
 
 
 @pytest.fixture(scope="module")

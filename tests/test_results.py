@@ -1,4 +1,4 @@
-"""Tests for grader.results: scores, Gradescope JSON, safe file names, CSV and atomic writes."""
+"""Tests for grader.results.store: scores, Gradescope JSON, safe file names, CSV and atomic writes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-from grader import results
-from grader.results import (EXECUTED_LIMIT, GRADEBOOK_COLUMNS, STATUSES, Result, atomic_write, csv_cell, file_name,
+from grader.results import store as results
+from grader.results.store import (EXECUTED_LIMIT, GRADEBOOK_COLUMNS, STATUSES, Result, atomic_write, csv_cell, file_name,
                             result_path, write_gradebook, write_result)
 
 

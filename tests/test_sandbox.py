@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import Limits, SandboxUnavailable, get_backend
+from grader.engine.sandbox import Limits, SandboxUnavailable, get_backend
 
 SECRET = "sandbox-test-secret-3a9c"
 

@@ -7,7 +7,7 @@ the model's replies and faults and look at the requests your code sends.
 
 import pytest
 
-from grader.notebook import NotebookError
+from grader.testing.notebook import NotebookError
 
 # A stand-in for a busy API that the tests put into your kernel; its names start with _t_.
 SETUP = r'''

@@ -14,8 +14,8 @@ from itertools import pairwise
 
 import pytest
 
-from grader.llm_server import Reply, count_tokens
-from grader.notebook import NotebookError
+from grader.kits.llm.server import Reply, count_tokens
+from grader.testing.notebook import NotebookError
 
 RNG = random.Random()
 

@@ -15,8 +15,7 @@ from importlib.metadata import version
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from grader import deployment
-
+from grader.kits.deployment import kit as deployment
 PACKAGES = ["fastapi", "uvicorn", "scikit-learn", "joblib"]
 LABELS = ["malignant", "benign"]
 DATA = load_breast_cancer()

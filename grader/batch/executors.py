@@ -1,0 +1,235 @@
+"""Where ``runner.grade`` calls run: a local process per submission now, Dask later.
+
+An executor takes jobs and yields ``(job, result)`` pairs as they finish, in
+any order. Each job runs in a fresh worker process (forked from a server that
+has the grader imported already), so a test suite's imports, a crash or a
+hang cannot touch the next submission.
+
+The parent is the watchdog. A worker announces each step of its job with the
+time that step may take (:class:`Steps`); a worker that overruns its step, or
+dies, is killed with everything it started, and its job becomes a row with a
+status and the reason (``timeout`` or ``crashed``) instead of an error of the
+grader's. Each job gets a scratch folder of its own as its temporary folder:
+sockets, sandbox files and services all live there, and the parent removes
+it, and the sandboxes the worker opened (``reclaim_worker``), however the
+worker ended.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Protocol
+
+from grader.results.store import Result
+from grader.runner import Job, Steps, grade_to_disk
+from grader.engine.sandbox import cgroups, reclaim_worker
+
+START_SECONDS = 60.0  # from fork to the first step: importing what the grader did not preload
+# The grader's own memory for one submission: its tests' imports (torch) and the kernel's
+# messages in flight. ZeroMQ bounds each frame of a message but not how many frames one
+# message has, so this cgroup (made as root) is what bounds the rest; a worker that hits
+# it is killed, and its row says so.
+WORKER_MEMORY_MIB = 2048
+WORKER_PIDS = 1024
+
+
+class Executor(Protocol):
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
+        """Grade ``jobs``, yielding each result as soon as it exists."""
+
+
+Task = Callable[[Job, Steps], None]
+
+
+def grader_error(job: Job, text: str) -> Result:
+    """The row of a submission the grader itself failed on (the batch exits non-zero)."""
+    sub = job.submission
+    return Result(sub.student, sub.lab, "crashed", message=f"grader error: {text}", origin=sub.origin)
+
+
+class PipeSteps:
+    """A worker's side of the watchdog: each step and the result go to the parent."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def begin(self, name: str, seconds: float) -> None:
+        self.conn.send(("step", name, seconds))
+
+    def deliver(self, result: Result) -> None:
+        self.conn.send(("result", result))
+
+
+@dataclass
+class Worker:
+    """One job's process, as the parent watches it."""
+
+    job: Job
+    process: multiprocessing.Process
+    conn: Connection
+    scratch: Path
+    step: str = "starting"
+    seconds: float = START_SECONDS
+    deadline: float = 0.0
+    result: Result | None = None
+    error: str | None = None  # the task raised: a failure of the grader's own
+    overran: bool = False
+    group: cgroups.Cgroup | None = None  # the worker's memory cgroup, where it could be made
+    out_of_memory: bool = False  # the cgroup's kernel killed the worker for its memory
+    hung_up: bool = False  # the worker closed its end: nothing more will come
+
+    def drain(self) -> None:
+        """Take every message waiting: a step begins, the result, or the task's error."""
+        while not self.hung_up and self.conn.poll():
+            try:
+                self._take(self.conn.recv())
+            except (EOFError, OSError):
+                self.hung_up = True
+
+    def _take(self, message: tuple) -> None:
+        kind, *body = message
+        if kind == "step":
+            self.step, self.seconds = body
+            self.deadline = time.monotonic() + self.seconds
+        elif kind == "result":
+            self.result = body[0]
+        elif kind == "error":
+            self.error = body[0]
+
+
+class LocalExecutor:
+    """``workers`` processes on this machine, one job per process, each watched."""
+
+    def __init__(self, workers: int | None = None, task: Task = grade_to_disk):
+        self.workers = workers or os.cpu_count() or 1
+        self.task = task
+        self.errors: list[str] = []
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["grader.runner", "numpy"])
+
+    def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
+        pending, running = list(jobs), []
+        try:
+            while pending or running:
+                while pending and len(running) < self.workers:
+                    running.append(self._start(pending.pop(0)))
+                for worker in self._wait(running):
+                    running.remove(worker)
+                    result = self._finish(worker)
+                    if result is None:  # the job ended without a row: give it one, alone
+                        pending.insert(0, replace(worker.job, stop=self._stop_reason(worker)))
+                        continue
+                    yield worker.job, result
+        finally:
+            for worker in running:
+                self._end(worker)
+
+    def _start(self, job: Job) -> Worker:
+        scratch = Path(tempfile.mkdtemp(prefix="job-"))
+        receiver, sender = self._context.Pipe(duplex=False)
+        process = self._context.Process(target=_work, args=(self.task, job, sender, scratch), daemon=True)
+        process.start()
+        sender.close()
+        return Worker(job, process, receiver, scratch, deadline=time.monotonic() + START_SECONDS,
+                      group=_confine(process.pid))
+
+    def _wait(self, running: list[Worker]) -> list[Worker]:
+        """Wait for a message, an exit or the nearest deadline; return the workers that ended."""
+        timeout = max(0.0, min(w.deadline for w in running) - time.monotonic())
+        waiting = [w.conn for w in running if not w.hung_up] + [w.process.sentinel for w in running]
+        ready = set(wait(waiting, timeout))
+        ended = []
+        for worker in running:
+            if worker.conn in ready:
+                worker.drain()
+            if worker.process.sentinel in ready or not worker.process.is_alive():
+                worker.drain()
+                ended.append(worker)
+            elif time.monotonic() >= worker.deadline:
+                worker.overran = True
+                ended.append(worker)
+        return ended
+
+    def _finish(self, worker: Worker) -> Result | None:
+        """The worker's row, once it and everything it started are gone; None if it has none."""
+        self._end(worker)
+        if worker.error is not None:
+            self.errors.append(f"{worker.job.submission.origin}: {worker.error}")
+            return grader_error(worker.job, worker.error)
+        if worker.result is not None:
+            if worker.overran or worker.process.exitcode != 0:  # after the result: its page is missing
+                worker.result.message = _joined(worker.result.message,
+                                                f"the feedback page is missing ({self._stop_reason(worker)[1]})")
+            return worker.result
+        if worker.job.stop is not None:  # even a row with nothing run did not come: the grader's own failure
+            self.errors.append(f"{worker.job.submission.origin}: {self._stop_reason(worker)[1]}")
+            return grader_error(worker.job, self._stop_reason(worker)[1])
+        return None
+
+    @staticmethod
+    def _stop_reason(worker: Worker) -> tuple[str, str]:
+        if worker.overran:
+            return "timeout", f"grading stopped: {worker.step} took longer than {worker.seconds:g} s"
+        code = worker.process.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
+        if worker.out_of_memory:
+            how = f"it used the {WORKER_MEMORY_MIB} MiB the grader allows itself per submission"
+        return "crashed", f"grading stopped: the grading process died while {worker.step} ({how})"
+
+    @staticmethod
+    def _end(worker: Worker) -> None:
+        """Kill the worker if it still runs, then remove all it made, whatever happened to it."""
+        with contextlib.suppress(ProcessLookupError):
+            if worker.process.is_alive():
+                os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.join()
+        worker.conn.close()
+        if worker.group is not None:
+            worker.out_of_memory = worker.group.oom_killed()
+            worker.group.remove()
+        if worker.overran or worker.process.exitcode != 0:
+            reclaim_worker(worker.process.pid)
+        shutil.rmtree(worker.scratch, ignore_errors=True)
+
+
+def _confine(pid: int) -> cgroups.Cgroup | None:
+    """Move worker ``pid`` into a memory cgroup of its own (root only; else it runs as it is).
+    Its sandboxes leave it for cgroups of their own as they start."""
+    if os.geteuid() != 0:
+        return None
+    group = cgroups.create(f"grader-worker-{pid}", WORKER_MEMORY_MIB, WORKER_PIDS)
+    if group is not None:
+        try:
+            for procs in group.procs_files:
+                procs.write_text(str(pid))
+        except OSError:  # the worker is gone already: nothing to confine
+            pass
+    return group
+
+
+def _work(task: Task, job: Job, conn: Connection, scratch: Path) -> None:
+    """A worker: the job's temporary files go to its scratch folder; Ctrl-C is the parent's."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["TMPDIR"] = str(scratch)
+    tempfile.tempdir = str(scratch)
+    try:
+        task(job, PipeSteps(conn))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which counts it as the grader's error
+        conn.send(("error", f"{type(exc).__name__}: {exc}"[:2000]))
+    finally:
+        conn.close()
+
+
+def _joined(*parts: str) -> str:
+    return "; ".join(p for p in parts if p)
+

@@ -1,0 +1,94 @@
+"""A batch: every submission graded once, its result on disk the moment it exists.
+
+Each result carries a fingerprint of everything its grade depends on: the
+submission's bytes, the lab's files and tests, the grader's own code, the
+kernel's libraries and the sandbox backend. Rerunning the same command after
+a crash (even ``kill -9``) reuses every result whose fingerprint still holds
+and grades the rest; ``force`` regrades everything. A result with tests that
+could not run (no Docker engine, say) is graded again: what they need may be
+there now. The gradebook is
+rewritten atomically after every result, so it is valid at any moment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from grader.course.layout import Course, Lab
+from grader.course.discover import Submission
+from grader.batch.executors import LocalExecutor
+from grader.engine.sandbox.image import requirements
+from grader.results.store import Result, read_result, write_gradebook, write_result
+from grader.runner import Job
+from grader.engine.sandbox import Backend, package_dir
+
+
+def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backend, workers: int | None,
+              force: bool, on_result: Callable[[Result], None]) -> tuple[list[Result], list[str]]:
+    """Grade ``subs`` (reusing what still holds); return the results and the grader's own errors."""
+    environment = environment_fingerprint(backend)
+    labs = {lab_id: lab_fingerprint(course.lab(lab_id)) for lab_id in course.lab_ids()}
+    results: list[Result] = []
+    jobs: list[Job] = []
+    for sub in subs:
+        fingerprint = _digest(environment, labs.get(sub.lab, ""), submission_fingerprint(sub))
+        earlier = None if force else read_result(out, sub.student, sub.lab)
+        if earlier is not None and earlier.fingerprint == fingerprint and not earlier.incomplete:
+            earlier.reused = True
+            results.append(earlier)
+            on_result(earlier)
+        else:
+            jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out))
+    write_gradebook(out, results)
+    executor = LocalExecutor(workers)
+    for _, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
+        write_result(out, result)
+        results.append(result)
+        write_gradebook(out, results)
+        on_result(result)
+    return results, executor.errors
+
+
+def environment_fingerprint(backend: Backend) -> str:
+    """The grader's code, Python, the kernel's libraries and the backend (with its image)."""
+    sources = sorted(p for p in package_dir().rglob("*") if p.suffix in (".py", ".ini"))
+    return _digest(sys.version, backend.identity, *requirements(), *(_file_digest(p) for p in sources))
+
+
+def lab_fingerprint(lab: Lab) -> str:
+    """Every file of the lab that students get, its hidden tests and its settings."""
+    files = _files(lab.lab_dir) + _files(lab.hidden_tests)
+    files.append(lab.solution_dir / "lab.toml")
+    return _digest(*(f"{p.name}:{_file_digest(p)}" for p in files))
+
+
+def submission_fingerprint(sub: Submission) -> str:
+    try:
+        if sub.problem is not None:
+            return _digest(f"problem:{sub.problem}")
+        return hashlib.sha256(sub.read_bytes()).hexdigest()
+    except (OSError, ValueError) as exc:
+        return _digest(f"unreadable:{exc}")
+
+
+def _files(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+def _file_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    return h.hexdigest()

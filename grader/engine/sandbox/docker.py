@@ -1,0 +1,182 @@
+"""The Docker backend: each kernel in a container, through the docker SDK.
+
+The container has no network, a read-only root file system, size-capped
+tmpfs for home and /tmp, memory, CPU and process limits, a non-root user,
+no capabilities and no new privileges. The kernel runs inside; the grader and
+the tests stay outside and reach it through the socket folder, mounted at the
+same path. The image (see :mod:`grader.engine.sandbox.image`) holds only Python and the
+kernel's libraries; the lab's files and the grader package are mounted
+read-only per container.
+
+jupyter_client expects a local process for the kernel: ``command()`` returns
+one, ``python -m grader.engine.sandbox.docker_run SPEC``, which starts the container
+and lives exactly as long as it does. ``close()`` removes the container by
+name whatever happened to that process. Containers carry the pid of the
+process that opened them, so those of a grader that was killed outright are
+removed the next time the backend starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+from grader.engine.sandbox import (HOME, PACKAGE_MOUNT, Limits, OpenedSandbox, SandboxUnavailable, Service,
+                            kernel_environment, package_dir, with_services)
+
+LABEL = "grader.engine.kernel"
+OWNER_LABEL = "grader.owner"
+USER = 65534
+IMAGE_PYTHON = "/opt/venv/bin/python"
+
+
+class Docker:
+    """The Docker backend."""
+
+    name = "docker"
+    sandboxed = True
+
+    def __init__(self, client, image: str):
+        self.client = client
+        self.image = image
+        self.identity = f"docker:{image}"
+
+    @classmethod
+    def create(cls) -> Docker:
+        """The backend, or SandboxUnavailable saying what is missing."""
+        import docker
+
+        from grader.engine.sandbox import image
+        try:
+            client = docker.from_env()
+            client.ping()
+        except docker.errors.DockerException as exc:
+            raise SandboxUnavailable(f"no Docker engine answers ({exc}); start dockerd") from None
+        tag = image.current_image(client)
+        if tag is None:
+            raise SandboxUnavailable("the grading image is not built: run 'grade image build'")
+        remove_orphans(client)
+        return cls(client, tag)
+
+    def open(self, files: list[Path], socket_dir: Path, limits: Limits,
+             services: tuple[Service, ...] = ()) -> DockerSandbox:
+        return DockerSandbox(self, files, socket_dir, limits, services)
+
+
+class DockerSandbox(OpenedSandbox):
+    """One kernel's container."""
+
+    def __init__(self, backend: Docker, files: list[Path], socket_dir: Path, limits: Limits,
+                 services: tuple[Service, ...] = ()):
+        super().__init__(files, socket_dir, limits, services)
+        self.backend = backend
+        self.name = f"grader-{uuid.uuid4().hex[:16]}"
+        self.launch_dir = Path(tempfile.mkdtemp(prefix="grader-sandbox-"))
+        os.chown(socket_dir, USER, USER)
+
+    def share(self, path: Path) -> None:
+        os.chown(path, USER, USER)
+
+    def command(self, argv: list[str]) -> list[str]:
+        spec = self.launch_dir / "container.json"
+        # Not Docker's working_dir: it resets the home tmpfs to root-owned 0755, unwritable.
+        inner = with_services([IMAGE_PYTHON, *argv[1:]], self.services, cd=HOME)
+        spec.write_text(json.dumps(self._spec(inner)))
+        return [sys.executable, "-m", "grader.engine.sandbox.docker_run", str(spec)]
+
+    def memory_exceeded(self) -> bool:
+        import docker
+
+        try:
+            return bool(self.backend.client.containers.get(self.name).attrs["State"].get("OOMKilled"))
+        except docker.errors.NotFound:
+            return False
+
+    def close(self) -> None:
+        _remove(self.backend.client, self.name)
+        shutil.rmtree(self.launch_dir, ignore_errors=True)
+
+    def _spec(self, argv: list[str]) -> dict:
+        """Keyword arguments for ``containers.run`` (JSON-safe: the launcher rebuilds ulimits)."""
+        lim = self.limits
+        mounts = [(str(self.socket_dir), str(self.socket_dir), "rw"),
+                  (str(package_dir()), str(PACKAGE_MOUNT / "grader"), "ro")]
+        mounts += [(str(f.resolve()), str(HOME / f.name), "ro") for f in self.files]
+        mounts += [(str(s.socket), str(s.inside), "rw") for s in self.services]
+        return {
+            "image": self.backend.image, "command": argv, "name": self.name, "hostname": "sandbox",
+            "labels": {LABEL: "1", OWNER_LABEL: str(os.getpid())},
+            "environment": kernel_environment(os.path.dirname(IMAGE_PYTHON), self.services),
+            "user": f"{USER}:{USER}",
+            "network_mode": "none", "read_only": True, "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"], "init": True,
+            "mem_limit": f"{lim.memory}m", "memswap_limit": f"{lim.memory}m",
+            "pids_limit": lim.processes, "nano_cpus": 1_000_000_000,
+            "tmpfs": {str(HOME): f"rw,size={lim.scratch}m,mode=1777",
+                      "/tmp": f"rw,size={lim.tmp}m,mode=1777,nosuid,nodev"},
+            "shm_size": f"{lim.tmp}m",
+            # What the kernel writes to its own stdout: Docker would keep all of it on the host's disk.
+            "log_config": {"type": "json-file", "config": {"max-size": "1m", "max-file": "1"}},
+            "volumes": {src: {"bind": dest, "mode": mode} for src, dest, mode in mounts},
+            "ulimits": [{"name": "nofile", "soft": lim.open_files, "hard": lim.open_files},
+                        {"name": "fsize", "soft": lim.file_size * 2**20, "hard": lim.file_size * 2**20},
+                        {"name": "cpu", "soft": lim.cpu_seconds, "hard": lim.cpu_seconds},
+                        {"name": "core", "soft": 0, "hard": 0}],
+        }
+
+
+def reclaim(pid: int) -> None:
+    """Remove the containers and images that process ``pid`` labeled as its own, where an
+    engine answers: by the label the grader set, never by a name or a log."""
+    import docker
+
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except docker.errors.DockerException:
+        return
+    owned = {"label": f"{OWNER_LABEL}={pid}"}
+    for container in client.containers.list(all=True, filters=owned):
+        with contextlib.suppress(docker.errors.APIError):
+            container.remove(force=True)
+    for image in client.images.list(all=True, filters=owned):
+        with contextlib.suppress(docker.errors.APIError):
+            client.images.remove(image.id, force=True, noprune=True)  # a parent goes only if it is labeled too
+
+
+def remove_orphans(client) -> None:
+    """Remove kernel containers whose grader process is gone (it was killed outright): only
+    those carrying both of the grader's labels, by the ids the engine lists."""
+    for container in client.api.containers(all=True, filters={"label": [LABEL, OWNER_LABEL]}):
+        if orphaned(container.get("Labels")):
+            _remove(client, container["Id"])
+
+
+def orphaned(labels: dict | None) -> bool:
+    """Whether ``labels`` name, as OWNER_LABEL, a grader process that is gone. A missing or
+    malformed owner is no dead grader's: what carries one is left alone."""
+    owner = (labels or {}).get(OWNER_LABEL, "")
+    return owner.isdigit() and not _alive(int(owner))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's process; no pid at all
+        return True
+
+
+def _remove(client, name: str) -> None:
+    import docker
+
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(name).remove(force=True)

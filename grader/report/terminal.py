@@ -1,0 +1,76 @@
+"""What people read on the terminal: a progress bar while grading, tables after."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from grader.results.history import Row
+from grader.results.store import NOT_RUN, Result
+
+STATUS_STYLE = {"graded": "green", "timeout": "yellow", "memory": "yellow", "crashed": "red", "invalid": "red"}
+
+
+@contextmanager
+def progress(console: Console, total: int):
+    """A progress bar; yields a function to call with each finished result. Where the output
+    is no terminal (a CI log, a pipe), the bar cannot redraw: each result gets a line instead."""
+    bar = Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"), console=console, transient=True)
+    done = 0
+    with bar:
+        task = bar.add_task("", total=total)
+
+        def advance(result: Result) -> None:
+            nonlocal done
+            done += 1
+            bar.update(task, advance=1, description=escape(f"{result.student} · {result.lab}"))
+            if not console.is_terminal:
+                console.print(escape(f"[{done}/{total}] {result.student} · {result.lab}: "
+                                     f"{result.score:g} / {result.max_score:g} {result.status}"), highlight=False)
+
+        yield advance
+
+
+def summary_table(results: list[Result]) -> Table:
+    """One row per (student, lab): score, status, time, and why if not graded."""
+    table = Table(title="Grades", title_justify="left")
+    for column, justify in (("student", "left"), ("lab", "left"), ("score", "right"),
+                            ("status", "left"), ("time", "right"), ("note", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for r in sorted(results, key=lambda r: (r.student, r.lab)):
+        style = STATUS_STYLE[r.status]
+        table.add_row(escape(r.student), escape(r.lab), f"{r.score:g} / {r.max_score:g}", f"[{style}]{r.status}[/]",
+                      f"{r.execution_time:.1f}s", escape(("reused; " if r.reused else "") + r.message[:80]))
+    return table
+
+
+def tests_table(result: Result) -> Table:
+    """The tests of one result, as a student sees them in ``grade check``."""
+    table = Table(title=escape(f"{result.lab}: {result.score:g} / {result.max_score:g} ({result.status})"),
+                  title_justify="left")
+    table.add_column("test")
+    table.add_column("points", justify="right")
+    table.add_column("result")
+    table.add_column("message", overflow="fold")
+    for t in result.tests:
+        mark = {"passed": "[green]passed[/]", NOT_RUN: "[dim]not run[/]"}.get(t.status, "[red]failed[/]")
+        table.add_row(escape(t.name), f"{t.score:g} / {t.max_score:g}", mark, escape(t.output))
+    return table
+
+
+def history_table(rows: list[Row], title: str) -> Table:
+    """Rows of the grade history, in the order given (oldest first)."""
+    table = Table(title=title, title_justify="left")
+    for column, justify in (("student", "left"), ("lab", "left"), ("score", "right"), ("status", "left"),
+                            ("graded at", "left"), ("reused", "left"), ("fingerprint", "left")):
+        table.add_column(column, justify=justify, overflow="fold")
+    for r in rows:
+        table.add_row(escape(r.student), escape(r.lab), f"{r.score:g} / {r.max_score:g}",
+                      f"[{STATUS_STYLE.get(r.status, 'red')}]{escape(r.status)}[/]", r.graded_at,
+                      "yes" if r.reused else "no", r.fingerprint[:12])
+    return table

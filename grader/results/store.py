@@ -1,0 +1,185 @@
+"""Results: one per (student, lab), written atomically as soon as it exists.
+
+A result file follows Gradescope's ``results.json`` schema, plus ``status``,
+``student`` and ``lab``. The gradebook is a CSV rewritten (atomically) after
+every result, so a grader killed mid-batch leaves a valid gradebook and every
+result it finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from grader import bounded
+
+RESULT_LIMIT = 16 * 2**20  # bytes of a results file read back: the grader writes far less
+# Bytes of an executed notebook kept beside its result. Outputs are capped as they stream
+# (grader.engine.execute), but the sources come as submitted: a notebook of up to 50 MiB of code
+# and text must not be copied whole onto the grader's disk.
+EXECUTED_LIMIT = 32 * 2**20
+STATUSES = ("graded", "timeout", "memory", "crashed", "invalid")
+NOT_RUN = "not run"  # a test's status when what it needs is missing here; its points are left out
+GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "reused", "execution_time",
+                     "message")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
+# The grader's own files at the top of a grades folder: gradebook.csv, history.sqlite and
+# the journals SQLite keeps beside it. A student's folder never takes one of these names.
+_OWN_FILES = re.compile(r"(gradebook|history)\..*", re.IGNORECASE)
+_FORMULA_START = ("=", "+", "-", "@")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass
+class TestResult:
+    """One test, as Gradescope shows it."""
+
+    name: str
+    score: float
+    max_score: float
+    status: str  # passed, failed, or NOT_RUN (then score = max_score = 0)
+    output: str = ""
+    visibility: str = "visible"
+
+
+@dataclass
+class Result:
+    """The grade of one student's notebook for one lab."""
+
+    student: str
+    lab: str
+    status: str
+    tests: list[TestResult] = field(default_factory=list)
+    message: str = ""
+    execution_time: float = 0.0
+    sandboxed: bool = True
+    origin: str = ""
+    fingerprint: str = ""  # of everything the grade depends on; equal fingerprints, equal grades
+    reused: bool = False  # taken from an earlier run, not graded again (not stored in the file)
+    executed: str = ""  # the executed notebook (nbformat JSON), saved beside the results file
+    hidden_tests: list[str] = field(default_factory=list)  # names of hidden tests, for feedback pages
+
+    def __post_init__(self):
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.max_score for t in self.tests), 4)
+
+    @property
+    def incomplete(self) -> bool:
+        """Some tests could not run where this was graded."""
+        return any(t.status == NOT_RUN for t in self.tests)
+
+    def to_json(self) -> dict:
+        """Gradescope's results.json, with our own fields added."""
+        return {
+            "score": self.score, "max_score": self.max_score, "status": self.status,
+            "execution_time": round(self.execution_time, 3), "output": self.message,
+            "student": self.student, "lab": self.lab, "sandboxed": self.sandboxed, "origin": self.origin,
+            "fingerprint": self.fingerprint, "tests": [asdict(t) for t in self.tests],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Result:
+        """The result a results file holds; ValueError (or KeyError, TypeError) if it is not one."""
+        tests = [TestResult(**t) for t in data["tests"]]
+        return cls(data["student"], data["lab"], data["status"], tests, data["output"],
+                   float(data["execution_time"]), bool(data["sandboxed"]), data.get("origin", ""),
+                   data.get("fingerprint", ""))
+
+
+def file_name(student: str) -> str:
+    """A file name for ``student`` that cannot climb out of a folder, hide itself, or take
+    the name of one of the grader's own files."""
+    if _SAFE_NAME.fullmatch(student) and not _OWN_FILES.fullmatch(student):
+        return student
+    digest = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:10]
+    cleaned = re.sub(r"[^A-Za-z0-9._@+-]", "_", student).lstrip("._-")[:60]
+    return f"{cleaned or 'student'}~{digest}"  # "~" never occurs in a name kept as it is
+
+
+def result_path(out_dir: Path, student: str, lab: str) -> Path:
+    return out_dir / file_name(student) / f"{file_name(lab)}.json"
+
+
+def read_result(out_dir: Path, student: str, lab: str) -> Result | None:
+    """The earlier result for (student, lab), or None if there is none or it does not parse."""
+    try:
+        data = bounded.loads(result_path(out_dir, student, lab).read_bytes(), RESULT_LIMIT, "a results file")
+        result = Result.from_json(data)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return result if (result.student, result.lab) == (student, lab) else None
+
+
+def write_result(out_dir: Path, result: Result) -> Path:
+    """The results file, and the executed notebook next to it when there is one."""
+    path = result_path(out_dir, result.student, result.lab)
+    write_executed(out_dir, result)
+    atomic_write(path, json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def write_executed(out_dir: Path, result: Result) -> None:
+    """The executed notebook beside the results file, if the result carries one of at most
+    EXECUTED_LIMIT bytes; a larger one is not kept, and the result's message says so."""
+    if not result.executed:
+        return
+    size = len(result.executed.encode("utf-8", "surrogateescape"))
+    if size > EXECUTED_LIMIT:
+        note = f"the executed notebook ({size / 2**20:.0f} MiB) is over {EXECUTED_LIMIT // 2**20} MiB and was not kept"
+        result.message = "; ".join(p for p in (result.message, note) if p)
+        return
+    atomic_write(result_path(out_dir, result.student, result.lab).with_suffix(".ipynb"), result.executed)
+
+
+def write_gradebook(out_dir: Path, results: list[Result]) -> Path:
+    """``gradebook.csv``: one row per result, every text cell safe to open in a spreadsheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(GRADEBOOK_COLUMNS)
+    for r in sorted(results, key=lambda r: (r.student, r.lab)):
+        writer.writerow([csv_cell(r.student), csv_cell(r.lab), _number(r.score), _number(r.max_score),
+                         r.status, "yes" if r.sandboxed else "no", "yes" if r.reused else "no",
+                         f"{r.execution_time:.2f}", csv_cell(r.message)])
+    path = out_dir / "gradebook.csv"
+    atomic_write(path, buffer.getvalue())
+    return path
+
+
+def csv_cell(text: str) -> str:
+    """Defuse a cell a spreadsheet would run as a formula (CSV injection), and keep it on one line."""
+    text = _CONTROL.sub(" ", text)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
