@@ -1,6 +1,6 @@
 """What each grading layer of the deployment lab costs, against plain Docker.
 
-The reference solution of ``04-deployment`` is executed once (nbclient, in a
+The reference solution of ``09-deployment`` is executed once (nbclient, in a
 temporary folder) to write its app, model, requirements and Dockerfile. Then,
 ``--repeat`` times each:
 
@@ -41,7 +41,7 @@ from grader.engine.sandbox import image
 from grader.kits.deployment import kit as deployment
 from grader.testing.live import LiveNotebook
 
-SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "04-deployment" / "solution.ipynb"
+SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "09-deployment" / "solution.ipynb"
 ROWS = load_breast_cancer().data[::57].tolist()
 BAD = {"29 numbers": {"features": [1.0] * 29}}
 

@@ -1,0 +1,469 @@
+"""Hidden tests for 02-ml-basics: they call the student's functions on data, splits
+and seeds the grader chooses, and compute every metric here, in the grader.
+
+Values come back as plain data, so the exact type checks below cannot be fooled
+by objects that claim equality. Every floor and band was set from the measured
+spread of correct answers (30 or more random splits or noise draws; logistic
+regression, SVMs, random forests, k-NN, naive Bayes, boosting, shallow trees;
+several scalers and hyperparameters), with a margin: the comments give the
+measured extreme. Exact answers are compared only where one exists (confusion
+counts, metrics of given predictions, PCA ratios).
+
+The label vector of a held-out set never enters the student's kernel when the
+student's own model is scored: predictions come back and are scored here.
+"""
+
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_wine
+from sklearn.decomposition import PCA
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_score, recall_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+REAL = (float, np.float64)
+INTEGER = (int, np.int64)
+SPLIT_SEEDS = (11, 2024, 77)  # the grader's own splits of the breast cancer data
+ACCURACY_FLOOR = 0.90  # mean test accuracy over SPLIT_SEEDS; measured min 0.916 (Gaussian NB)
+FLIPPED_CEILING = 0.20  # accuracy on true labels after fitting on flipped ones; measured max 0.119
+CV_FLOOR = 0.90  # mean cross-validated accuracy; measured min 0.916 (depth-4 tree)
+CHANCE_BAND = (0.35, 0.65)  # mean 3-fold CV accuracy on three pure-noise sets; measured 0.419-0.561
+LEAKY_FLOOR = 0.65  # leaky selection on noise, mean of two sets; measured min 0.755
+HONEST_BAND = (0.30, 0.70)  # honest selection on noise, mean of two sets; measured 0.405-0.655
+HONEST_REAL_FLOOR = 0.88  # either selection score on real training data; measured min 0.932
+DEPTHS = [1, 2, 3, 4, 6, 8, 12, 20]
+DEEP_TRAIN_FLOOR = 0.99  # training-fold accuracy at depth 20; measured 1.000 on every split
+OVERFIT_GAP_FLOOR = 0.02  # train minus validation at depth 20; measured min 0.045
+UNDERFIT_RISE_FLOOR = 0.03  # training score, depth 20 minus depth 1; measured min 0.055
+VALIDATION_FLOOR = 0.85  # best validation accuracy over the depths; measured min 0.906
+NOISE_VALIDATION_CEILING = 0.75  # best validation accuracy on pure noise; measured max 0.653
+NOISE_STUMP_CEILING = 0.80  # training accuracy of a depth-1 tree on pure noise; measured max 0.655
+
+
+def cancer():
+    """The breast cancer data with 1 = malignant."""
+    data = load_breast_cancer()
+    return data.data, (data.target == 0).astype(int)
+
+
+def grader_split(seed):
+    """A stratified 75/25 split of the breast cancer data chosen by the grader."""
+    X, y = cancer()
+    return train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
+
+
+def noise(seed, rows, columns):
+    """Features and balanced labels with no relation at all between them."""
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(rows, columns)), rng.permutation(np.repeat([0, 1], rows // 2))
+
+
+@contextmanager
+def sent(nb, **values):
+    """Put grader data into the kernel as the dict ``_g`` for the block, then remove it
+    (one call each way: every call into the sandbox costs a round trip)."""
+    nb.assign("_g", values)
+    try:
+        yield
+    finally:
+        nb.run("del _g")
+
+
+def indexed_data(rows=1000, positives=100, seed=0):
+    """Rows whose first column is their own index, labels with a known count of 1s."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.arange(rows, dtype=float), rng.normal(size=(rows, 3))])
+    y = np.zeros(rows, dtype=int)
+    y[rng.choice(rows, positives, replace=False)] = 1
+    return X, y
+
+
+def split(nb, X, y, **kwargs):
+    """The student's split_data on grader data, checked to be four numpy arrays."""
+    parts = nb.call("split_data", X, y, **kwargs)
+    assert type(parts) in (tuple, list) and len(parts) == 4
+    assert all(type(p) is np.ndarray for p in parts)
+    return parts
+
+
+# --- q1: loading and splitting ---------------------------------------------------------
+
+@pytest.mark.points(1)
+def test_q1_load_data_labels(nb):
+    """q1: load_data returns the data in its order, with y == 1 exactly for malignant tumours"""
+    X, y = nb.call("load_data")
+    expected_X, expected_y = cancer()
+    assert type(X) is np.ndarray and X.dtype.kind == "f" and np.array_equal(X, expected_X)
+    assert type(y) is np.ndarray and y.dtype.kind in "iu" and np.array_equal(y, expected_y)
+
+
+@pytest.mark.points(1)
+def test_q1_split_sizes_follow_test_size(nb):
+    """q1: split_data honours test_size"""
+    X, y = indexed_data()
+    for test_size, n_test in ((0.25, 250), (0.2, 200)):
+        X_train, X_test, y_train, y_test = split(nb, X, y, test_size=test_size, seed=1)
+        assert len(X_test) == len(y_test) == n_test and len(X_train) == len(y_train) == 1000 - n_test
+
+
+@pytest.mark.points(2)
+def test_q1_split_keeps_rows_and_labels(nb):
+    """q1: split_data returns the rows of X unchanged, each with its own label, each row once"""
+    X, y = indexed_data(seed=3)
+    X_train, X_test, y_train, y_test = split(nb, X, y, seed=8)
+    for part_X, part_y in ((X_train, y_train), (X_test, y_test)):
+        assert np.isin(part_X[:, 0], X[:, 0]).all()
+        index = part_X[:, 0].astype(int)
+        assert np.array_equal(part_X, X[index]) and np.array_equal(part_y, y[index])
+    assert sorted(np.concatenate([X_train[:, 0], X_test[:, 0]]).astype(int)) == list(range(len(X)))
+
+
+@pytest.mark.points(2)
+def test_q1_split_is_stratified(nb):
+    """q1: split_data keeps the share of each class the same in both parts, for any seed"""
+    X, y = indexed_data(seed=4)  # 10% positives: 25 of 250 test rows
+    for seed in (3, 14, 15, 92, 65, 35):
+        _, _, y_train, y_test = split(nb, X, y, seed=seed)
+        assert abs(int(y_test.sum()) - 25) <= 1 and abs(int(y_train.sum()) - 75) <= 1
+
+
+@pytest.mark.points(1)
+def test_q1_split_depends_on_seed(nb):
+    """q1: split_data gives the same split for the same seed and another one for another seed"""
+    X, y = indexed_data(seed=5)
+    first, again, other = (split(nb, X, y, seed=s)[1] for s in (21, 21, 22))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+# --- q2: the pipeline ------------------------------------------------------------------
+
+def fit_predict(nb, X_train, y_train, X_test):
+    """Fit a fresh student pipeline in the kernel and return its predictions for X_test."""
+    with sent(nb, Xtr=X_train, ytr=y_train, Xte=X_test):
+        predictions = nb.ref("build_pipeline().fit(_g['Xtr'], _g['ytr']).predict(_g['Xte'])")
+    assert type(predictions) is np.ndarray and predictions.shape == (len(X_test),)
+    return predictions
+
+
+@pytest.mark.points(1)
+def test_q2_returns_a_pipeline(nb):
+    """q2: build_pipeline returns a scikit-learn Pipeline"""
+    kind = nb.ref("(type(build_pipeline()).__module__, type(build_pipeline()).__qualname__)")
+    assert kind == ("sklearn.pipeline", "Pipeline")
+
+
+@pytest.mark.points(1)
+def test_q2_preprocessing_then_classifier(nb):
+    """q2: the pipeline has preprocessing step(s) first and a classifier last"""
+    steps = nb.ref("[(hasattr(s, 'transform'), hasattr(s, 'predict')) for _, s in build_pipeline().steps]")
+    assert type(steps) is list and len(steps) >= 2
+    assert all(transform for transform, _ in steps[:-1]) and steps[-1][1] is True
+
+
+@pytest.mark.points(1)
+def test_q2_fresh_unfitted_each_call(nb):
+    """q2: build_pipeline returns a new, unfitted pipeline every time it is called"""
+    nb.run("from sklearn.utils.validation import check_is_fitted as _g_check\n"
+           "from sklearn.exceptions import NotFittedError as _g_NotFitted\n"
+           "try:\n    _g_check(build_pipeline())\n    _g_fitted = True\n"
+           "except _g_NotFitted:\n    _g_fitted = False")
+    assert nb.ref("(_g_fitted, build_pipeline() is not build_pipeline())") == (False, True)
+
+
+@pytest.mark.points(3)
+def test_q2_accurate_on_unseen_splits(nb):
+    """q2: a pipeline fitted on training rows predicts held-out rows accurately"""
+    accuracies = []
+    for seed in SPLIT_SEEDS:
+        X_train, X_test, y_train, y_test = grader_split(seed)
+        accuracies.append(accuracy_score(y_test, fit_predict(nb, X_train, y_train, X_test)))
+    assert np.mean(accuracies) >= ACCURACY_FLOOR
+
+
+@pytest.mark.points(1)
+def test_q2_learns_from_given_labels(nb):
+    """q2: the pipeline learns from the labels it is fitted on, and nothing else"""
+    X_train, X_test, y_train, y_test = grader_split(5)
+    predictions = fit_predict(nb, X_train, 1 - y_train, X_test)
+    assert accuracy_score(y_test, predictions) <= FLIPPED_CEILING
+
+
+# --- q3: cross-validation --------------------------------------------------------------
+
+def cv_scores(nb, X, y, **kwargs):
+    """The student's cross_validate_model on grader data, checked to be a float array."""
+    with sent(nb, X=X, y=y):
+        args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        scores = nb.ref(f"cross_validate_model(_g['X'], _g['y'], {args})")
+    assert type(scores) is np.ndarray and scores.dtype.kind == "f"
+    return scores
+
+
+@pytest.mark.points(1)
+def test_q3_one_score_per_fold(nb):
+    """q3: cross_validate_model returns cv accuracies between 0 and 1"""
+    X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[1])
+    scores = cv_scores(nb, X_train, y_train, cv=4, seed=3)
+    assert scores.shape == (4,) and np.all((scores >= 0) & (scores <= 1))
+
+
+@pytest.mark.points(2)
+def test_q3_accurate(nb):
+    """q3: cross-validated accuracy on the breast cancer training rows is high"""
+    X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[0])
+    assert cv_scores(nb, X_train, y_train, cv=5, seed=9).mean() >= CV_FLOOR
+
+
+@pytest.mark.points(2)
+def test_q3_chance_on_noise(nb):
+    """q3: on data with no signal, cross-validation reports about chance (each fold scored on rows it did not fit)"""
+    means = [cv_scores(nb, *noise(seed, 120, 100), cv=3, seed=seed).mean() for seed in (31, 32, 33)]
+    assert CHANCE_BAND[0] <= np.mean(means) <= CHANCE_BAND[1]
+
+
+@pytest.mark.points(1)
+def test_q3_seed_decides_the_folds(nb):
+    """q3: the same seed gives the same scores, another seed other folds"""
+    X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[2])
+    first, again, other = (cv_scores(nb, X_train, y_train, cv=2, seed=s) for s in (4, 4, 5))
+    assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+# --- q4: evaluation --------------------------------------------------------------------
+
+WITH_PROBA = ("LogisticRegression", "predict_proba(_g['Xte'])[:, 1]")
+WITHOUT_PROBA = ("RidgeClassifier", "decision_function(_g['Xte'])")
+
+
+def evaluations(nb, *models):
+    """y_test and, per grader model (fitted in the kernel by the grader on two features),
+    (the student's evaluate report, the model's predictions, its scores for class 1)."""
+    X_train, X_test, y_train, y_test = grader_split(SPLIT_SEEDS[1])
+    columns = [1, 9]  # texture and fractal dimension: a weak model, so mistakes show
+    out = []
+    with sent(nb, Xtr=X_train[:, columns], ytr=y_train, Xte=X_test[:, columns], yte=y_test):
+        for model, score_call in models:
+            nb.run(f"from sklearn import linear_model as _g_lm, pipeline as _g_pl, preprocessing as _g_pp\n"
+                   f"_g['m'] = _g_pl.make_pipeline(_g_pp.StandardScaler(), _g_lm.{model}())"
+                   f".fit(_g['Xtr'], _g['ytr'])")
+            out.append(nb.ref(f"(evaluate(_g['m'], _g['Xte'], _g['yte']), _g['m'].predict(_g['Xte']), "
+                              f"_g['m'].{score_call})"))
+    return y_test, out
+
+
+@pytest.mark.points(2)
+def test_q4_confusion_counts(nb):
+    """q4: confusion counts true negatives, false positives, false negatives and true positives"""
+    rng = np.random.default_rng(12)
+    y_true, y_pred = rng.integers(0, 2, 200), rng.integers(0, 2, 200)
+    got = nb.call("confusion", y_true, y_pred)
+    assert type(got) is np.ndarray and got.dtype.kind in "iu" and got.shape == (2, 2)
+    assert np.array_equal(got, confusion_matrix(y_true, y_pred, labels=[0, 1]))
+
+
+@pytest.mark.points(1)
+def test_q4_confusion_always_2x2(nb):
+    """q4: confusion is 2x2 even when only one class appears"""
+    got = nb.call("confusion", np.zeros(7, dtype=int), np.zeros(7, dtype=int))
+    assert type(got) is np.ndarray and got.tolist() == [[7, 0], [0, 0]]
+    got = nb.call("confusion", np.array([0, 1, 1]), np.ones(3, dtype=int))
+    assert type(got) is np.ndarray and got.tolist() == [[0, 1], [0, 2]]
+
+
+@pytest.mark.points(1)
+def test_q4_evaluate_returns_four_floats(nb):
+    """q4: evaluate returns a dict with exactly the four keys, each a float"""
+    _, results = evaluations(nb, WITH_PROBA)
+    for report, _, _ in results:
+        assert type(report) is dict and set(report) == {"accuracy", "precision", "recall", "roc_auc"}
+        assert all(type(value) in REAL for value in report.values())
+
+
+@pytest.mark.points(2)
+def test_q4_evaluate_threshold_metrics(nb):
+    """q4: evaluate's accuracy, precision and recall, with malignant (1) as the positive class"""
+    y_test, results = evaluations(nb, WITH_PROBA)
+    for report, predictions, _ in results:
+        assert report["accuracy"] == pytest.approx(accuracy_score(y_test, predictions), abs=1e-9)
+        assert report["precision"] == pytest.approx(precision_score(y_test, predictions), abs=1e-9)
+        assert report["recall"] == pytest.approx(recall_score(y_test, predictions), abs=1e-9)
+
+
+@pytest.mark.points(2)
+def test_q4_evaluate_roc_auc(nb):
+    """q4: evaluate's roc_auc, for models with and without predict_proba"""
+    y_test, results = evaluations(nb, WITH_PROBA, WITHOUT_PROBA)
+    for report, _, scores in results:
+        assert report["roc_auc"] == pytest.approx(roc_auc_score(y_test, scores), abs=1e-9)
+
+
+# --- q5: validation curve --------------------------------------------------------------
+
+def depth_scores(nb, X, y, depths, **kwargs):
+    """The student's depth_curve on grader data, checked to be two float arrays, one score per depth."""
+    with sent(nb, X=X, y=y):
+        args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+        result = nb.ref(f"depth_curve(_g['X'], _g['y'], {depths!r}{args})")
+    assert type(result) in (tuple, list) and len(result) == 2
+    for scores in result:
+        assert type(scores) is np.ndarray and scores.dtype.kind == "f" and scores.shape == (len(depths),)
+    return result
+
+
+@pytest.mark.points(1)
+def test_q5_one_score_per_depth(nb):
+    """q5: depth_curve returns a training and a validation score per depth, between 0 and 1"""
+    X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[2])
+    train, val = depth_scores(nb, X_train, y_train, [1, 3, 20], cv=4, seed=2)
+    assert np.all((train >= 0) & (train <= 1)) and np.all((val >= 0) & (val <= 1))
+
+
+@pytest.mark.points(2)
+def test_q5_deep_trees_overfit(nb):
+    """q5: deep trees score (almost) perfectly on training folds and clearly lower on validation folds"""
+    X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[0])
+    train, val = depth_scores(nb, X_train, y_train, DEPTHS, seed=7)
+    assert train[-1] >= DEEP_TRAIN_FLOOR and train[-1] - val[-1] >= OVERFIT_GAP_FLOOR
+
+
+@pytest.mark.points(1)
+def test_q5_shallow_trees_underfit(nb):
+    """q5: the training score rises from the shallowest to the deepest tree"""
+    X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[1])
+    train, _ = depth_scores(nb, X_train, y_train, DEPTHS, seed=8)
+    assert train[-1] - train[0] >= UNDERFIT_RISE_FLOOR
+
+
+@pytest.mark.points(1)
+def test_q5_best_validation_score(nb):
+    """q5: the best validation score of the curve is high on the breast cancer data"""
+    X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[2])
+    _, val = depth_scores(nb, X_train, y_train, DEPTHS, seed=9)
+    assert val.max() >= VALIDATION_FLOOR
+
+
+@pytest.mark.points(1)
+def test_q5_noise_memorised_not_learned(nb):
+    """q5: on data with no signal, only deep trees fit the training folds, and none validates well"""
+    train, val = depth_scores(nb, *noise(41, 150, 20), DEPTHS, seed=0)
+    assert train[0] <= NOISE_STUMP_CEILING and train[-1] >= DEEP_TRAIN_FLOOR
+    assert val.max() <= NOISE_VALIDATION_CEILING
+
+
+@pytest.mark.points(2)
+def test_q5_plot(nb):
+    """q5: plot_depth_curve draws both curves, labels both axes, adds a legend and returns the Axes"""
+    depths, train, val = [1, 2, 5, 9], [0.8, 0.9, 0.97, 1.0], [0.78, 0.86, 0.84, 0.8]
+    with sent(nb, d=depths, tr=np.array(train), va=np.array(val)):
+        nb.run("_g['ax'] = plot_depth_curve(_g['d'], _g['tr'], _g['va'])")
+        kind, lines, labelled, legend = nb.ref(
+            "(type(_g['ax']).__module__.split('.')[0] + '.' + type(_g['ax']).__name__,"
+            " [[float(v) for v in line.get_ydata()] for line in _g['ax'].lines],"
+            " bool(_g['ax'].get_xlabel().strip()) and bool(_g['ax'].get_ylabel().strip()),"
+            " _g['ax'].get_legend() is not None or bool(_g['ax'].figure.legends))")
+        nb.run("import matplotlib.pyplot as _g_plt\n_g_plt.close('all')")
+    assert kind == "matplotlib.Axes"
+    assert any(len(line) == 4 and np.allclose(line, train) for line in lines)
+    assert any(len(line) == 4 and np.allclose(line, val) for line in lines)
+    assert labelled is True and legend is True
+
+
+@pytest.mark.points(1)
+def test_q5_pick_depth(nb):
+    """q5: pick_depth picks the best validation score, and the smaller depth on a tie"""
+    for depths, val, best in (([2, 4, 6, 8, 10], [0.9, 0.93, 0.93, 0.91, 0.5], 4),
+                              ([1, 5, 9], [0.70, 0.60, 0.71], 9)):
+        got = nb.call("pick_depth", depths, np.array(val))
+        assert type(got) in INTEGER and got == best
+
+
+# --- q6: PCA ---------------------------------------------------------------------------
+
+def expected_ratios(X):
+    """Explained variance ratios of standardised X, computed here."""
+    return PCA().fit(StandardScaler().fit_transform(X)).explained_variance_ratio_
+
+
+def cancer_rows(seed=6, rows=300):
+    """A subset of the breast cancer rows chosen by the grader."""
+    X, _ = cancer()
+    return X[np.random.default_rng(seed).choice(len(X), rows, replace=False)]
+
+
+@pytest.mark.points(2)
+def test_q6_ratios_of_standardised_data(nb):
+    """q6: explained_variance matches PCA of the standardised data"""
+    X = cancer_rows()
+    got = nb.call("explained_variance", X, 6)
+    assert type(got) is np.ndarray and got.shape == (6,)
+    assert np.allclose(got, expected_ratios(X)[:6], atol=1e-4)  # any exact solver
+
+
+@pytest.mark.points(1)
+def test_q6_ratios_other_dataset(nb):
+    """q6: explained_variance works for another data set too"""
+    X = load_wine().data
+    got = nb.call("explained_variance", X, 4)
+    assert type(got) is np.ndarray and np.allclose(got, expected_ratios(X)[:4], atol=1e-4)
+
+
+@pytest.mark.points(2)
+def test_q6_components_for(nb):
+    """q6: components_for returns the smallest number of components reaching the threshold"""
+    for X, threshold in ((cancer_rows(), 0.8), (cancer_rows(), 0.9), (load_wine().data, 0.75)):
+        cumulative = np.cumsum(expected_ratios(X))
+        expected = int(np.argmax(cumulative >= threshold)) + 1
+        assert np.min(np.abs(cumulative - threshold)) > 1e-3  # no answer hinges on rounding
+        got = nb.call("components_for", X, threshold)
+        assert type(got) in INTEGER and got == expected
+
+
+# --- q7: leakage -----------------------------------------------------------------------
+# The noise sets are drawn inside the kernel from seeds the grader picks: sending 1.6 MB
+# through nb.assign takes seconds, drawing it there takes milliseconds.
+
+NOISE_SEEDS = (51, 52)
+
+
+def noise_score(nb, name, seed):
+    """The student's ``name`` on 100 rows of 2,000 noise features with balanced random labels."""
+    nb.run(f"import numpy as _g_np\n_g_rng = _g_np.random.default_rng({seed})\n"
+           "_g = {'X': _g_rng.normal(size=(100, 2000)), 'y': _g_rng.permutation(_g_np.repeat([0, 1], 50))}")
+    try:
+        score = nb.ref(f"{name}(_g['X'], _g['y'], k=10, seed={seed})")
+    finally:
+        nb.run("del _g")
+    assert type(score) in REAL
+    return score
+
+
+def real_score(nb, name):
+    """The student's ``name`` on the training rows of a grader split of the breast cancer data."""
+    X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[0])
+    with sent(nb, X=X_train, y=y_train):
+        score = nb.ref(f"{name}(_g['X'], _g['y'], k=10, seed=3)")
+    assert type(score) in REAL
+    return score
+
+
+@pytest.mark.points(2)
+def test_q7_leaky_is_optimistic_on_noise(nb):
+    """q7: leaky_selection_score selects features on all rows first, so it beats chance on pure noise"""
+    scores = [noise_score(nb, "leaky_selection_score", seed) for seed in NOISE_SEEDS]
+    assert np.mean(scores) >= LEAKY_FLOOR
+    assert real_score(nb, "leaky_selection_score") >= HONEST_REAL_FLOOR
+
+
+@pytest.mark.points(2)
+def test_q7_honest_is_chance_on_noise(nb):
+    """q7: honest_selection_score stays near chance on pure noise"""
+    scores = [noise_score(nb, "honest_selection_score", seed) for seed in NOISE_SEEDS]
+    assert HONEST_BAND[0] <= np.mean(scores) <= HONEST_BAND[1]
+
+
+@pytest.mark.points(1)
+def test_q7_honest_on_real_data(nb):
+    """q7: honest_selection_score is high on the breast cancer training rows"""
+    assert real_score(nb, "honest_selection_score") >= HONEST_REAL_FLOOR

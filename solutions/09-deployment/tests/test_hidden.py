@@ -1,0 +1,160 @@
+"""Hidden tests for 09-deployment: run by the grader only.
+
+In-process: the notebook's app.py and model.joblib are copied into a fresh
+sandbox and served there with uvicorn; the requests come from the grader's
+process, and the rows are chosen at random here, so no answer can be
+written in advance. Static: the
+Dockerfile is parsed and linted here, and each practice the notebook teaches
+is worth its own points. A Dockerfile that reaches for the network or the
+host at build time earns none of them.
+"""
+
+import random
+from importlib.metadata import version
+
+import pytest
+from sklearn.datasets import load_breast_cancer
+
+from grader.kits.deployment import kit as deployment
+PACKAGES = ["fastapi", "uvicorn", "scikit-learn", "joblib"]
+LABELS = ["malignant", "benign"]
+DATA = load_breast_cancer()
+PICKED = random.Random().sample(range(len(DATA.target)), 40)
+ROWS = DATA.data[PICKED].tolist()
+BAD = {
+    "no features": {},
+    "29 numbers": {"features": [1.0] * 29},
+    "31 numbers": {"features": [1.0] * 31},
+    "words": {"features": ["large"] * 30},
+    "one number": {"features": 3.5},
+}
+
+
+@pytest.fixture(scope="module")
+def files(nb):
+    return deployment.read_files(nb, deployment.NOTEBOOK_FILES)
+
+
+@pytest.fixture(scope="module")
+def app(nb):
+    report = deployment.probe_app(nb, ROWS, BAD)
+    assert report["error"] is None, f"the app did not start: {report['error']}"
+    return report
+
+
+def holds(files, rule) -> None:
+    """Fail with what ``rule`` finds in the Dockerfile; a refused Dockerfile gets nothing."""
+    df = deployment.dockerfile(files)
+    reason = deployment.refusal(df)
+    found = [f"refused: {reason}"] if reason else rule(df)
+    assert not found, "; ".join(found)
+
+
+# --- q2: the app, in-process --------------------------------------------------------
+
+
+@pytest.mark.points(2)
+def test_q2_predict_answers(app):
+    """q2: /predict answers every row with a label, its class number and a probability in [0, 1]"""
+    for response in app["predict"]:
+        assert response["status"] == 200, response["text"]
+        body = response["json"]
+        assert body["label"] == LABELS[body["prediction"]], body
+        assert 0.0 <= body["probability"] <= 1.0, body
+
+
+@pytest.mark.points(3)
+def test_q2_predictions_are_the_models(app):
+    """q2: the predictions are the saved model's own, and right for at least 85% of the rows"""
+    predicted = [r["json"]["prediction"] if r["status"] == 200 else None for r in app["predict"]]
+    assert predicted == app["expected"], "the app's answers differ from model.predict"
+    right = sum(p == t for p, t in zip(predicted, DATA.target[PICKED]))
+    assert right >= 0.85 * len(ROWS), f"{right} of {len(ROWS)} right"
+
+
+@pytest.mark.points(2)
+def test_q2_bad_input_is_422(app):
+    """q2: a bad request gets 422 (missing, too few or too many numbers, words, not a list), never 500"""
+    statuses = {name: response["status"] for name, response in app["bad"].items()}
+    assert statuses == {name: 422 for name in BAD}, statuses
+
+
+@pytest.mark.points(2)
+def test_q2_model_loaded_at_start_up(app):
+    """q2: the model is loaded once at start-up, not on each request"""
+    response = app["without_file"]
+    assert response["status"] == 200, "with model.joblib emptied after start-up, /predict failed"
+    assert response["json"]["prediction"] == app["expected"][0]
+
+
+@pytest.mark.points(1)
+def test_q2_schemas(app):
+    """q2: the request and the response are pydantic models in the app's OpenAPI schema"""
+    post = app["openapi"]["paths"]["/predict"]["post"]
+    request = post["requestBody"]["content"]["application/json"]["schema"]
+    response = post["responses"]["200"]["content"]["application/json"]["schema"]
+    schemas = app["openapi"]["components"]["schemas"]
+    assert "features" in schemas[request["$ref"].rsplit("/", 1)[-1]]["properties"]
+    assert {"label", "prediction", "probability"} <= set(schemas[response["$ref"].rsplit("/", 1)[-1]]["properties"])
+
+
+# --- q3: requirements ------------------------------------------------------------------
+
+
+@pytest.mark.points(1)
+def test_q3_requirements_match_the_grader(files):
+    """q3: requirements.txt pins the versions the notebook ran with, so the image builds offline"""
+    lines = (files["requirements.txt"] or b"").decode(errors="replace").lower().split()
+    wrong = [p for p in PACKAGES if f"{p}=={version(p)}" not in lines]
+    assert not wrong, f"not pinned to the version in use: {', '.join(wrong)}"
+
+
+# --- q4: the Dockerfile, read ----------------------------------------------------------
+
+
+@pytest.mark.points(2)
+def test_q4_pinned_base(files):
+    """q4: the base image is pinned to a version, never latest"""
+    holds(files, deployment.pinned_base)
+
+
+@pytest.mark.points(2)
+def test_q4_dependencies_before_code(files):
+    """q4: requirements are installed before the code is copied, so the layer cache holds"""
+    holds(files, deployment.dependencies_before_code)
+
+
+@pytest.mark.points(2)
+def test_q4_non_root(files):
+    """q4: the container runs as a non-root user"""
+    holds(files, deployment.non_root)
+
+
+@pytest.mark.points(1)
+def test_q4_exposes_port(files):
+    """q4: the Dockerfile EXPOSEs the app's port"""
+    holds(files, deployment.exposes_port)
+
+
+@pytest.mark.points(2)
+def test_q4_health_check(files):
+    """q4: the image has a HEALTHCHECK"""
+    holds(files, deployment.health_check)
+
+
+@pytest.mark.points(1)
+def test_q4_no_secrets(files):
+    """q4: no secret is baked into the image"""
+    holds(files, deployment.no_secrets)
+
+
+@pytest.mark.points(1)
+def test_q4_small_image(files):
+    """q4: the image is small: a slim base and no pip cache"""
+    holds(files, deployment.small_image)
+
+
+@pytest.mark.points(1)
+def test_q4_hadolint(files):
+    """q4: hadolint finds nothing else to warn about"""
+    holds(files, deployment.other_findings)

