@@ -38,7 +38,7 @@ from rich.table import Table
 from sklearn.datasets import load_breast_cancer
 
 from grader.engine.sandbox import image
-from grader.kits.deployment import kit as deployment
+from grader.kits.deployment import core as deployment
 from grader.testing.live import LiveNotebook
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "09-deployment" / "solution.ipynb"

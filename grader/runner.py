@@ -24,10 +24,11 @@ from grader.course.discover import Submission, load_notebook, reason
 from grader.engine.execute import execute
 from grader.report.feedback import executed_notebook, write_feedback
 from grader.engine.kernel import STARTUP_TIMEOUT, Kernel
-from grader.kits.llm.server import sandbox_service
+from grader import kits
 from grader.testing.notebook import Notebook
 from grader.testing.plugin import GradingPlugin, run_tests
-from grader.results.store import NOT_RUN, Result, TestResult, write_executed
+from grader.results.model import NOT_RUN, Result, TestResult, TestStatus
+from grader.results.store import write_executed
 from grader.engine.sandbox import Limits, get_backend
 
 
@@ -80,7 +81,7 @@ def grade_to_disk(job: Job, steps: Steps) -> None:
     write_executed(job.out, result)
     steps.deliver(replace(result, executed=""))
     steps.begin("rendering the feedback page", FEEDBACK_SECONDS)
-    write_feedback(job.out, result, executed_notebook(result), (), _title(job, result.lab))
+    write_feedback(job.out, result, executed_notebook(result), _title(job, result.lab))
 
 
 NO_STEPS = NoSteps()
@@ -108,10 +109,10 @@ def grade(job: Job, steps: Steps = NO_STEPS) -> Result:
     if problem is not None:
         steps.begin("listing the tests", LISTING_SECONDS)
         base.message = problem
-        base.tests, base.hidden_tests = _test_results(
-            lab, job, GradingPlugin(None, lab.hidden_tests, f"not graded: {problem}"))
+        base.tests = _test_results(lab, job, GradingPlugin(None, lab.hidden_tests, f"not graded: {problem}"),
+                                   kits.idle_plugins(lab.settings.kit_names))
         return base
-    base.status, base.message, (base.tests, base.hidden_tests), base.executed = _run(lab, job, backend, nb, steps)
+    base.status, base.message, base.tests, base.executed = _run(lab, job, backend, nb, steps)
     base.execution_time = time.monotonic() - started
     return base
 
@@ -135,45 +136,50 @@ def read_notebook(sub: Submission) -> tuple[nbformat.NotebookNode | None, str | 
     return nb, None
 
 
-def limits_for(lab: Lab) -> Limits:
-    s = lab.settings
-    return Limits(memory=s.memory, cpu_seconds=int(s.timeout * 2) + 60)
+@dataclass(frozen=True)
+class LabLimits:
+    """Every limit of one submission's grading, made here and only here from the lab's settings."""
+
+    sandbox: Limits  # the kernel's memory, CPU time, processes, files
+    cell_seconds: float
+    notebook_seconds: float
+    test_seconds: float  # the testing step: calls into the notebook, and a kit's work in the grader
 
 
-def test_seconds(lab: Lab) -> float:
-    """The testing step's limit: the notebook's own time again for calls into it, and room
+def limits(lab: Lab) -> LabLimits:
+    """The lab's limits: the notebook's own time again for the tests' calls into it, and room
     for what tests do in the grader (a kit's build and probes)."""
-    return 2 * lab.settings.timeout + 600
-
-
-def _run(lab: Lab, job: Job, backend, nb, steps: Steps) -> tuple[str, str, tuple[list[TestResult], list[str]], str]:
     s = lab.settings
+    return LabLimits(Limits(memory=s.memory, cpu_seconds=int(s.timeout * 2) + 60), s.cell_timeout, s.timeout,
+                     2 * s.timeout + 600)
+
+
+def _run(lab: Lab, job: Job, backend, nb, steps: Steps) -> tuple[str, str, list[TestResult], str]:
+    bounds = limits(lab)
     with contextlib.ExitStack() as stack:
         steps.begin("starting the kernel", STARTUP_TIMEOUT + 30)
-        service, llm = stack.enter_context(sandbox_service()) if s.llm else (None, None)
-        kernel = Kernel(backend, lab.student_files(), limits_for(lab), (service,) if service else ())
+        running = stack.enter_context(kits.started(lab.settings.kit_names))
+        kernel = Kernel(backend, lab.student_files(), bounds.sandbox, running.services)
         stack.callback(kernel.close)
         kernel.start()
-        steps.begin("running the notebook", s.timeout + 60)
-        execution = execute(kernel, nb, s.cell_timeout, s.timeout)
-        steps.begin("testing", test_seconds(lab))
+        steps.begin("running the notebook", bounds.notebook_seconds + 60)
+        execution = execute(kernel, nb, bounds.cell_seconds, bounds.notebook_seconds)
+        steps.begin("testing", bounds.test_seconds)
         handle = None
         if execution.status == "graded":
-            handle = Notebook(kernel, execution.notebook, s.cell_timeout, s.timeout)
-        plugin = GradingPlugin(handle, lab.hidden_tests, f"not run: {execution.message}", llm)
-        tests = _test_results(lab, job, plugin)
+            handle = Notebook(kernel, execution.notebook, bounds.cell_seconds, bounds.notebook_seconds)
+        plugin = GradingPlugin(handle, lab.hidden_tests, f"not run: {execution.message}")
+        tests = _test_results(lab, job, plugin, running.plugins)
     message = execution.message
     if execution.truncated:
         message = (message + "; " if message else "") + "output was truncated"
     return execution.status, message, tests, nbformat.writes(execution.notebook)
 
 
-def _test_results(lab: Lab, job: Job, plugin: GradingPlugin) -> tuple[list[TestResult], list[str]]:
-    """Each test's result, and the names of the hidden ones."""
-    run_tests(lab.test_dirs(job.hidden), plugin, job.course_root, job.select)
-    outcomes = plugin.outcomes.values()
-    return ([_test_result(o, lab.settings.show_hidden_output) for o in outcomes],
-            [o.name for o in outcomes if o.hidden])
+def _test_results(lab: Lab, job: Job, plugin: GradingPlugin, kit_plugins: list[object]) -> list[TestResult]:
+    """Each test's result, hidden ones flagged."""
+    run_tests(lab.test_dirs(job.hidden), plugin, job.course_root, job.select, kit_plugins)
+    return [_test_result(o, lab.settings.show_hidden_output) for o in plugin.outcomes.values()]
 
 
 def _test_result(outcome, show_hidden_output: bool) -> TestResult:
@@ -182,9 +188,9 @@ def _test_result(outcome, show_hidden_output: bool) -> TestResult:
     if outcome.not_run:
         return TestResult(outcome.name, 0.0, 0.0, NOT_RUN,
                           f"not run: {outcome.not_run} ({outcome.points:g} point{'' if outcome.points == 1 else 's'} "
-                          "left out of the maximum)")
+                          "left out of the maximum)", hidden=outcome.hidden)
     output = outcome.output[:TEST_OUTPUT_LIMIT]
     if outcome.hidden and not show_hidden_output:
         output = "" if outcome.passed else "failed (hidden test)"
     return TestResult(outcome.name, outcome.points if outcome.passed else 0.0, outcome.points,
-                      "passed" if outcome.passed else "failed", output)
+                      TestStatus.PASSED if outcome.passed else TestStatus.FAILED, output, hidden=outcome.hidden)

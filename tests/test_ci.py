@@ -18,8 +18,8 @@ from markdown_it import MarkdownIt
 
 from conftest import LAB, notebook, run_grade, solution_cells, write_notebook
 from grader.report import ci
-from grader.results.store import Result
-from grader.results.store import TestResult as Case  # not "Test...", which pytest would try to collect
+from grader.results.model import Result
+from grader.results.model import TestResult as Case  # not "Test...", which pytest would try to collect
 
 HOSTILE = [
     "q1: a, b % 100%0A::warning::forged",

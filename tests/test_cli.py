@@ -143,7 +143,7 @@ def test_check_runs_public_tests_only(course):
 
 
 def test_check_finds_the_course_above_a_look_alike_labs_folder(course):
-    from grader.cli import find_course_root
+    from grader.cli.grade import find_course_root
 
     stray = write_notebook(course / "tests" / "labs" / LAB / "mine.ipynb", notebook("x = 1"))
     assert find_course_root(stray, None) == course.resolve()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.course.layout import (DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, Course, CourseError,
-                           Lab, Settings)
+from grader.course.layout import Course, Lab
+from grader.course.settings import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, Settings
+from grader.errors import CourseError
 
 
 def make_course(root: Path, labs=(), solutions=()) -> Course:

@@ -1,4 +1,4 @@
-"""grader.kits.deployment.kit: the Dockerfile rules, the in-sandbox app probe, the live build.
+"""grader.kits.deployment.core: the Dockerfile rules, the in-sandbox app probe, the live build.
 
 The live tests need a Docker engine and the grader's image (``docker`` marker);
 they build real images with no network and check that nothing is left behind.
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import BACKENDS, leftover_processes
-from grader.kits.deployment import kit as deployment
-from grader.kits.deployment.kit import Dockerfile
+from grader.kits.deployment import core as deployment
+from grader.kits.deployment.core import Dockerfile
 from grader.testing.live import LiveNotebook
 from grader.engine.sandbox import get_backend
 from grader.engine.sandbox.docker import LABEL, OWNER_LABEL
@@ -112,7 +112,7 @@ def test_no_from_is_not_a_dockerfile():
 def test_rebased_replaces_external_bases_keeps_stages_and_labels_every_stage():
     df = Dockerfile.parse("FROM --platform=linux/amd64 python:3.11-slim AS base\nRUN true\n"
                           "FROM base AS runtime\nEXPOSE 8080\n")
-    label = 'LABEL grader.kits.deployment.kit="1" grader.owner="7" grader.build="b1"'
+    label = 'LABEL grader.deployment="1" grader.owner="7" grader.build="b1"'
     labels = {deployment.LIVE_LABEL: "1", deployment.OWNER_LABEL: "7", deployment.BUILD_LABEL: "b1"}
     assert deployment.rebased(df, "grader-kernel:abc", labels).splitlines() == [
         "FROM grader-kernel:abc AS base", label, "RUN true", "FROM base AS runtime", label, "EXPOSE 8080"]

@@ -20,8 +20,8 @@ import secrets
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from grader.kits.deployment import kit as deployment
-from grader.kits.deployment.kit import Dockerfile
+from grader.kits.deployment import core as deployment
+from grader.kits.deployment.core import Dockerfile
 
 BASE = "grader-kernel:0123456789abcdef"
 DECOY = "decoy-image:1"

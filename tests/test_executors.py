@@ -10,7 +10,7 @@ import pytest
 
 from grader.course.discover import Submission
 from grader.batch.executors import WORKER_MEMORY_MIB, LocalExecutor
-from grader.results.store import Result
+from grader.results.model import Result
 from grader.runner import Job, Steps
 
 

@@ -18,8 +18,8 @@ import pytest
 from conftest import LAB, copy_course, notebook, run_grade, solution_cells, write_notebook
 from grader.results import history
 from grader.report.lms import canvas_csv
-from grader.results.store import Result
-from grader.results.store import TestResult as Check  # not named Test*: pytest would collect it
+from grader.results.model import Result
+from grader.results.model import TestResult as Check  # not named Test*: pytest would collect it
 
 FULL = 22
 

@@ -15,8 +15,8 @@ import pytest
 
 from conftest import LAB, notebook, run_grade, solution_cells, write_notebook
 from grader.report.feedback import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, CSP, clean_html, feedback_path, render, write_feedback
-from grader.results.store import Result
-from grader.results.store import TestResult as Check  # not named Test*: pytest would collect it
+from grader.results.model import Result
+from grader.results.model import TestResult as Check  # not named Test*: pytest would collect it
 
 HOSTILE_NAME = '<img src=x onerror="document.title=\'name\'">'
 SECRET = "expected 42 but the secret answer is 1337"
@@ -58,16 +58,18 @@ def test_page_shows_score_tests_and_public_messages():
 
 
 def test_hidden_tests_show_name_and_result_only():
-    page = render(graded_result(), executed_notebook(), hidden={"q2: mean of an empty list is None"})
+    result = graded_result()
+    result.tests[2].hidden = True
+    page = render(result, executed_notebook())
     row = re.search(r'<tr class="grader-test"><td>q2: mean of an empty list is None</td>.*?</tr>', page).group(0)
     assert "failed" in row and "hidden test" in row
     assert SECRET not in page and "1337" not in page
 
 
-def test_hidden_failure_is_recognised_without_names():
-    """What the runner writes for a failed hidden test is never shown as a message."""
+def test_hidden_failure_is_recognised_by_its_stored_flag():
+    """A hidden test's output is never shown as a message, whatever it says."""
     result = graded_result()
-    result.tests[2].output = "failed (hidden test)"
+    result.tests[2].output, result.tests[2].hidden = "failed (hidden test)", True
     page = render(result, None)
     assert "failed (hidden test)" not in page and "<em>hidden test</em>" in page
 

@@ -20,8 +20,8 @@ import pytest
 
 from grader.report import feedback
 from grader.report.feedback import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render
-from grader.results.store import Result
-from grader.results.store import TestResult as Check  # not named Test*: pytest would collect it
+from grader.results.model import Result
+from grader.results.model import TestResult as Check  # not named Test*: pytest would collect it
 from test_feedback import PWN, chromium, dom_title, executed_notebook, graded_result
 
 v4 = nbformat.v4

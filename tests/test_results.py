@@ -9,13 +9,13 @@ import os
 import pytest
 
 from grader.results import store as results
-from grader.results.store import (EXECUTED_LIMIT, GRADEBOOK_COLUMNS, STATUSES, Result, atomic_write, csv_cell, file_name,
-                            result_path, write_gradebook, write_result)
+from grader.results.model import STATUSES, Result, TestResult
+from grader.results.store import EXECUTED_LIMIT, GRADEBOOK_COLUMNS, atomic_write, csv_cell, file_name, result_path, write_gradebook, write_result
 
 
 
 def make_result(student="alice", lab="lab1", status="graded", scores=((1, 1), (0, 2)), **kwargs) -> Result:
-    tests = [results.TestResult(f"test_{i}", s, m, "passed" if s == m else "failed")
+    tests = [TestResult(f"test_{i}", s, m, "passed" if s == m else "failed")
              for i, (s, m) in enumerate(scores)]
     return Result(student, lab, status, tests, **kwargs)
 

@@ -30,7 +30,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
 
-from grader.results.store import Result
+from grader.results.model import Result
 from grader.runner import Job, Steps, grade_to_disk
 from grader.engine.sandbox import cgroups, reclaim_worker
 

@@ -12,18 +12,17 @@ rewritten atomically after every result, so it is valid at any moment.
 
 from __future__ import annotations
 
-import hashlib
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from grader.course.layout import Course, Lab
+from grader.course.layout import Course
 from grader.course.discover import Submission
 from grader.batch.executors import LocalExecutor
-from grader.engine.sandbox.image import requirements
-from grader.results.store import Result, read_result, write_gradebook, write_result
+from grader.results.model import Result
+from grader.results.store import read_result, write_gradebook, write_result
 from grader.runner import Job
-from grader.engine.sandbox import Backend, package_dir
+from grader.engine.sandbox import Backend
+from grader.batch.fingerprint import digest, environment_fingerprint, lab_fingerprint, submission_fingerprint
 
 
 def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backend, workers: int | None,
@@ -34,7 +33,7 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
     results: list[Result] = []
     jobs: list[Job] = []
     for sub in subs:
-        fingerprint = _digest(environment, labs.get(sub.lab, ""), submission_fingerprint(sub))
+        fingerprint = digest(environment, labs.get(sub.lab, ""), submission_fingerprint(sub))
         earlier = None if force else read_result(out, sub.student, sub.lab)
         if earlier is not None and earlier.fingerprint == fingerprint and not earlier.incomplete:
             earlier.reused = True
@@ -50,45 +49,3 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
         write_gradebook(out, results)
         on_result(result)
     return results, executor.errors
-
-
-def environment_fingerprint(backend: Backend) -> str:
-    """The grader's code, Python, the kernel's libraries and the backend (with its image)."""
-    sources = sorted(p for p in package_dir().rglob("*") if p.suffix in (".py", ".ini"))
-    return _digest(sys.version, backend.identity, *requirements(), *(_file_digest(p) for p in sources))
-
-
-def lab_fingerprint(lab: Lab) -> str:
-    """Every file of the lab that students get, its hidden tests and its settings."""
-    files = _files(lab.lab_dir) + _files(lab.hidden_tests)
-    files.append(lab.solution_dir / "lab.toml")
-    return _digest(*(f"{p.name}:{_file_digest(p)}" for p in files))
-
-
-def submission_fingerprint(sub: Submission) -> str:
-    try:
-        if sub.problem is not None:
-            return _digest(f"problem:{sub.problem}")
-        return hashlib.sha256(sub.read_bytes()).hexdigest()
-    except (OSError, ValueError) as exc:
-        return _digest(f"unreadable:{exc}")
-
-
-def _files(folder: Path) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-
-
-def _file_digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return "missing"
-
-
-def _digest(*parts: str) -> str:
-    h = hashlib.sha256()
-    for part in parts:
-        h.update(part.encode("utf-8", "surrogateescape") + b"\0")
-    return h.hexdigest()

@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 
 from grader.course.layout import Lab
+from grader.errors import AssignError
 
 BEGIN = re.compile(r"^(\s*)#\s*BEGIN SOLUTION\s*$", re.IGNORECASE)
 END = re.compile(r"^\s*#\s*END SOLUTION\s*$", re.IGNORECASE)
@@ -30,8 +31,6 @@ PUBLIC_FILES = "files"  # solutions/<id>/files/* -> labs/<id>/*
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc")
 
 
-class AssignError(ValueError):
-    """The solution notebook's markers do not pair up."""
 
 
 def stub_source(source: str, where: str = "cell") -> str:

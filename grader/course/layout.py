@@ -7,50 +7,10 @@ and the optional ``solutions/<id>/lab.toml``.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-
-DEFAULT_CELL_TIMEOUT = 30.0
-DEFAULT_TIMEOUT = 300.0
-DEFAULT_MEMORY_MIB = 1024
-
-
-class CourseError(Exception):
-    """The course folder is not laid out as the grader expects."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Per-lab limits and presentation, read from ``lab.toml``."""
-
-    title: str = ""
-    cell_timeout: float = DEFAULT_CELL_TIMEOUT
-    timeout: float = DEFAULT_TIMEOUT
-    memory: int = DEFAULT_MEMORY_MIB
-    show_hidden_output: bool = False
-    llm: bool = False  # serve the grader's LLM server to the notebook (see grader.kits.llm.server)
-
-    @classmethod
-    def load(cls, path: Path) -> Settings:
-        """Read ``lab.toml``; a missing file means the grader's defaults."""
-        if not path.is_file():
-            return cls()
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise CourseError(f"{path}: not valid TOML: {exc}") from exc
-        known = {"title": str, "cell_timeout": (int, float), "timeout": (int, float),
-                 "memory": int, "show_hidden_output": bool, "llm": bool}
-        values = {}
-        for key, kind in known.items():
-            if key in data:
-                value = data[key]
-                if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-                    raise CourseError(f"{path}: {key} has the wrong type: {value!r}")
-                values[key] = value
-        return cls(**values)
-
+from grader.course.settings import Settings
+from grader.errors import CourseError
 
 @dataclass(frozen=True)
 class Lab:

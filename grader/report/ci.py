@@ -26,7 +26,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.results.store import NOT_RUN, Result, TestResult, atomic_write
+from grader.results.model import NOT_RUN, Result, TestResult
+from grader.results.store import atomic_write
 
 FAIL_UNDER_STATUS = 3  # exit status of --fail-under; 1 and 2 already mean grader error and usage error
 MAX_MESSAGE = 1000  # characters of a test's output put into an annotation or a summary cell

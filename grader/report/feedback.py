@@ -21,7 +21,7 @@ from __future__ import annotations
 import html
 import re
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -32,7 +32,8 @@ import nbformat
 from grader import bounded
 from grader.results import history
 from grader.course.layout import Course, CourseError
-from grader.results.store import NOT_RUN, Result, TestResult, atomic_write, result_path
+from grader.results.model import NOT_RUN, Result, TestResult
+from grader.results.store import atomic_write, result_path
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
@@ -66,7 +67,6 @@ MAX_TESTS = 500
 TEST_NAME_CHARS = 300
 TEST_OUTPUT_CHARS = 4_000
 NOTE_CHARS = 2_000  # the result's message, the student's name, the title, an error's name
-HIDDEN_FAILED = "failed (hidden test)"  # what grader.runner puts in a hidden test's output
 ERROR_TAG = "grader-error"
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
        "base-uri 'none'; form-action 'none'")
@@ -117,14 +117,6 @@ def feedback_path(out_dir: Path, student: str, lab: str) -> Path:
     return result_path(out_dir, student, lab).with_suffix(".html")
 
 
-def hidden_names(result: Result) -> set[str]:
-    """The tests of ``result`` that are hidden: named by the runner (``Result.hidden_tests``),
-    or, for a result read back from disk, recognised by the output the runner gives a
-    failed hidden test. A passed hidden test has no output to leak either way."""
-    named = set(result.hidden_tests)
-    return named | {t.name for t in result.tests if t.output == HIDDEN_FAILED}
-
-
 def executed_notebook(result: Result) -> nbformat.NotebookNode | None:
     """The notebook as it ran (``Result.executed``, nbformat JSON), else None: a result read
     back from disk or of a notebook that never ran has none, and the page says so. It is read
@@ -139,10 +131,8 @@ def executed_notebook(result: Result) -> nbformat.NotebookNode | None:
         return None
 
 
-def render(result: Result, executed: nbformat.NotebookNode | None, hidden: Collection[str] = (),
-           title: str = "") -> str:
+def render(result: Result, executed: nbformat.NotebookNode | None, title: str = "") -> str:
     """The whole page for one result, as an HTML string that is safe to open."""
-    hidden = set(hidden) | hidden_names(result)
     title = _cut(title or result.lab, NOTE_CHARS)
     page_title = f"{title}: {_cut(result.student, NOTE_CHARS)}"
     notice = ""
@@ -150,19 +140,19 @@ def render(result: Result, executed: nbformat.NotebookNode | None, hidden: Colle
         notice = ("Your notebook as it ran is not available"
                   + (f" ({_cut(result.message, NOTE_CHARS)})" if result.message else "") + ".")
         executed = nbformat.v4.new_notebook()
-    summary = _summary(result, hidden, title, notice)
+    summary = _summary(result, title, notice)
     try:
         return _export(executed, summary, page_title)
     except Exception as exc:  # noqa: BLE001 - a notebook nbconvert chokes on must not stop the batch
-        summary = _summary(result, hidden, title, f"Your notebook could not be shown ({type(exc).__name__}).")
+        summary = _summary(result, title, f"Your notebook could not be shown ({type(exc).__name__}).")
         return _export(nbformat.v4.new_notebook(), summary, page_title)
 
 
 def write_feedback(out_dir: Path, result: Result, executed: nbformat.NotebookNode | None,
-                   hidden: Collection[str] = (), title: str = "") -> Path:
+                   title: str = "") -> Path:
     """Render and write the page atomically; return its path."""
     path = feedback_path(out_dir, result.student, result.lab)
-    atomic_write(path, render(result, executed, hidden, title))
+    atomic_write(path, render(result, executed, title))
     return path
 
 
@@ -175,7 +165,7 @@ def publisher(out_dir: Path, course: Course, then: Callable[[Result], None]) -> 
     def publish(result: Result) -> None:
         try:
             if result.reused and not feedback_path(out_dir, result.student, result.lab).is_file():
-                write_feedback(out_dir, result, None, (), _title(course, result.lab))
+                write_feedback(out_dir, result, None, _title(course, result.lab))
             history.append(out_dir, result, run)
         except (OSError, history.HistoryError) as exc:
             print(f"grade: could not write feedback or history for {result.student!r}: {exc}", file=sys.stderr)
@@ -191,7 +181,7 @@ def _title(course: Course, lab_id: str) -> str:
         return lab_id
 
 
-def _summary(result: Result, hidden: set[str], title: str, notice: str) -> str:
+def _summary(result: Result, title: str, notice: str) -> str:
     """The part above the notebook: score, status, tests. Every value is escaped and cut here."""
     e = html.escape
     parts = [f'<section class="grader-summary"><h1>{e(title)}</h1>',
@@ -205,18 +195,18 @@ def _summary(result: Result, hidden: set[str], title: str, notice: str) -> str:
     if notice:
         parts.append(f'<p class="grader-notice">{e(notice)}</p>')
     parts.append("<table><thead><tr><th>Test</th><th>Points</th><th>Result</th><th>Message</th></tr></thead><tbody>")
-    parts.extend(_test_row(t, t.name in hidden) for t in result.tests[:MAX_TESTS])
+    parts.extend(_test_row(t) for t in result.tests[:MAX_TESTS])
     if len(result.tests) > MAX_TESTS:
         parts.append(f'<tr><td colspan="4">{e(_note(f"{len(result.tests) - MAX_TESTS} more tests"))}</td></tr>')
     parts.append("</tbody></table></section>")
     return "\n".join(parts)
 
 
-def _test_row(test: TestResult, hidden: bool) -> str:
+def _test_row(test: TestResult) -> str:
     """One test; a hidden one shows its name and result, never its output."""
     e = html.escape
     mark = test.status if test.status in ("passed", NOT_RUN) else "failed"
-    message = '<em>hidden test</em>' if hidden else f"<pre>{e(_cut(test.output, TEST_OUTPUT_CHARS))}</pre>"
+    message = '<em>hidden test</em>' if test.hidden else f"<pre>{e(_cut(test.output, TEST_OUTPUT_CHARS))}</pre>"
     return (f'<tr class="grader-test"><td>{e(_cut(test.name, TEST_NAME_CHARS))}</td>'
             f'<td>{test.score:g} / {test.max_score:g}</td>'
             f'<td class="grader-{mark.replace(" ", "-")}">{mark}</td><td>{message}</td></tr>')

@@ -37,16 +37,16 @@ import io
 import json
 import os
 import stat
+import subprocess
 import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
-from rich.console import Console
-
 from grader.results import history
 from grader.course.layout import Course, Lab
-from grader.results.store import NOT_RUN, Result, TestResult, atomic_write, csv_cell, read_result
+from grader.results.model import NOT_RUN, Result, TestResult
+from grader.results.store import atomic_write, csv_cell, read_result
 from grader.engine.sandbox import SandboxUnavailable, get_backend, package_dir
 
 CANVAS_FIXED = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -164,13 +164,13 @@ def _backend_args(sandbox: str) -> list[str]:
 
 
 def _grade_one(root: Path, notebook: Path, lab_id: str, backend_args: list[str]) -> dict:
-    """Run ``grade`` on one notebook and turn its result into Gradescope's results.json."""
-    from grader.cli import main
-
+    """Run ``grade`` on one notebook, as its own process, and turn its result into Gradescope's
+    results.json."""
     with tempfile.TemporaryDirectory(prefix="grader-gradescope-") as tmp:
         out = Path(tmp) / "grades"
-        status = main([str(notebook), "--lab", lab_id, "--course", str(root / "source" / "course"),
-                       "--out", str(out), "-j", "1", "--force", *backend_args])
+        status = subprocess.run([sys.executable, "-m", "grader", str(notebook), "--lab", lab_id,
+                                 "--course", str(root / "source" / "course"), "--out", str(out), "-j", "1",
+                                 "--force", *backend_args], check=False).returncode
         result = read_result(out, notebook.stem, lab_id)
     if result is None:
         return _failure(f"The grader could not grade this submission (exit status {status}); "
@@ -255,32 +255,3 @@ def _main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(_main(sys.argv[1:]))
-
-
-# --- grade export ... ---------------------------------------------------------------
-
-def cmd_export(argv: list[str], console: Console) -> int:
-    """``grade export gradescope LAB [--out FILE] [--course DIR]`` and
-    ``grade export canvas [--out FILE] [--grades DIR]``."""
-    import argparse
-
-    p = argparse.ArgumentParser(prog="grade export", description="Export a lab or the grades to an LMS.")
-    sub = p.add_subparsers(dest="target", required=True)
-    gs = sub.add_parser("gradescope", help="a Gradescope autograder zip for one lab")
-    gs.add_argument("lab")
-    gs.add_argument("--out", type=Path, help="the zip to write (default: gradescope-<lab>.zip)")
-    gs.add_argument("--course", type=Path, help="the course folder (default: the current folder)")
-    cv = sub.add_parser("canvas", help="a Canvas gradebook import CSV of the latest grades")
-    cv.add_argument("--out", type=Path, default=Path("canvas-grades.csv"), help="default: canvas-grades.csv")
-    cv.add_argument("--grades", type=Path, default=Path("grades"), help="the grades folder (default: ./grades)")
-    args = p.parse_args(argv)
-    if args.target == "gradescope":
-        path = gradescope_zip(Course.find(args.course), args.lab, args.out or Path(f"gradescope-{args.lab}.zip"))
-    else:
-        try:
-            path = write_canvas(args.grades, args.out)
-        except history.HistoryError as exc:
-            print(f"grade: error: {exc}", file=sys.stderr)
-            return 2
-    console.print(f"wrote {path}")
-    return 0

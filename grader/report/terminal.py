@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.results.history import Row
-from grader.results.store import NOT_RUN, Result
+from grader.results.model import NOT_RUN, Result
 
 STATUS_STYLE = {"graded": "green", "timeout": "yellow", "memory": "yellow", "crashed": "red", "invalid": "red"}
 

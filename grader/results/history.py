@@ -16,7 +16,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader.results.store import Result
+from grader.results.model import Result
+from grader.errors import HistoryError
 
 FILE_NAME = "history.sqlite"
 SCHEMA = """
@@ -40,8 +41,6 @@ COLUMNS = ("id", "run", "student", "lab", "score", "max_score", "status", "finge
            "sandboxed", "message")
 
 
-class HistoryError(Exception):
-    """The history database cannot be read or written."""
 
 
 @dataclass(frozen=True)
@@ -113,26 +112,3 @@ def _connect(path: Path, create: bool) -> sqlite3.Connection:
         db.executescript(SCHEMA)
         return db
     return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
-
-
-def cmd_report(argv: list[str], console: Console) -> int:
-    """``grade report [--grades DIR] [--student S] [--lab L] [--history]``: the latest
-    grades from the history, or every recorded grade with ``--history``."""
-    import argparse
-    import sys
-
-    from grader.report.terminal import history_table
-
-    p = argparse.ArgumentParser(prog="grade report", description="The recorded grades, from grades/history.sqlite.")
-    p.add_argument("--grades", type=Path, default=Path("grades"), help="the grades folder (default: ./grades)")
-    p.add_argument("--student", help="only this student")
-    p.add_argument("--lab", help="only this lab")
-    p.add_argument("--history", action="store_true", help="every regrade, not only the latest grade")
-    args = p.parse_args(argv)
-    try:
-        found = rows(args.grades, args.student, args.lab, latest=not args.history)
-    except HistoryError as exc:
-        print(f"grade: error: {exc}", file=sys.stderr)
-        return 2
-    console.print(history_table(found, "History" if args.history else "Latest grades"))
-    return 0

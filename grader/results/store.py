@@ -15,18 +15,16 @@ import json
 import os
 import re
 import tempfile
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from grader import bounded
+from grader.results.model import Result
 
 RESULT_LIMIT = 16 * 2**20  # bytes of a results file read back: the grader writes far less
 # Bytes of an executed notebook kept beside its result. Outputs are capped as they stream
 # (grader.engine.execute), but the sources come as submitted: a notebook of up to 50 MiB of code
 # and text must not be copied whole onto the grader's disk.
 EXECUTED_LIMIT = 32 * 2**20
-STATUSES = ("graded", "timeout", "memory", "crashed", "invalid")
-NOT_RUN = "not run"  # a test's status when what it needs is missing here; its points are left out
 GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "reused", "execution_time",
                      "message")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
@@ -35,70 +33,6 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 _OWN_FILES = re.compile(r"(gradebook|history)\..*", re.IGNORECASE)
 _FORMULA_START = ("=", "+", "-", "@")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-@dataclass
-class TestResult:
-    """One test, as Gradescope shows it."""
-
-    name: str
-    score: float
-    max_score: float
-    status: str  # passed, failed, or NOT_RUN (then score = max_score = 0)
-    output: str = ""
-    visibility: str = "visible"
-
-
-@dataclass
-class Result:
-    """The grade of one student's notebook for one lab."""
-
-    student: str
-    lab: str
-    status: str
-    tests: list[TestResult] = field(default_factory=list)
-    message: str = ""
-    execution_time: float = 0.0
-    sandboxed: bool = True
-    origin: str = ""
-    fingerprint: str = ""  # of everything the grade depends on; equal fingerprints, equal grades
-    reused: bool = False  # taken from an earlier run, not graded again (not stored in the file)
-    executed: str = ""  # the executed notebook (nbformat JSON), saved beside the results file
-    hidden_tests: list[str] = field(default_factory=list)  # names of hidden tests, for feedback pages
-
-    def __post_init__(self):
-        if self.status not in STATUSES:
-            raise ValueError(f"unknown status {self.status!r}")
-
-    @property
-    def score(self) -> float:
-        return round(sum(t.score for t in self.tests), 4)
-
-    @property
-    def max_score(self) -> float:
-        return round(sum(t.max_score for t in self.tests), 4)
-
-    @property
-    def incomplete(self) -> bool:
-        """Some tests could not run where this was graded."""
-        return any(t.status == NOT_RUN for t in self.tests)
-
-    def to_json(self) -> dict:
-        """Gradescope's results.json, with our own fields added."""
-        return {
-            "score": self.score, "max_score": self.max_score, "status": self.status,
-            "execution_time": round(self.execution_time, 3), "output": self.message,
-            "student": self.student, "lab": self.lab, "sandboxed": self.sandboxed, "origin": self.origin,
-            "fingerprint": self.fingerprint, "tests": [asdict(t) for t in self.tests],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> Result:
-        """The result a results file holds; ValueError (or KeyError, TypeError) if it is not one."""
-        tests = [TestResult(**t) for t in data["tests"]]
-        return cls(data["student"], data["lab"], data["status"], tests, data["output"],
-                   float(data["execution_time"]), bool(data["sandboxed"]), data.get("origin", ""),
-                   data.get("fingerprint", ""))
 
 
 def file_name(student: str) -> str:

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from grader.errors import InternalError, TestsBroken
 
 CRASH_MESSAGE_LIMIT = 2000
 EMPTY_INI = Path(__file__).with_name("grading.ini")
 
 
-class TestsBroken(Exception):
-    """The lab's tests themselves do not load: the instructor must fix them."""
 
 
 @dataclass
@@ -37,13 +36,13 @@ class TestOutcome:
 class GradingPlugin:
     """Gives tests the ``nb`` fixture and collects their outcomes."""
 
-    def __init__(self, nb, hidden_dir: Path | None, unavailable: str = "", llm=None):
+    def __init__(self, nb, hidden_dir: Path | None, unavailable: str = ""):
         self._nb = nb
-        self._llm = llm
         self._unavailable = unavailable
         self._hidden_dir = hidden_dir.resolve() if hidden_dir else None
         self.outcomes: dict[str, TestOutcome] = {}
         self.broken: list[str] = []
+        self.failures: list[InternalError] = []  # the grader's own errors (a kit's) raised in a test
 
     @pytest.fixture(scope="session")
     def nb(self):
@@ -51,13 +50,6 @@ class GradingPlugin:
         if self._nb is None:
             pytest.fail(self._unavailable or "the notebook could not be run", pytrace=False)
         return self._nb
-
-    @pytest.fixture
-    def llm(self):
-        """The grader's LLM server: what the notebook sent, and the next replies (grader.kits.llm.server.LLM)."""
-        if self._llm is None:
-            pytest.fail("this lab has no LLM server: set llm = true in its lab.toml", pytrace=False)
-        return self._llm
 
     def pytest_configure(self, config) -> None:
         config.addinivalue_line("markers", "points(n): the test's weight in the grade (default 1)")
@@ -70,6 +62,13 @@ class GradingPlugin:
         for item in session.items:  # the final list, after -k has deselected
             self.outcomes[item.nodeid] = TestOutcome(
                 item.nodeid, test_name(item), test_points(item), self._is_hidden(item))
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        """A kit's failure inside a test is the grader's error, not the student's failed test."""
+        if call.excinfo is not None and call.excinfo.errisinstance(InternalError):
+            self.failures.append(call.excinfo.value)
+        yield
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report) -> None:
@@ -121,8 +120,10 @@ def _crash_message(report) -> str:
     return text[-CRASH_MESSAGE_LIMIT:]
 
 
-def run_tests(test_dirs: list[Path], plugin: GradingPlugin, rootdir: Path, select: str | None = None) -> None:
-    """Run pytest on ``test_dirs`` in this process; TestsBroken if they do not load."""
+def run_tests(test_dirs: list[Path], plugin: GradingPlugin, rootdir: Path, select: str | None = None,
+              kits: list[object] = ()) -> None:
+    """Run pytest on ``test_dirs`` in this process, with the kits' plugins beside ours; TestsBroken
+    if they do not load, and the first InternalError a test raised (a kit's failure)."""
     args = [str(d) for d in test_dirs] + [
         "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:faulthandler", "-p", "no:randomly",
         "-p", "no:unraisableexception", "-p", "no:threadexception", "--disable-plugin-autoload",
@@ -130,6 +131,8 @@ def run_tests(test_dirs: list[Path], plugin: GradingPlugin, rootdir: Path, selec
     ]
     if select:
         args += ["-k", select]
-    code = pytest.main(args, plugins=[plugin])
+    code = pytest.main(args, plugins=[plugin, *kits])
+    if plugin.failures:
+        raise plugin.failures[0]
     if plugin.broken or code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
         raise TestsBroken("; ".join(plugin.broken) or f"pytest could not run the tests (exit {int(code)})")

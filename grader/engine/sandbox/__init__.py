@@ -16,14 +16,13 @@ from pathlib import Path
 from typing import Protocol
 
 import grader
+from grader.errors import SandboxUnavailable
 
 HOME = Path("/home/student")  # the kernel's home and working folder, in every backend
 PACKAGE_MOUNT = Path("/opt/grader")  # where the grader package is mounted read-only, for grader.testing.check
 PASSTHROUGH_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")  # facts of this CPU, not secrets
 
 
-class SandboxUnavailable(RuntimeError):
-    """The requested backend cannot run on this machine; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from pathlib import Path
 from grader.engine.sandbox import (HOME, PACKAGE_MOUNT, Limits, OpenedSandbox, SandboxUnavailable, Service,
                             kernel_environment, package_dir, with_services)
 
-LABEL = "grader.engine.kernel"
+LABEL = "grader.kernel"
 OWNER_LABEL = "grader.owner"
 USER = 65534
 IMAGE_PYTHON = "/opt/venv/bin/python"

@@ -23,6 +23,7 @@ import tarfile
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
+from grader.errors import ImageError
 
 REPOSITORY = "grader-kernel"
 BASE_TAG = "grader-base:bookworm"
@@ -35,8 +36,6 @@ RECIPE = "4"  # bump when the build steps below change
 BUILD_TIMEOUT = 1800  # seconds for one Docker API call: committing the image writes gigabytes
 
 
-class ImageError(RuntimeError):
-    """The image could not be built; the message says which step failed."""
 
 
 def requirements() -> list[str]:

@@ -10,7 +10,7 @@ and their points are left out of the maximum.
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from grader.kits.deployment import kit as deployment
+from grader.kits.deployment import core as deployment
 DATA = load_breast_cancer()
 ROWS = DATA.data[::57].tolist()  # ten rows across the data set
 BAD = {"missing features": {}, "29 numbers": {"features": [1.0] * 29}}

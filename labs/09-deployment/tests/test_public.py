@@ -12,7 +12,7 @@ import re
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from grader.kits.deployment import kit as deployment
+from grader.kits.deployment import core as deployment
 PACKAGES = ["fastapi", "uvicorn", "scikit-learn", "joblib"]
 ROWS = load_breast_cancer().data[:3].tolist()
 

@@ -15,7 +15,7 @@ from importlib.metadata import version
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from grader.kits.deployment import kit as deployment
+from grader.kits.deployment import core as deployment
 PACKAGES = ["fastapi", "uvicorn", "scikit-learn", "joblib"]
 LABELS = ["malignant", "benign"]
 DATA = load_breast_cancer()

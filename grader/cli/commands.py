@@ -1,0 +1,123 @@
+"""The instructor's other commands: assign, image, init-ci, export and report.
+
+Each parses its arguments, calls the module that does the work and prints
+what it did; a mistake in how it was called raises UsageError (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from grader.course import assign as assign_mod
+from grader.course.layout import Course
+from grader.engine.sandbox import image
+from grader.errors import ExitCode, SandboxUnavailable, UsageError
+from grader.report import workflows
+from grader.report.lms import gradescope_zip, write_canvas
+from grader.report.terminal import history_table
+from grader.results import history
+
+
+def cmd_assign(argv: list[str], console: Console) -> int:
+    p = argparse.ArgumentParser(prog="grade assign", description="Generate student notebooks from solutions.")
+    p.add_argument("solutions", nargs="+", type=Path, help="solution folders: solutions/<lab-id>")
+    p.add_argument("--check", action="store_true", help="write nothing; exit 1 if labs/ is out of date")
+    args = p.parse_args(argv)
+    stale_any = False
+    for folder in args.solutions:
+        if not (folder / "solution.ipynb").is_file():
+            raise UsageError(f"{folder}: no solution.ipynb here")
+        lab = Course(folder.resolve().parent.parent).lab(folder.resolve().name)
+        if args.check:
+            stale = assign_mod.out_of_date(lab)
+            stale_any |= bool(stale)
+            for path in stale:
+                console.print(f"out of date: {path}")
+        else:
+            for path in assign_mod.assign(lab):
+                console.print(f"wrote {path}")
+    return ExitCode.GRADER_ERROR if stale_any else ExitCode.OK
+
+
+def cmd_image(argv: list[str], console: Console) -> int:
+    p = argparse.ArgumentParser(prog="grade image", description="Build the Docker backend's kernel image, offline.")
+    p.add_argument("action", choices=["build"])
+    p.add_argument("--base", help="base image (default: a Debian root file system made with debootstrap)")
+    args = p.parse_args(argv)
+    import docker
+
+    from grader.engine.sandbox import image
+    try:
+        client = docker.from_env(timeout=image.BUILD_TIMEOUT)
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise SandboxUnavailable(f"no Docker engine answers ({exc}); start dockerd") from None
+    tag = image.build(client, args.base, log=console.print)
+    console.print(f"image: {tag}")
+    return 0
+
+
+def cmd_init_ci(argv: list[str], console: Console) -> int:
+    """The ``grade init-ci`` command; exit status 2 for a usage problem, like every command."""
+    p = argparse.ArgumentParser(prog="grade init-ci", description="Write a CI workflow template into a repository.")
+    role = p.add_mutually_exclusive_group(required=True)
+    role.add_argument("--student", dest="role", action="store_const", const="student",
+                      help="public tests on every push (the assignment's template repository)")
+    role.add_argument("--instructor", dest="role", action="store_const", const="instructor",
+                      help="hidden tests over submissions/ (the private grading repository)")
+    p.add_argument("--gitlab", action="store_true", help="GitLab CI (.gitlab-ci.yml) instead of GitHub Actions")
+    p.add_argument("--force", action="store_true", help="overwrite an existing workflow file")
+    p.add_argument("dir", nargs="?", type=Path, default=Path("."), help="the repository (default: here)")
+    args = p.parse_args(argv)
+    if not args.dir.is_dir():
+        raise UsageError(f"{args.dir}: no such folder")
+    try:
+        path = workflows.write_template(args.dir, "gitlab" if args.gitlab else "github", args.role, args.force)
+    except FileExistsError:
+        target = args.dir / workflows.DESTINATIONS["gitlab" if args.gitlab else "github"]
+        raise UsageError(f"{target} exists; use --force to overwrite it") from None
+    warning = workflows.leak_warning(args.dir, args.role)
+    if warning:
+        print(f"grade: warning: {warning}", file=sys.stderr)
+    console.print(f"wrote {escape(str(path))}: set GRADER in it to where pip gets the grader, then commit it")
+    return 0
+
+
+def cmd_export(argv: list[str], console: Console) -> int:
+    """``grade export gradescope LAB [--out FILE] [--course DIR]`` and
+    ``grade export canvas [--out FILE] [--grades DIR]``."""
+    p = argparse.ArgumentParser(prog="grade export", description="Export a lab or the grades to an LMS.")
+    sub = p.add_subparsers(dest="target", required=True)
+    gs = sub.add_parser("gradescope", help="a Gradescope autograder zip for one lab")
+    gs.add_argument("lab")
+    gs.add_argument("--out", type=Path, help="the zip to write (default: gradescope-<lab>.zip)")
+    gs.add_argument("--course", type=Path, help="the course folder (default: the current folder)")
+    cv = sub.add_parser("canvas", help="a Canvas gradebook import CSV of the latest grades")
+    cv.add_argument("--out", type=Path, default=Path("canvas-grades.csv"), help="default: canvas-grades.csv")
+    cv.add_argument("--grades", type=Path, default=Path("grades"), help="the grades folder (default: ./grades)")
+    args = p.parse_args(argv)
+    if args.target == "gradescope":
+        path = gradescope_zip(Course.find(args.course), args.lab, args.out or Path(f"gradescope-{args.lab}.zip"))
+    else:
+        path = write_canvas(args.grades, args.out)
+    console.print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(argv: list[str], console: Console) -> int:
+    """``grade report [--grades DIR] [--student S] [--lab L] [--history]``: the latest
+    grades from the history, or every recorded grade with ``--history``."""
+    p = argparse.ArgumentParser(prog="grade report", description="The recorded grades, from grades/history.sqlite.")
+    p.add_argument("--grades", type=Path, default=Path("grades"), help="the grades folder (default: ./grades)")
+    p.add_argument("--student", help="only this student")
+    p.add_argument("--lab", help="only this lab")
+    p.add_argument("--history", action="store_true", help="every regrade, not only the latest grade")
+    args = p.parse_args(argv)
+    found = history.rows(args.grades, args.student, args.lab, latest=not args.history)
+    console.print(history_table(found, "History" if args.history else "Latest grades"))
+    return 0

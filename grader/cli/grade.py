@@ -1,0 +1,130 @@
+"""``grade PATH...`` (the instructor's batch) and ``grade check NOTEBOOK`` (a student's own check).
+
+Parse the arguments, call the course, batch and runner, print the tables:
+what a command decides lives in those modules, not here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from grader.batch.run import run_batch
+from grader.course.discover import Submission, discover, metadata_lab
+from grader.course.layout import Course
+from grader.engine.sandbox import Backend, get_backend
+from grader.errors import ExitCode, SandboxUnavailable, UsageError
+from grader.report import ci
+from grader.report.feedback import publisher
+from grader.report.terminal import progress, summary_table, tests_table
+from grader.runner import Job, grade
+
+
+def grade_parser(commands: list[str]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="grade", description="Grade notebooks in a sandbox against the lab's tests. "
+                                "Other commands: " + ", ".join(f"'grade {c}'" for c in commands) + ".")
+    p.add_argument("paths", nargs="+", type=Path, help="notebooks, zips, or folders of them")
+    p.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
+    p.add_argument("-j", "--jobs", type=int, default=None, help="submissions graded at once (default: one per core)")
+    p.add_argument("--lab", help="grade every notebook as this lab, whatever its metadata says")
+    p.add_argument("--course", type=Path, help="the course folder (default: the current folder)")
+    p.add_argument("--backend", default="bwrap", help="sandbox backend: bwrap (default) or docker")
+    p.add_argument("--no-sandbox", action="store_true", help="run student code unsandboxed (marked in results)")
+    p.add_argument("--force", action="store_true", help="regrade everything, even results that still hold")
+    ci.add_arguments(p)
+    return p
+
+
+def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
+    args = grade_parser(commands).parse_args(argv)
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("-j must be at least 1")
+    course = Course.find(args.course)
+    if args.lab is not None:
+        course.lab(args.lab)
+    backend = _require_backend("none" if args.no_sandbox else args.backend,
+                               "use --no-sandbox to grade without one, at your own risk")
+    subs = discover(args.paths, course.lab_ids(), args.lab)
+    if not subs:
+        raise UsageError("no notebooks found under " + ", ".join(map(str, args.paths)))
+    signal.signal(signal.SIGINT, _interrupt_once)
+    try:
+        with progress(console, len(subs)) as advance:
+            results, errors = run_batch(subs, course, args.out, backend, args.jobs, args.force,
+                                        publisher(args.out, course, advance))
+    except KeyboardInterrupt:
+        print(f"grade: interrupted; finished results are kept in {args.out} (rerun to grade the rest)",
+              file=sys.stderr, flush=True)
+        # Workers, kernels and the gradebook are already dealt with. Interpreter shutdown after an
+        # interrupted process pool sometimes dies of SIGINT itself (exit -2 instead of 130): skip it.
+        os._exit(ExitCode.INTERRUPTED)
+    console.print(summary_table(results))
+    if not backend.sandboxed:
+        console.print("[yellow]graded WITHOUT a sandbox: results are marked unsandboxed[/]")
+    console.print(f"gradebook: {args.out / 'gradebook.csv'}")
+    for error in errors:
+        print(f"grade: grader error: {error}", file=sys.stderr)
+    status = ci.publish(results, args)
+    return ExitCode.GRADER_ERROR if errors else status
+
+
+def _interrupt_once(signum, frame) -> None:
+    """Ctrl-C: stop the batch once; further interrupts must not cut the clean exit short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def cmd_check(argv: list[str], console: Console) -> int:
+    p = argparse.ArgumentParser(prog="grade check", description="Run a lab's public tests on your notebook.")
+    p.add_argument("notebook", type=Path)
+    p.add_argument("-k", dest="select", help="only tests matching this pytest -k expression (e.g. q1)")
+    p.add_argument("--lab", help="the lab id, if the notebook's metadata lacks it")
+    p.add_argument("--course", type=Path, help="the course folder (default: found above the notebook)")
+    ci.add_arguments(p)
+    args = p.parse_args(argv)
+    if not args.notebook.is_file():
+        raise UsageError(f"{args.notebook}: no such notebook")
+    course = Course.find(args.course or find_course_root(args.notebook, args.lab))
+    backend = "bwrap"
+    try:
+        get_backend(backend)
+    except SandboxUnavailable as exc:
+        backend = "none"
+        console.print(f"[yellow]no sandbox here ({exc}): running the public tests unsandboxed[/]")
+    sub = discover([args.notebook], course.lab_ids(), args.lab)[0]
+    if sub.problem:
+        raise UsageError(f"{args.notebook}: {sub.problem}")
+    result = grade(Job(sub, course.root, backend, hidden=False, select=args.select))
+    console.print(tests_table(result))
+    if result.message:
+        console.print(result.message)
+    return ci.publish([result], args, notebook=args.notebook)
+
+
+def find_course_root(notebook: Path, lab: str | None) -> Path:
+    """The nearest folder above ``notebook`` whose ``labs/`` holds the notebook's lab
+    (its ``lab.ipynb``: a folder of test notebooks named ``labs`` is not a course)."""
+    lab = lab or _metadata_lab(notebook)
+    for folder in notebook.resolve().parents:
+        if (folder / "labs").is_dir() and (lab is None or (folder / "labs" / lab / "lab.ipynb").is_file()):
+            return folder
+    raise UsageError(f"{notebook} is not inside a course with lab {lab!r} (no labs/{lab}/ above it); use --course")
+
+
+def _metadata_lab(notebook: Path) -> str | None:
+    try:
+        return metadata_lab(Submission("", notebook).read_bytes())  # bounded, links refused
+    except (OSError, ValueError):
+        return None
+
+
+def _require_backend(name: str, hint: str) -> Backend:
+    try:
+        return get_backend(name)
+    except SandboxUnavailable as exc:
+        raise SandboxUnavailable(f"{exc}; {hint}") from None

@@ -1,0 +1,116 @@
+"""What a grade is: one result per (student, lab), one line per test, and their statuses.
+
+The statuses are enums whose values are the strings of the contract (the
+gradebook's ``status`` column, a test's ``status`` in the results JSON), so a
+result compares equal to the plain strings scripts read. Whether a test is
+hidden is a flag the runner sets from where the test lives, stored in the
+results file (``hidden_tests``: the indices of the hidden tests), and never
+recovered from what a test's output says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    """How grading one submission ended."""
+
+    GRADED = "graded"  # the notebook ran to its end and the tests ran
+    TIMEOUT = "timeout"  # a cell, the notebook or a step of grading took longer than allowed
+    MEMORY = "memory"  # the kernel used more memory than the lab allows
+    CRASHED = "crashed"  # the kernel, or the grading of this submission, died
+    INVALID = "invalid"  # not a notebook the grader can run (or not of a lab of this course)
+
+
+class TestStatus(StrEnum):
+    """How one test ended."""
+
+    __test__ = False  # a pytest collector must not take this for a test class
+
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_RUN = "not run"  # what it needs is missing here: its points are left out of max_score
+
+
+STATUSES = tuple(Status)
+NOT_RUN = TestStatus.NOT_RUN
+
+
+@dataclass
+class TestResult:
+    """One test, as Gradescope shows it."""
+
+    __test__ = False
+
+    name: str
+    score: float
+    max_score: float
+    status: TestStatus  # passed, failed, or NOT_RUN (then score = max_score = 0)
+    output: str = ""
+    visibility: str = "visible"
+    hidden: bool = False  # a hidden test: students see its name and result only
+
+    def __post_init__(self):
+        self.status = TestStatus(self.status)
+
+    def to_json(self) -> dict:
+        """Gradescope's fields of a test (``hidden`` is kept at the result's level)."""
+        return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": str(self.status),
+                "output": self.output, "visibility": self.visibility}
+
+
+@dataclass
+class Result:
+    """The grade of one student's notebook for one lab."""
+
+    student: str
+    lab: str
+    status: Status
+    tests: list[TestResult] = field(default_factory=list)
+    message: str = ""
+    execution_time: float = 0.0
+    sandboxed: bool = True
+    origin: str = ""
+    fingerprint: str = ""  # of everything the grade depends on; equal fingerprints, equal grades
+    reused: bool = False  # taken from an earlier run, not graded again (not stored in the file)
+    executed: str = ""  # the executed notebook (nbformat JSON), saved beside the results file
+
+    def __post_init__(self):
+        try:
+            self.status = Status(self.status)
+        except ValueError:
+            raise ValueError(f"unknown status {self.status!r}") from None
+
+    @property
+    def score(self) -> float:
+        return round(sum(t.score for t in self.tests), 4)
+
+    @property
+    def max_score(self) -> float:
+        return round(sum(t.max_score for t in self.tests), 4)
+
+    @property
+    def incomplete(self) -> bool:
+        """Some tests could not run where this was graded."""
+        return any(t.status == NOT_RUN for t in self.tests)
+
+    def to_json(self) -> dict:
+        """Gradescope's results.json, with our own fields added."""
+        return {
+            "score": self.score, "max_score": self.max_score, "status": str(self.status),
+            "execution_time": round(self.execution_time, 3), "output": self.message,
+            "student": self.student, "lab": self.lab, "sandboxed": self.sandboxed, "origin": self.origin,
+            "fingerprint": self.fingerprint, "tests": [t.to_json() for t in self.tests],
+            "hidden_tests": [i for i, t in enumerate(self.tests) if t.hidden],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> Result:
+        """The result a results file holds; ValueError (or KeyError, TypeError) if it is not one."""
+        hidden = set(data.get("hidden_tests", ()))
+        tests = [TestResult(**t, hidden=i in hidden) for i, t in enumerate(data["tests"])]
+        return cls(data["student"], data["lab"], data["status"], tests, data["output"],
+                   float(data["execution_time"]), bool(data["sandboxed"]), data.get("origin", ""),
+                   data.get("fingerprint", ""))
