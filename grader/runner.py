@@ -19,17 +19,17 @@ from typing import Protocol
 
 import nbformat
 
-from grader.course.layout import Course, Lab
-from grader.course.discover import Submission, load_notebook, reason
-from grader.engine.execute import execute
-from grader.report.feedback import executed_notebook, write_feedback
-from grader.engine.kernel import STARTUP_TIMEOUT, Kernel
 from grader import kits
-from grader.testing.notebook import Notebook
-from grader.testing.plugin import GradingPlugin, run_tests
+from grader.course.discover import Submission, load_notebook, reason
+from grader.course.layout import Course, Lab
+from grader.engine.execute import execute
+from grader.engine.kernel import STARTUP_TIMEOUT, Kernel
+from grader.engine.sandbox import Limits, get_backend
+from grader.report.feedback import executed_notebook, write_feedback
 from grader.results.model import NOT_RUN, Result, TestResult, TestStatus
 from grader.results.store import write_executed
-from grader.engine.sandbox import Limits, get_backend
+from grader.testing.notebook import Notebook
+from grader.testing.plugin import GradingPlugin, run_tests
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,9 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
 
+from grader.engine.sandbox import cgroups, reclaim_worker
 from grader.results.model import Result
 from grader.runner import Job, Steps, grade_to_disk
-from grader.engine.sandbox import cgroups, reclaim_worker
 
 START_SECONDS = 60.0  # from fork to the first step: importing what the grader did not preload
 # The grader's own memory for one submission: its tests' imports (torch) and the kernel's
@@ -224,7 +224,7 @@ def _work(task: Task, job: Job, conn: Connection, scratch: Path) -> None:
     tempfile.tempdir = str(scratch)
     try:
         task(job, PipeSteps(conn))
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which counts it as the grader's error
+    except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}"[:2000]))
     finally:
         conn.close()

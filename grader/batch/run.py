@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from grader.course.layout import Course
-from grader.course.discover import Submission
 from grader.batch.executors import LocalExecutor
+from grader.batch.fingerprint import digest, environment_fingerprint, lab_fingerprint, submission_fingerprint
+from grader.course.discover import Submission
+from grader.course.layout import Course
+from grader.engine.sandbox import Backend
 from grader.results.model import Result
 from grader.results.store import read_result, write_gradebook, write_result
 from grader.runner import Job
-from grader.engine.sandbox import Backend
-from grader.batch.fingerprint import digest, environment_fingerprint, lab_fingerprint, submission_fingerprint
 
 
 def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backend, workers: int | None,

@@ -51,7 +51,6 @@ def cmd_image(argv: list[str], console: Console) -> int:
     args = p.parse_args(argv)
     import docker
 
-    from grader.engine.sandbox import image
     try:
         client = docker.from_env(timeout=image.BUILD_TIMEOUT)
         client.ping()

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
 from grader.course.settings import Settings
 from grader.errors import CourseError
+
 
 @dataclass(frozen=True)
 class Lab:

@@ -184,7 +184,7 @@ async def _reconnect(sock: zmq.Socket, url: str) -> None:
                 continue
             try:
                 await asyncio.wait_for(monitor.recv_multipart(), RETRY_WAIT)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 sock.disconnect(url)  # ZeroMQ keeps the dead endpoint, and ignores a second connect to it
                 sock.connect(url)
     except zmq.ZMQError:  # the socket was closed

@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 import nbformat
 
 from grader import bounded
-from grader.results import history
 from grader.course.layout import Course, CourseError
+from grader.results import history
 from grader.results.model import NOT_RUN, Result, TestResult
 from grader.results.store import atomic_write, result_path
 
@@ -127,7 +127,7 @@ def executed_notebook(result: Result) -> nbformat.NotebookNode | None:
     try:
         doc = bounded.loads(text, EXECUTED_BYTES, "the executed notebook")
         return nbformat.v4.to_notebook_json(doc) if isinstance(doc, dict) else None
-    except Exception:  # noqa: BLE001 - a notebook we cannot read is shown as missing, never fatal
+    except Exception:
         return None
 
 
@@ -143,7 +143,7 @@ def render(result: Result, executed: nbformat.NotebookNode | None, title: str = 
     summary = _summary(result, title, notice)
     try:
         return _export(executed, summary, page_title)
-    except Exception as exc:  # noqa: BLE001 - a notebook nbconvert chokes on must not stop the batch
+    except Exception as exc:
         summary = _summary(result, title, f"Your notebook could not be shown ({type(exc).__name__}).")
         return _export(nbformat.v4.new_notebook(), summary, page_title)
 

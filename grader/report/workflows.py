@@ -9,13 +9,8 @@ same files for people reading them on the web, and a test keeps both equal.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from importlib import resources
 from pathlib import Path
-
-from rich.console import Console
-from rich.markup import escape
 
 from grader.results.store import atomic_write
 

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from rich.console import Console
-
-from grader.results.model import Result
 from grader.errors import HistoryError
+from grader.results.model import Result
 
 FILE_NAME = "history.sqlite"
 SCHEMA = """

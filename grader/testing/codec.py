@@ -330,7 +330,7 @@ def quiet():
     import os
 
     stack = contextlib.ExitStack()
-    sink = stack.enter_context(open(os.devnull, "w"))
+    sink = stack.enter_context(open(os.devnull, "w"))  # noqa: SIM115 - the stack closes it
     stack.enter_context(contextlib.redirect_stdout(sink))
     stack.enter_context(contextlib.redirect_stderr(sink))
     return stack

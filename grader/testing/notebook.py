@@ -15,10 +15,10 @@ from typing import Any
 
 import nbformat
 
-from grader.testing import codec
-from grader.testing.codec import CodecError
 from grader.engine.kernel import Kernel, KernelTimeout
 from grader.engine.sandbox import Backend
+from grader.testing import codec
+from grader.testing.codec import CodecError
 
 _CODEC_NAME = "__grader_codec__"
 _VALUE = "__grader_value__"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from grader.errors import InternalError, TestsBroken
 
 CRASH_MESSAGE_LIMIT = 2000

@@ -27,8 +27,17 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from grader.engine.sandbox import (HOME, PACKAGE_MOUNT, Limits, OpenedSandbox, SandboxUnavailable, Service,
-                            kernel_environment, package_dir, with_services)
+from grader.engine.sandbox import (
+    HOME,
+    PACKAGE_MOUNT,
+    Limits,
+    OpenedSandbox,
+    SandboxUnavailable,
+    Service,
+    kernel_environment,
+    package_dir,
+    with_services,
+)
 
 LABEL = "grader.kernel"
 OWNER_LABEL = "grader.owner"

@@ -23,6 +23,7 @@ import tarfile
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
+
 from grader.errors import ImageError
 
 REPOSITORY = "grader-kernel"
@@ -141,7 +142,8 @@ def _install_and_commit(client, base: str, wheels: Path, tag: str) -> None:
         container.stop(timeout=1)
         repository, version_tag = tag.split(":")
         container.commit(repository=repository, tag=version_tag, changes=[
-            f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",  # as python images have
+            # the PATH python images have, the venv first
+            f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "CMD []",
         ])
     finally:

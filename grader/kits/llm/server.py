@@ -280,7 +280,7 @@ class BoundedRequests:
 
         try:
             await self.app(scope, _replay(body, receive), tracked)
-        except Exception as exc:  # noqa: BLE001 - the request's problem, answered, not logged
+        except Exception as exc:
             if not started:
                 await _answer(send, 500, f"the grader's server could not answer this request ({type(exc).__name__})")
 
