@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e ".[all]"
 	touch $(STAMP)
 
 # The default sandbox needs bubblewrap (and util-linux's prlimit and setpriv); the feedback tests, chromium.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -20,9 +21,10 @@ from typing import Protocol
 import nbformat
 
 from grader import kits
-from grader.course.discover import Submission, load_notebook, reason
+from grader.course.discover import Submission
 from grader.course.layout import Course, Lab
-from grader.engine.execute import execute
+from grader.course.notebook_file import load_notebook, reason
+from grader.engine.execute import Execution, execute
 from grader.engine.kernel import STARTUP_TIMEOUT, Kernel
 from grader.engine.sandbox import Limits, get_backend
 from grader.report.feedback import executed_notebook, write_feedback
@@ -73,10 +75,12 @@ class NoSteps:
         pass
 
 
-def grade_to_disk(job: Job, steps: Steps) -> None:
+def grade_to_disk(job: Job, steps: Steps, *, kernel_factory: Callable[..., Kernel] = Kernel,
+                  execute_fn: Callable[..., Execution] = execute) -> None:
     """Grade ``job``, write the executed notebook to ``job.out``, hand over the result
-    without it, then render the feedback page: a page that hangs costs only the page."""
-    result = grade(job, steps)
+    without it, then render the feedback page: a page that hangs costs only the page.
+    ``kernel_factory`` and ``execute_fn`` go to :func:`grade`."""
+    result = grade(job, steps, kernel_factory=kernel_factory, execute_fn=execute_fn)
     steps.begin("writing the executed notebook", WRITE_SECONDS)
     write_executed(job.out, result)
     steps.deliver(replace(result, executed=""))
@@ -87,9 +91,11 @@ def grade_to_disk(job: Job, steps: Steps) -> None:
 NO_STEPS = NoSteps()
 
 
-def grade(job: Job, steps: Steps = NO_STEPS) -> Result:
+def grade(job: Job, steps: Steps = NO_STEPS, *, kernel_factory: Callable[..., Kernel] = Kernel,
+          execute_fn: Callable[..., Execution] = execute) -> Result:
     """Grade one submission. Problems of the submission become a status; problems
-    of the grader (a broken sandbox, tests that do not load) raise."""
+    of the grader (a broken sandbox, tests that do not load) raise.
+    ``kernel_factory`` and ``execute_fn`` are the seam for the tests' in-process fake (tests/fakes.py)."""
     started = time.monotonic()
     sub = job.submission
     backend = get_backend(job.backend)
@@ -112,7 +118,8 @@ def grade(job: Job, steps: Steps = NO_STEPS) -> Result:
         base.tests = _test_results(lab, job, GradingPlugin(None, lab.hidden_tests, f"not graded: {problem}"),
                                    kits.idle_plugins(lab.settings.kit_names))
         return base
-    base.status, base.message, base.tests, base.executed = _run(lab, job, backend, nb, steps)
+    base.status, base.message, base.tests, base.executed = _run(lab, job, backend, nb, steps, kernel_factory,
+                                                                execute_fn)
     base.execution_time = time.monotonic() - started
     return base
 
@@ -154,16 +161,17 @@ def limits(lab: Lab) -> LabLimits:
                      2 * s.timeout + 600)
 
 
-def _run(lab: Lab, job: Job, backend, nb, steps: Steps) -> tuple[str, str, list[TestResult], str]:
+def _run(lab: Lab, job: Job, backend, nb, steps: Steps, kernel_factory: Callable[..., Kernel],
+         execute_fn: Callable[..., Execution]) -> tuple[str, str, list[TestResult], str]:
     bounds = limits(lab)
     with contextlib.ExitStack() as stack:
         steps.begin("starting the kernel", STARTUP_TIMEOUT + 30)
         running = stack.enter_context(kits.started(lab.settings.kit_names))
-        kernel = Kernel(backend, lab.student_files(), bounds.sandbox, running.services)
+        kernel = kernel_factory(backend, lab.student_files(), bounds.sandbox, running.services)
         stack.callback(kernel.close)
         kernel.start()
         steps.begin("running the notebook", bounds.notebook_seconds + 60)
-        execution = execute(kernel, nb, bounds.cell_seconds, bounds.notebook_seconds)
+        execution = execute_fn(kernel, nb, bounds.cell_seconds, bounds.notebook_seconds)
         steps.begin("testing", bounds.test_seconds)
         handle = None
         if execution.status == "graded":

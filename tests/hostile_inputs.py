@@ -18,7 +18,7 @@ from typing import Any
 
 import nbformat
 
-from grader.course import discover
+from grader.course import archive, notebook_file
 DEEP = "@@deep@@"  # a placeholder replaced by nesting too deep for json.dumps to write
 BIG_INT = "@@bigint@@"
 
@@ -92,7 +92,7 @@ WRONG_VALUES: dict[tuple, list[Any]] = {
     ("cells", 0, "attachments"): [[], {"a": 1}],
     ("cells", 0, "bogus"): [1],
     ("cells", 1, "outputs"): [[]],
-    ("metadata", "grader"): [{"lab": "x" * (discover.MAX_LAB_ID + 1)}],
+    ("metadata", "grader"): [{"lab": "x" * (notebook_file.MAX_LAB_ID + 1)}],
 }
 
 
@@ -120,11 +120,11 @@ def _nesting_family(lab: str) -> dict[str, bytes]:
 
 
 def _size_family(lab: str) -> dict[str, bytes]:
-    big = "x" * (discover.MAX_CELL_SOURCE + 1)
+    big = "x" * (notebook_file.MAX_CELL_SOURCE + 1)
     return {
         "huge-source": mutated(lab, setter("cells", 0, "source", value=big)),
         "huge-source-lines": mutated(lab, setter("cells", 0, "source", value=[big[:1000]] * 1050)),
-        "too-many-cells": mutated(lab, more_cells(discover.MAX_CELLS - 1)),
+        "too-many-cells": mutated(lab, more_cells(notebook_file.MAX_CELLS - 1)),
     }
 
 
@@ -169,7 +169,7 @@ def accepted_notebooks(lab: str) -> dict[str, bytes]:
         "nested-50": mutated(lab, setter("metadata", "x", value=deep(50))),
         "nan-in-metadata": mutated(lab, setter("metadata", "x", value=float("nan"))),
         "source-as-lines": mutated(lab, setter("cells", 0, "source", value=["x = 1\n", "y = 2"])),
-        "at-the-cell-limit": mutated(lab, more_cells(discover.MAX_CELLS - 2)),
+        "at-the-cell-limit": mutated(lab, more_cells(notebook_file.MAX_CELLS - 2)),
     }
 
 
@@ -286,9 +286,9 @@ def hostile_zips(lab: str) -> dict[str, bytes]:
         **_corrupt_streams(lab),
         **_overlapping(lab),
         "zip-many-entries": build_zip([notebook_member(lab)] + [Member(f"f{i}", method=STORED)
-                                                                  for i in range(discover.MAX_ZIP_ENTRIES)]),
+                                                                  for i in range(archive.MAX_ZIP_ENTRIES)]),
         "zip-many-notebooks": build_zip([notebook_member(lab, f"n{i}.ipynb")
-                                         for i in range(discover.MAX_ZIP_NOTEBOOKS + 1)]),
+                                         for i in range(archive.MAX_ZIP_NOTEBOOKS + 1)]),
         "zip-huge-listing": build_zip([notebook_member(lab)] + [Member(f"{i:05}" + "d" * 400, method=STORED)
                                                                   for i in range(2700)]),
         "zip-deep-path": build_zip([notebook_member(lab, "a/" * 600 + "lab.ipynb")]),

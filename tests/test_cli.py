@@ -195,3 +195,15 @@ def test_a_test_that_cannot_run_here_is_not_run_and_leaves_the_maximum(course):
     assert '<td class="grader-not-run">not run</td>' in page
     again = run_grade("submissions", "--out", "grades", cwd=course)  # what was missing may be there now
     assert again.returncode == 0 and read_gradebook(course / "grades")["ann"]["reused"] == "no"
+
+
+@pytest.mark.parametrize("typo", ["cell_timout", "Timeout", "memroy", "kit", "show_hidden"])
+def test_a_misspelt_setting_stops_check_and_grade_naming_it(course, typo):
+    """A lab.toml key the grader does not know is a usage error naming it, never a silent default."""
+    (course / "solutions" / LAB / "lab.toml").write_text(f"{typo} = 5\n")
+    lab = course / "labs" / LAB / "lab.ipynb"
+    for args in (("check", str(lab)), ("labs",)):
+        proc = run_grade(*args, cwd=course)
+        assert proc.returncode == 2, proc.stderr
+        assert f"unknown setting '{typo}'" in proc.stderr and "cell_timeout" in proc.stderr
+        assert "Traceback" not in proc.stderr

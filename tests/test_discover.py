@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from grader.course import discover as discover_module
+from grader.course import notebook_file
 from grader.course.discover import UNKNOWN_LAB, Submission, discover
 
 LABS = ["lab1", "lab2"]
@@ -59,7 +60,7 @@ class OpenSpy:
             self.paths.append(Path(file))
             return real_open(file, *args, **kwargs)
 
-        monkeypatch.setattr(discover_module, "open", spy_open, raising=False)
+        monkeypatch.setattr(notebook_file, "open", spy_open, raising=False)
 
     def opened(self, path: Path) -> bool:
         return any(os.path.realpath(p) == os.path.realpath(path) for p in self.paths)
@@ -445,14 +446,14 @@ def test_nonexistent_path_raises(tmp_path):
 
 def test_read_bytes_refuses_oversized_notebook(tmp_path, monkeypatch):
     path = write_nb(tmp_path / "alice.ipynb")
-    monkeypatch.setattr(discover_module, "MAX_NOTEBOOK_BYTES", 10)
+    monkeypatch.setattr(notebook_file, "MAX_NOTEBOOK_BYTES", 10)
     with pytest.raises(ValueError):
         Submission("alice", path).read_bytes()
 
 
 def test_read_bytes_refuses_oversized_zip_member(tmp_path, monkeypatch):
     path = write_zip(tmp_path / "carol.zip", {"lab.ipynb": notebook_text()})
-    monkeypatch.setattr(discover_module, "MAX_NOTEBOOK_BYTES", 10)
+    monkeypatch.setattr(notebook_file, "MAX_NOTEBOOK_BYTES", 10)
     with pytest.raises(ValueError):
         Submission("carol", path, "lab.ipynb").read_bytes()
 
@@ -460,14 +461,14 @@ def test_read_bytes_refuses_oversized_zip_member(tmp_path, monkeypatch):
 def test_read_bytes_at_the_limit_is_fine(tmp_path, monkeypatch):
     path = tmp_path / "a.ipynb"
     path.write_bytes(b"x" * 10)
-    monkeypatch.setattr(discover_module, "MAX_NOTEBOOK_BYTES", 10)
+    monkeypatch.setattr(notebook_file, "MAX_NOTEBOOK_BYTES", 10)
     assert Submission("a", path).read_bytes() == b"x" * 10
 
 
 def test_oversized_notebook_becomes_a_problem_during_discover(tmp_path, monkeypatch):
     write_nb(tmp_path / "s" / "alice.ipynb")
     write_zip(tmp_path / "s" / "carol.zip", {"lab.ipynb": notebook_text()})
-    monkeypatch.setattr(discover_module, "MAX_NOTEBOOK_BYTES", 10)
+    monkeypatch.setattr(notebook_file, "MAX_NOTEBOOK_BYTES", 10)
     subs = discover([tmp_path / "s"], LABS)
     assert [s.student for s in subs] == ["alice", "carol"]
     assert all(s.problem for s in subs)
@@ -527,15 +528,15 @@ def test_student_folder_with_too_many_entries_is_one_problem(tmp_path, monkeypat
 
 def test_problem_reasons_are_one_short_line():
     long = ValueError("first line " + "x" * 10_000 + "\nsecond line")
-    text = discover_module.reason(long)
-    assert text.startswith("first line") and "\n" not in text and len(text) == discover_module.MAX_REASON
-    assert discover_module.reason(ValueError()) == "ValueError"
+    text = notebook_file.reason(long)
+    assert text.startswith("first line") and "\n" not in text and len(text) == notebook_file.MAX_REASON
+    assert notebook_file.reason(ValueError()) == "ValueError"
 
 
 @pytest.mark.parametrize("data", [b"", b"[]", b'{"cells": []}', b'{"nbformat": 4.0}', b"\xff"])
 def test_metadata_lab_raises_value_error_for_what_is_not_a_notebook(data):
     with pytest.raises(ValueError):
-        discover_module.metadata_lab(data)
+        notebook_file.metadata_lab(data)
 
 
 def test_an_overlong_lab_id_is_not_kept(tmp_path):

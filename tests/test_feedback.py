@@ -14,7 +14,8 @@ import nbformat
 import pytest
 
 from conftest import LAB, notebook, run_grade, solution_cells, write_notebook
-from grader.report.feedback import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, CSP, clean_html, feedback_path, render, write_feedback
+from grader.report.feedback import CSP, feedback_path, render, write_feedback
+from grader.report.filters import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, clean_html
 from grader.results.model import Result
 from grader.results.model import TestResult as Check  # not named Test*: pytest would collect it
 

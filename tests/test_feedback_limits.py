@@ -18,8 +18,9 @@ from html.parser import HTMLParser
 import nbformat
 import pytest
 
-from grader.report import feedback
-from grader.report.feedback import ALLOWED_ATTRIBUTES, ALLOWED_TAGS, render
+from grader.report import feedback, filters
+from grader.report.feedback import render
+from grader.report.filters import ALLOWED_ATTRIBUTES, ALLOWED_TAGS
 from grader.results.model import Result
 from grader.results.model import TestResult as Check  # not named Test*: pytest would collect it
 from test_feedback import PWN, chromium, dom_title, executed_notebook, graded_result
@@ -77,10 +78,10 @@ FAMILIES: dict[str, Family] = {
 }
 
 FILTERS: dict[str, Callable[[str], str]] = {
-    "markdown": lambda text: feedback.clean_html(feedback.strip_files_prefix(feedback.markdown2html(text))),
-    "code": feedback.highlight_code,
-    "html": feedback.clean_html,
-    "ansi": feedback.ansi2html,
+    "markdown": lambda text: filters.clean_html(filters.strip_files_prefix(filters.markdown2html(text))),
+    "code": filters.highlight_code,
+    "html": filters.clean_html,
+    "ansi": filters.ansi2html,
 }
 # Each filter at the size a page gives it at most: its bound per cell or output.
 SIZES = {"markdown": feedback.SOURCE_CHARS, "code": feedback.SOURCE_CHARS,

@@ -8,8 +8,9 @@ import random
 import nbformat
 import pytest
 
-from grader.course import discover as discover_module
-from grader.course.discover import MAX_REASON, Submission, discover, load_notebook
+from grader.course import notebook_file
+from grader.course.discover import Submission, discover
+from grader.course.notebook_file import MAX_REASON, load_notebook
 from grader.runner import read_notebook
 from hostile_inputs import accepted_notebooks, honest_doc, malformed_notebooks, to_bytes
 
@@ -121,9 +122,9 @@ def test_a_file_that_became_a_link_since_discovery_is_not_followed(tmp_path):
 
 def test_a_notebook_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
     data = to_bytes(honest_doc(LAB))
-    monkeypatch.setattr(discover_module, "MAX_NOTEBOOK_BYTES", len(data) - 1)
+    monkeypatch.setattr(notebook_file, "MAX_NOTEBOOK_BYTES", len(data) - 1)
     parsed = []
-    monkeypatch.setattr(discover_module, "load_notebook", parsed.append)
+    monkeypatch.setattr(notebook_file, "load_notebook", parsed.append)
     sub = discover([write(tmp_path, "big", data)], [LAB])[0]
     assert sub.problem and "larger than" in sub.problem
     assert parsed == []
@@ -131,7 +132,7 @@ def test_a_notebook_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path,
 
 def test_cell_limits_are_exact():
     doc = honest_doc(LAB)
-    doc["cells"][0]["source"] = "x" * discover_module.MAX_CELL_SOURCE
+    doc["cells"][0]["source"] = "x" * notebook_file.MAX_CELL_SOURCE
     assert load_notebook(to_bytes(doc))
     doc["cells"][0]["source"] += "x"
     with pytest.raises(ValueError, match="longer than"):

@@ -8,8 +8,10 @@ import zlib
 
 import pytest
 
-from grader.course import discover as discover_module
-from grader.course.discover import MAX_ZIP_NOTEBOOKS, Submission, Unreadable, discover
+from grader.course import archive
+from grader.course.archive import MAX_ZIP_NOTEBOOKS
+from grader.course.discover import Submission, discover
+from grader.course.notebook_file import Unreadable
 from grader.runner import read_notebook
 from hostile_inputs import (UNSUPPORTED_METHODS, Member, build_zip, deflate, honest_doc, hostile_zips,
                             notebook_member, to_bytes)
@@ -123,7 +125,7 @@ def test_every_member_read_fails_as_the_members_problem_even_past_the_listing_ch
     """With the listing's checks off, zipfile meets the member itself: whatever it raises
     (RuntimeError, NotImplementedError, zlib.error, EOFError, BadZipFile) is still a ValueError
     naming the reason, so the batch goes on."""
-    monkeypatch.setattr(discover_module, "_member_problem", lambda info: None)
+    monkeypatch.setattr(archive, "_member_problem", lambda info: None)
     path = write(tmp_path, name, HOSTILE[name])
     for sub in discover([path], [LAB]):
         assert sub.problem

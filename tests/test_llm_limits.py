@@ -24,7 +24,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from grader.kits.llm.server import LLM, KiB, Limits, MiB, Server
+from grader.kits.llm.bounds import KiB, Limits, MiB
+from grader.kits.llm.model import LLM
+from grader.kits.llm.server import Server
 
 LIMITS = Limits()
 CHAT = b"/v1/chat/completions"

@@ -11,7 +11,8 @@ import pytest
 from pydantic import BaseModel
 
 from conftest import BACKENDS, copy_course, notebook, run_grade, write_notebook
-from grader.kits.llm.server import LLM, Reply, Server
+from grader.kits.llm.model import LLM, Reply
+from grader.kits.llm.server import Server
 
 
 @pytest.fixture(scope="module")

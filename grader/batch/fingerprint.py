@@ -17,7 +17,8 @@ from pathlib import Path
 from grader import kits
 from grader.course.discover import Submission
 from grader.course.layout import Lab
-from grader.engine.sandbox import Backend, package_dir
+from grader.engine.sandbox import Backend
+from grader.engine.sandbox.base import package_dir
 from grader.engine.sandbox.image import requirements
 
 SOURCE_SUFFIXES = (".py", ".ini")

@@ -26,8 +26,11 @@ from grader.runner import Job
 
 
 def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backend, workers: int | None,
-              force: bool, on_result: Callable[[Result], None]) -> tuple[list[Result], list[str]]:
-    """Grade ``subs`` (reusing what still holds); return the results and the grader's own errors."""
+              force: bool, on_result: Callable[[Result], None], *,
+              executor_factory: Callable[[int | None], LocalExecutor] = LocalExecutor,
+              ) -> tuple[list[Result], list[str]]:
+    """Grade ``subs`` (reusing what still holds); return the results and the grader's own errors.
+    ``executor_factory`` (given ``workers``) is the seam for the tests' fake (tests/fakes.py)."""
     environment = environment_fingerprint(backend)
     labs = {lab_id: lab_fingerprint(course.lab(lab_id)) for lab_id in course.lab_ids()}
     results: list[Result] = []
@@ -42,7 +45,7 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
         else:
             jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out))
     write_gradebook(out, results)
-    executor = LocalExecutor(workers)
+    executor = executor_factory(workers)
     for _, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
         write_result(out, result)
         results.append(result)

@@ -16,7 +16,8 @@ from rich.markup import escape
 from grader.course import assign as assign_mod
 from grader.course.layout import Course
 from grader.engine.sandbox import image
-from grader.errors import ExitCode, SandboxUnavailable, UsageError
+from grader.engine.sandbox.docker import engine_client
+from grader.errors import ExitCode, UsageError
 from grader.report import workflows
 from grader.report.lms import gradescope_zip, write_canvas
 from grader.report.terminal import history_table
@@ -49,13 +50,7 @@ def cmd_image(argv: list[str], console: Console) -> int:
     p.add_argument("action", choices=["build"])
     p.add_argument("--base", help="base image (default: a Debian root file system made with debootstrap)")
     args = p.parse_args(argv)
-    import docker
-
-    try:
-        client = docker.from_env(timeout=image.BUILD_TIMEOUT)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        raise SandboxUnavailable(f"no Docker engine answers ({exc}); start dockerd") from None
+    client = engine_client(timeout=image.BUILD_TIMEOUT)
     tag = image.build(client, args.base, log=console.print)
     console.print(f"image: {tag}")
     return 0

@@ -15,8 +15,9 @@ from pathlib import Path
 from rich.console import Console
 
 from grader.batch.run import run_batch
-from grader.course.discover import Submission, discover, metadata_lab
+from grader.course.discover import Submission, discover
 from grader.course.layout import Course
+from grader.course.notebook_file import metadata_lab
 from grader.engine.sandbox import Backend, get_backend
 from grader.errors import ExitCode, SandboxUnavailable, UsageError
 from grader.report import ci

@@ -44,7 +44,8 @@ import zipfile
 from pathlib import Path
 
 from grader.course.layout import Course, Lab
-from grader.engine.sandbox import SandboxUnavailable, get_backend, package_dir
+from grader.engine.sandbox import SandboxUnavailable, get_backend
+from grader.engine.sandbox.base import package_dir
 from grader.results import history
 from grader.results.model import NOT_RUN, Result, TestResult
 from grader.results.store import atomic_write, csv_cell, read_result
@@ -62,7 +63,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq python3 python3-venv python3-pip bubblewrap util-linux >/dev/null
 python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install --quiet ./grader-src
+/autograder/venv/bin/pip install --quiet "./grader-src[all]"
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash

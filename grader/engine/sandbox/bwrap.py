@@ -27,18 +27,18 @@ import sys
 import tempfile
 from pathlib import Path
 
-from grader.engine.sandbox import (
+import grader.engine.sandbox.cgroups as cgroups
+from grader.engine.sandbox.base import (
     HOME,
     PACKAGE_MOUNT,
     Limits,
     OpenedSandbox,
-    SandboxUnavailable,
     Service,
-    cgroups,
     kernel_environment,
     package_dir,
     with_services,
 )
+from grader.errors import SandboxUnavailable
 
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives",
              "nsswitch.conf", "mime.types")

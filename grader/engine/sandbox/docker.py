@@ -27,17 +27,17 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from grader.engine.sandbox import (
+from grader.engine.sandbox.base import (
     HOME,
     PACKAGE_MOUNT,
     Limits,
     OpenedSandbox,
-    SandboxUnavailable,
     Service,
     kernel_environment,
     package_dir,
     with_services,
 )
+from grader.errors import SandboxUnavailable
 
 LABEL = "grader.kernel"
 OWNER_LABEL = "grader.owner"
@@ -59,15 +59,10 @@ class Docker:
     @classmethod
     def create(cls) -> Docker:
         """The backend, or SandboxUnavailable saying what is missing."""
-        import docker
+        from grader.engine.sandbox.image import current_image
 
-        from grader.engine.sandbox import image
-        try:
-            client = docker.from_env()
-            client.ping()
-        except docker.errors.DockerException as exc:
-            raise SandboxUnavailable(f"no Docker engine answers ({exc}); start dockerd") from None
-        tag = image.current_image(client)
+        client = engine_client()
+        tag = current_image(client)
         if tag is None:
             raise SandboxUnavailable("the grading image is not built: run 'grade image build'")
         remove_orphans(client)
@@ -138,6 +133,21 @@ class DockerSandbox(OpenedSandbox):
                         {"name": "cpu", "soft": lim.cpu_seconds, "hard": lim.cpu_seconds},
                         {"name": "core", "soft": 0, "hard": 0}],
         }
+
+
+def engine_client(timeout: float | None = None):
+    """A client of the Docker engine that answers; SandboxUnavailable saying what is missing
+    (the docker package is the ``grader[docker]`` extra, not a core dependency)."""
+    try:
+        import docker
+    except ImportError:
+        raise SandboxUnavailable("the Docker backend needs the docker package: pip install 'grader[docker]'") from None
+    try:
+        client = docker.from_env(**({"timeout": timeout} if timeout else {}))
+        client.ping()
+    except docker.errors.DockerException as exc:
+        raise SandboxUnavailable(f"no Docker engine answers ({exc}); start dockerd") from None
+    return client
 
 
 def reclaim(pid: int) -> None:

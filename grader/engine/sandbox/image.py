@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from grader.errors import ImageError
@@ -40,8 +40,15 @@ BUILD_TIMEOUT = 1800  # seconds for one Docker API call: committing the image wr
 
 
 def requirements() -> list[str]:
-    """The kernel's packages, pinned to the versions installed beside the grader."""
-    return [f"{name}=={version(name)}" for name in KERNEL_PACKAGES]
+    """The kernel's packages, pinned to the versions installed beside the grader; those not
+    installed here (a core install without the labs' extras) are left out of the image too."""
+    pinned = []
+    for name in KERNEL_PACKAGES:
+        try:
+            pinned.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pinned
 
 
 def image_tag(client, base: str) -> str:

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from grader.engine.sandbox import Limits, Service
+from grader.engine.sandbox.base import Limits, Service
 
 
 class Unsandboxed:

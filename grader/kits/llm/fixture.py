@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from grader.kits.llm.server import LLM
+from grader.kits.llm.model import LLM
 
 
 class LLMFixtures:
@@ -15,7 +15,7 @@ class LLMFixtures:
 
     @pytest.fixture
     def llm(self) -> LLM:
-        """The grader's LLM server for this notebook (grader.kits.llm.server.LLM)."""
+        """The grader's LLM server for this notebook (grader.kits.llm.model.LLM)."""
         if self._llm is None:
             pytest.fail("the LLM server is not running: the notebook was not run", pytrace=False)
         return self._llm

@@ -14,7 +14,7 @@ from itertools import pairwise
 
 import pytest
 
-from grader.kits.llm.server import Reply, count_tokens
+from grader.kits.llm.model import Reply, count_tokens
 from grader.testing.notebook import NotebookError
 
 RNG = random.Random()

@@ -1,0 +1,248 @@
+"""The grader's test model: what the ``llm`` fixture scripts and reads, and what it answers.
+
+Labs that call an LLM are graded against the grader's own server, never a
+real model: grading must work offline, give the same answer twice, and see
+what the student's code actually sent. Every request is recorded
+(:class:`Recorded`). Tests script the next replies (text, JSON, tool calls) or
+faults (429 with ``retry-after``, 500, a slow answer, malformed JSON) through
+the ``llm`` fixture (:class:`LLM`), in the grader's own process. When nothing
+is scripted the answer is derived from the request alone
+(:func:`default_reply`). This module knows nothing of HTTP; the app that
+serves it is :mod:`grader.kits.llm.server`.
+
+Lab tests import what they need from here: ``from grader.kits.llm.model
+import Reply, count_tokens``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from grader.kits.llm.bounds import Limits
+
+MODELS = ("grader-mini", "grader-large")
+EMBEDDING_DIM = 16
+
+
+@dataclass
+class Reply:
+    """One scripted answer: text, a JSON value, tool calls, or a fault."""
+
+    content: str | None = None
+    tool_calls: list[dict] | None = None  # [{"name": ..., "arguments": {...}}]
+    status: int = 200  # a fault when not 200
+    retry_after: float | None = None
+    delay: float = 0.0  # seconds before answering (a slow or timed-out call)
+    malformed: bool = False  # answer 200 with a body that is not JSON
+    usage: dict | None = None  # {"prompt_tokens": .., "completion_tokens": ..} instead of the server's count
+
+
+@dataclass
+class Recorded:
+    """A request as the server saw it (the API key is never kept). The body is kept as the
+    bytes sent, a fraction of the memory parsed JSON takes, and parsed when read."""
+
+    path: str
+    raw: bytes
+    time: float
+    status: int = 200
+
+    @property
+    def body(self) -> Any:
+        """The JSON body (already bounded when it arrived), or None if it was not JSON."""
+        try:
+            return json.loads(self.raw)
+        except ValueError:
+            return None
+
+
+@dataclass
+class LLMState:
+    """The script and the record, shared by the app and the tests."""
+
+    limits: Limits = field(default_factory=Limits)
+    requests: list[Recorded] = field(default_factory=list)
+    dropped: int = 0  # requests that came once the record was full
+    kept_bytes: int = 0
+    script: deque = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def next_reply(self) -> Reply | None:
+        with self.lock:
+            return self.script.popleft() if self.script else None
+
+    def record(self, path: str, raw: bytes) -> Recorded:
+        """The request's entry, kept while the record has room (``Limits.recorded`` requests,
+        ``Limits.recorded_bytes`` of bodies), else only counted: a notebook calling in a loop
+        must not grow the grader without end."""
+        entry = Recorded(path, raw, time.monotonic())
+        with self.lock:
+            if len(self.requests) < self.limits.recorded and self.kept_bytes + len(raw) <= self.limits.recorded_bytes:
+                self.requests.append(entry)
+                self.kept_bytes += len(raw)
+            else:
+                self.dropped += 1
+        return entry
+
+
+class LLM:
+    """What the ``llm`` fixture gives tests."""
+
+    def __init__(self, state: LLMState):
+        self._state = state
+
+    @property
+    def requests(self) -> list[Recorded]:
+        """The requests kept so far, oldest first: all of them unless ``dropped`` says otherwise."""
+        with self._state.lock:
+            return list(self._state.requests)
+
+    @property
+    def dropped(self) -> int:
+        """How many requests came after the record was full (see :class:`Limits`): counted, not kept."""
+        with self._state.lock:
+            return self._state.dropped
+
+    def chat_requests(self) -> list[dict]:
+        """The bodies of the chat completion requests kept so far."""
+        return [r.body for r in self.requests if r.path == "/v1/chat/completions"]
+
+    def reply(self, *replies: Reply | str | dict) -> None:
+        """Answer the next calls with these, in order: text, a JSON value (dict), or a Reply."""
+        with self._state.lock:
+            self._state.script.extend(_as_reply(r) for r in replies)
+
+    def fail(self, status: int = 429, times: int = 1, retry_after: float | None = None) -> None:
+        """The next ``times`` calls fail with ``status``."""
+        self.reply(*[Reply(status=status, retry_after=retry_after)] * times)
+
+    def clear(self) -> None:
+        """Forget the record and the script (between two phases of one test)."""
+        with self._state.lock:
+            self._state.requests.clear()
+            self._state.script.clear()
+            self._state.dropped = self._state.kept_bytes = 0
+
+
+def _as_reply(r: Reply | str | dict) -> Reply:
+    if isinstance(r, Reply):
+        return r
+    return Reply(content=r if isinstance(r, str) else json.dumps(r))
+
+
+def count_tokens(text: str) -> int:
+    """A stand-in tokenizer: words and punctuation runs. Deterministic, not OpenAI's."""
+    return max(1, len(text.split())) if text else 0
+
+
+def embed(text: str) -> list[float]:
+    """A deterministic unit vector for ``text``: equal texts, equal vectors."""
+    digest = hashlib.sha256(text.encode()).digest()
+    raw = [b - 127.5 for b in digest[:EMBEDDING_DIM]]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [x / norm for x in raw]
+
+
+def embeddings_body(body: dict, inputs: list) -> dict:
+    """The embeddings answer for ``inputs``: one deterministic vector per text."""
+    data = [{"object": "embedding", "index": i, "embedding": embed(str(text))} for i, text in enumerate(inputs)]
+    tokens = sum(count_tokens(str(t)) for t in inputs)
+    return {"object": "list", "data": data, "model": body.get("model", MODELS[0]),
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def default_reply(body: Any) -> Reply:
+    """What the server answers when nothing is scripted: derived from the request alone."""
+    body = body if isinstance(body, dict) else {}
+    messages = body.get("messages") or []
+    tools = body.get("tools") or []
+    last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
+    if tools and last.get("role") != "tool":
+        fn = tools[0].get("function", {}) if isinstance(tools[0], dict) else {}
+        return Reply(tool_calls=[{"name": fn.get("name", "tool"),
+                                  "arguments": example_value(fn.get("parameters", {}))}])
+    schema = _response_schema(body)
+    if schema is not None:
+        return Reply(content=json.dumps(example_value(schema)))
+    text = str(last.get("content", ""))
+    return Reply(content=f"[grader model] I received {count_tokens(text)} words.")
+
+
+def _response_schema(body: dict) -> dict | None:
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        return (fmt.get("json_schema") or {}).get("schema") or {}
+    if isinstance(fmt, dict) and fmt.get("type") == "json_object":
+        return {"type": "object"}
+    return None
+
+
+def example_value(schema: Any, depth: int = 0) -> Any:
+    """A small value that satisfies a JSON schema (enough for structured-output exercises)."""
+    if not isinstance(schema, dict) or depth > 8:
+        return None
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "anyOf" in schema:
+        return example_value(schema["anyOf"][0], depth + 1)
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        return {k: example_value(v, depth + 1) for k, v in (schema.get("properties") or {}).items()}
+    if kind == "array":
+        return [example_value(schema.get("items", {}), depth + 1)]
+    return {"string": "example", "integer": 1, "number": 1.0, "boolean": True}.get(kind)
+
+
+def completion_body(request: Any, reply: Reply) -> dict:
+    """The chat completion that answers ``request`` with ``reply``, usage counted (or scripted)."""
+    request = request if isinstance(request, dict) else {}
+    prompt = sum(count_tokens(str(m.get("content", ""))) for m in request.get("messages") or []
+                 if isinstance(m, dict))
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    finish = "stop"
+    if reply.tool_calls:
+        message["tool_calls"] = [
+            {"id": f"call_{i}", "type": "function",
+             "function": {"name": c["name"], "arguments": json.dumps(c.get("arguments", {}))}}
+            for i, c in enumerate(reply.tool_calls)]
+        finish = "tool_calls"
+    completion = count_tokens(reply.content or "") + 5 * len(reply.tool_calls or [])
+    if reply.usage:
+        prompt = int(reply.usage.get("prompt_tokens", prompt))
+        completion = int(reply.usage.get("completion_tokens", completion))
+    return {"id": f"chatcmpl-grader-{len(str(request))}", "object": "chat.completion", "created": 0,
+            "model": request.get("model", MODELS[0]),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
+                      "total_tokens": prompt + completion}}
+
+
+def stream_chunks(completion: dict, include_usage: bool) -> Iterator[str]:
+    """The completion as server-sent events, a word at a time (and its usage last, if asked);
+    the request itself is not held while the answer streams."""
+    base = {k: completion[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    message = completion["choices"][0]["message"]
+    words = (message["content"] or "").split(" ")
+    deltas = [{"role": "assistant", "content": ""}] + [{"content": (" " if i else "") + w} for i, w in enumerate(words)]
+    if message.get("tool_calls"):
+        deltas.append({"tool_calls": [dict(c, index=i) for i, c in enumerate(message["tool_calls"])]})
+    for delta in deltas:
+        yield _event(base | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+    yield _event(base | {"choices": [{"index": 0, "delta": {}, "finish_reason": completion["choices"][0]
+                                      ["finish_reason"]}]})
+    if include_usage:
+        yield _event(base | {"choices": [], "usage": completion["usage"]})
+    yield "data: [DONE]\n\n"
+
+
+def _event(data: dict) -> str:
+    return f"data: {json.dumps(data)}\n\n"
