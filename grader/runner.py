@@ -131,7 +131,7 @@ def _title(job: Job, lab_id: str) -> str:
 
 def read_notebook(sub: Submission) -> tuple[nbformat.NotebookNode | None, str | None]:
     """The submitted notebook, or the reason it cannot be read. The document is bounded and its
-    shape checked (grader.course.discover.load_notebook) before nbformat converts and validates it;
+    shape checked (grader.course.notebook_file.load_notebook) before nbformat converts and validates it;
     whatever the bytes are, a failure here is this submission's problem, never the batch's."""
     try:
         nb = nbformat.v4.to_notebook_json(load_notebook(sub.read_bytes()))

@@ -250,3 +250,42 @@ def test_test_dirs_ignores_a_file_named_tests(tmp_path):
     lab.hidden_tests.mkdir()
     assert lab.test_dirs() == [lab.hidden_tests]
     assert lab.test_dirs(hidden=False) == []
+
+
+# --- strict settings and kits ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("typo", "meant"), [("cell_timout", "cell_timeout"), ("timeuot", "timeout"),
+                                             ("memroy", "memory"), ("titel", "title"), ("kit", "kits"),
+                                             ("show_hidden_outputs", "show_hidden_output")])
+def test_an_unknown_key_is_refused_naming_it_and_the_known_keys(tmp_path, typo, meant):
+    path = tmp_path / "lab.toml"
+    path.write_text(f"{typo} = 5\n", encoding="utf-8")
+    with pytest.raises(CourseError, match=f"unknown setting '{typo}' \\(did you mean '{meant}'\\?\\)") as caught:
+        Settings.load(path)
+    assert all(key in str(caught.value) for key in ("title", "cell_timeout", "timeout", "memory", "kits"))
+
+
+@pytest.mark.parametrize("line", ["timeout = 0", "cell_timeout = -1", "memory = 0", 'kits = "llm"', "kits = [1]"])
+def test_limits_must_be_positive_and_kits_a_list_of_names(tmp_path, line):
+    path = tmp_path / "lab.toml"
+    path.write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(CourseError, match=line.split(" ")[0]):
+        Settings.load(path)
+
+
+def test_kits_are_declared_once_whichever_way_they_are_spelt(tmp_path):
+    path = tmp_path / "lab.toml"
+    path.write_text('kits = ["deployment", "llm"]\nllm = true\n', encoding="utf-8")
+    assert Settings.load(path).kit_names == ("deployment", "llm")
+    path.write_text("llm = true\n", encoding="utf-8")
+    assert Settings.load(path).kit_names == ("llm",)
+
+
+def test_an_unknown_kit_is_a_course_error_naming_the_kits(tmp_path):
+    from grader import kits
+
+    with pytest.raises(CourseError, match="no kit 'vector' \\(kits: .*llm"):
+        kits.load("vector")
+    with pytest.raises(CourseError):
+        kits.files("../llm")

@@ -95,3 +95,13 @@ def test_kits_folder_holds_the_registry_and_kits():
     assert (PACKAGE / "kits" / "__init__.py").is_file()
     assert {"llm", "deployment"} <= set(kits.available())
     assert all(kits.load(name).name == name for name in kits.available())
+
+
+@pytest.mark.parametrize(("old", "new", "name"), [("grader.notebook", "grader.testing.notebook", "NotebookError"),
+                                                  ("grader.codec", "grader.testing.codec", "CodecError"),
+                                                  ("grader.llm_server", "grader.kits.llm.model", "Reply"),
+                                                  ("grader.check", "grader.testing.check", "check")])
+def test_a_course_written_against_the_old_names_still_imports(old, new, name):
+    import importlib
+
+    assert getattr(importlib.import_module(old), name) is getattr(importlib.import_module(new), name)

@@ -1,0 +1,3 @@
+"""The engine: a sandbox per submission (sandbox/), a kernel in it with every channel
+bounded (kernel), and the notebook run with time and output limits (execute). It knows
+no tests, no labs and no kits."""
