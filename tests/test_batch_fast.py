@@ -1,0 +1,133 @@
+"""run_batch on the fake kernel (tests/fakes.py), its jobs run in this process (InlineExecutor):
+fingerprints, reuse, regrading, the files each result leaves; one test runs them in LocalExecutor's
+worker processes. test_resume does the same through the ``grade`` command, with real sandboxes."""
+
+from __future__ import annotations
+
+import csv
+import functools
+from pathlib import Path
+
+import pytest
+from conftest import notebook, write_notebook
+from fakes import FAKE_TASK, InlineExecutor
+from test_runner_fast import ANSWERS, LAB_ID, TAGS, make_course
+
+from grader.batch.executors import LocalExecutor
+from grader.batch.run import run_batch
+from grader.course.discover import Submission
+from grader.course.layout import Course
+from grader.engine.sandbox import get_backend
+from grader.results.store import result_path
+
+WRONG = ["def square(x):\n    return x + x", *ANSWERS[1:]]  # 4 of 6 points
+
+
+@pytest.fixture
+def batch(tmp_path: Path):
+    """A course, two submissions (b is wrong), and a function that runs the batch."""
+    course = Course(make_course(tmp_path / "course"))
+    subs = [Submission(name, write_notebook(tmp_path / "subs" / f"{name}.ipynb",
+                                            notebook(*(WRONG if name == "b" else ANSWERS), lab=LAB_ID, tags=TAGS)),
+                       lab=LAB_ID) for name in "ab"]
+    out = tmp_path / "grades"
+
+    def run(force: bool = False, submissions=subs, executor_factory=InlineExecutor):
+        seen = []
+        results, errors = run_batch(submissions, course, out, get_backend("none"), 2, force, seen.append,
+                                    executor_factory=executor_factory)
+        assert [r.student for r in seen] == [r.student for r in results]  # each one reported as it came
+        return {r.student: r for r in results}, errors
+
+    return course, subs, out, run
+
+
+def gradebook(out: Path) -> dict[str, dict]:
+    with open(out / "gradebook.csv", newline="") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
+
+
+def test_a_first_run_grades_everything_and_writes_each_results_files(batch):
+    _, _, out, run = batch
+    results, errors = run()
+    assert errors == []
+    assert {s: (r.status, r.score, r.max_score, r.reused) for s, r in results.items()} == {
+        "a": ("graded", 6.0, 6.0, False), "b": ("graded", 4.0, 6.0, False)}
+    assert {s: (row["score"], row["reused"]) for s, row in gradebook(out).items()} == {
+        "a": ("6", "no"), "b": ("4", "no")}
+    for student in "ab":  # written by the worker: the executed notebook and the feedback page
+        path = result_path(out, student, LAB_ID)
+        assert path.is_file() and path.with_suffix(".ipynb").is_file() and path.with_suffix(".html").is_file()
+    assert results["a"].fingerprint != results["b"].fingerprint
+
+
+def test_a_second_run_reuses_every_result_that_still_holds(batch):
+    _, _, out, run = batch
+    first, _ = run()
+    again, errors = run()
+    assert errors == [] and all(r.reused for r in again.values())
+    assert {s: (r.score, r.fingerprint) for s, r in again.items()} == {
+        s: (r.score, r.fingerprint) for s, r in first.items()}
+    assert {row["reused"] for row in gradebook(out).values()} == {"yes"}
+
+
+def test_a_changed_submission_alone_is_graded_again(batch):
+    _, subs, _, run = batch
+    first, _ = run()
+    write_notebook(subs[1].path, notebook(*ANSWERS, lab=LAB_ID, tags=TAGS))  # b fixes square
+    again, _ = run()
+    assert {s: r.reused for s, r in again.items()} == {"a": True, "b": False}
+    assert again["b"].score == 6.0 and again["b"].fingerprint != first["b"].fingerprint
+
+
+def test_force_grades_everything_again(batch):
+    _, _, out, run = batch
+    run()
+    forced, _ = run(force=True)
+    assert not any(r.reused for r in forced.values()) and forced["b"].score == 4.0
+    assert {row["reused"] for row in gradebook(out).values()} == {"no"}
+
+
+def test_a_changed_hidden_test_regrades_the_lab(batch):
+    course, _, _, run = batch
+    run()
+    hidden = course.lab(LAB_ID).hidden_tests / "test_x.py"
+    hidden.write_text(hidden.read_text() + "\ndef test_more(nb):\n    assert nb.call('square', 4) == 16\n")
+    again, _ = run()
+    assert not any(r.reused for r in again.values())
+    assert {s: r.max_score for s, r in again.items()} == {"a": 7.0, "b": 7.0}
+
+
+def test_a_result_with_tests_not_run_is_graded_again(batch):
+    course, _, _, run = batch
+    hidden = course.lab(LAB_ID).hidden_tests / "test_x.py"
+    hidden.write_text(hidden.read_text() + "\nimport pytest\n\ndef test_gpu(nb):\n    pytest.skip('no GPU')\n")
+    first, _ = run()
+    assert all(r.incomplete for r in first.values())
+    again, _ = run()
+    assert not any(r.reused for r in again.values())
+
+
+def test_tests_that_do_not_load_are_the_graders_error_on_each_row(batch):
+    course, _, _, run = batch
+    (course.lab(LAB_ID).hidden_tests / "test_x.py").write_text("def test_oops(nb)\n")
+    results, errors = run()
+    assert {r.status for r in results.values()} == {"crashed"}
+    assert all(r.message.startswith("grader error: TestsBroken") for r in results.values())
+    assert len(errors) == 2 and all("TestsBroken" in e for e in errors)
+
+
+def test_a_submission_for_no_lab_of_the_course_gets_an_invalid_row(batch, tmp_path):
+    _, subs, out, run = batch
+    stray = Submission("d", write_notebook(tmp_path / "subs" / "d.ipynb", notebook("x = 1", lab="lab9")), lab="lab9")
+    results, errors = run(submissions=[subs[0], stray])
+    assert errors == [] and results["d"].status == "invalid" and results["d"].message == "no lab 'lab9' in this course"
+    assert gradebook(out)["d"]["status"] == "invalid" and results["a"].status == "graded"
+
+
+def test_the_fake_runs_in_the_executors_worker_processes_too(batch):
+    _, subs, out, run = batch
+    results, errors = run(submissions=subs[:1], executor_factory=functools.partial(LocalExecutor, task=FAKE_TASK))
+    assert errors == [] and (results["a"].status, results["a"].score) == ("graded", 6.0)
+    path = result_path(out, "a", LAB_ID)  # the worker wrote the notebook and the page; the parent the JSON
+    assert path.is_file() and path.with_suffix(".ipynb").is_file() and path.with_suffix(".html").is_file()
