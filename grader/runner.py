@@ -28,7 +28,7 @@ from grader.engine.execute import Execution, execute
 from grader.engine.kernel import STARTUP_TIMEOUT, Kernel
 from grader.engine.sandbox import Limits, get_backend
 from grader.report.feedback import executed_notebook, write_feedback
-from grader.results.model import NOT_RUN, Result, TestResult, TestStatus
+from grader.results.model import NOT_RUN, Result, Status, TestResult, TestStatus
 from grader.results.store import write_executed
 from grader.testing.notebook import Notebook
 from grader.testing.plugin import GradingPlugin, run_tests
@@ -99,7 +99,7 @@ def grade(job: Job, steps: Steps = NO_STEPS, *, kernel_factory: Callable[..., Ke
     started = time.monotonic()
     sub = job.submission
     backend = get_backend(job.backend)
-    base = Result(sub.student, sub.lab, "invalid", sandboxed=backend.sandboxed, origin=sub.origin,
+    base = Result(sub.student, sub.lab, Status.INVALID, sandboxed=backend.sandboxed, origin=sub.origin,
                   fingerprint=job.fingerprint)
     course = Course(job.course_root)
     if sub.lab not in course.lab_ids():
@@ -174,7 +174,7 @@ def _run(lab: Lab, job: Job, backend, nb, steps: Steps, kernel_factory: Callable
         execution = execute_fn(kernel, nb, bounds.cell_seconds, bounds.notebook_seconds)
         steps.begin("testing", bounds.test_seconds)
         handle = None
-        if execution.status == "graded":
+        if execution.status == Status.GRADED:
             handle = Notebook(kernel, execution.notebook, bounds.cell_seconds, bounds.notebook_seconds)
         plugin = GradingPlugin(handle, lab.hidden_tests, f"not run: {execution.message}")
         tests = _test_results(lab, job, plugin, running.plugins)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.engine.sandbox import cgroups, reclaim_worker
-from grader.results.model import Result
+from grader.results.model import Result, Status
 from grader.runner import Job, Steps, grade_to_disk
 
 START_SECONDS = 60.0  # from fork to the first step: importing what the grader did not preload
@@ -54,7 +54,7 @@ Task = Callable[[Job, Steps], None]
 def grader_error(job: Job, text: str) -> Result:
     """The row of a submission the grader itself failed on (the batch exits non-zero)."""
     sub = job.submission
-    return Result(sub.student, sub.lab, "crashed", message=f"grader error: {text}", origin=sub.origin)
+    return Result(sub.student, sub.lab, Status.CRASHED, message=f"grader error: {text}", origin=sub.origin)
 
 
 class PipeSteps:
@@ -179,12 +179,12 @@ class LocalExecutor:
     @staticmethod
     def _stop_reason(worker: Worker) -> tuple[str, str]:
         if worker.overran:
-            return "timeout", f"grading stopped: {worker.step} took longer than {worker.seconds:g} s"
+            return Status.TIMEOUT, f"grading stopped: {worker.step} took longer than {worker.seconds:g} s"
         code = worker.process.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
         if worker.out_of_memory:
             how = f"it used the {WORKER_MEMORY_MIB} MiB the grader allows itself per submission"
-        return "crashed", f"grading stopped: the grading process died while {worker.step} ({how})"
+        return Status.CRASHED, f"grading stopped: the grading process died while {worker.step} ({how})"
 
     @staticmethod
     def _end(worker: Worker) -> None:

@@ -26,7 +26,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from grader.results.model import NOT_RUN, Result, TestResult
+from grader.results.model import NOT_RUN, Result, Status, TestResult
 from grader.results.store import atomic_write
 
 FAIL_UNDER_STATUS = 3  # exit status of --fail-under; 1 and 2 already mean grader error and usage error
@@ -84,7 +84,7 @@ def publish(results: list[Result], args: argparse.Namespace, notebook: Path | No
 def percent(result: Result) -> float:
     """The result's score in percent. A notebook that could not be graded scores 0, even with
     no tests, so that a timeout can never pass ``--fail-under``."""
-    if result.status != "graded":
+    if result.status != Status.GRADED:
         return 0.0
     if result.max_score == 0:
         return 100.0
@@ -119,7 +119,7 @@ def check_annotations(result: Result, notebook: Path | None) -> list[str]:
     file = notebook.as_posix() if notebook is not None else None
     lines = [annotation(f"{t.name} ({t.score:g} / {t.max_score:g})", t.output or "failed", file)
              for t in result.tests if t.status == "failed"]
-    if result.status != "graded":
+    if result.status != Status.GRADED:
         lines.insert(0, annotation(f"{result.lab}: {result.status}", result.message or result.status, file))
     return lines
 
@@ -131,8 +131,8 @@ def batch_annotations(results: list[Result]) -> list[str]:
     lines = []
     for r in sorted(results, key=lambda r: (r.student, r.lab)):
         failed = [t.name for t in r.tests if t.status == "failed"]
-        if failed or r.status != "graded":
-            parts = [f"{r.status}: {r.message}"] if r.status != "graded" else []
+        if failed or r.status != Status.GRADED:
+            parts = [f"{r.status}: {r.message}"] if r.status != Status.GRADED else []
             parts += ["failed: " + "; ".join(failed)] if failed else []
             lines.append(annotation(f"{r.student} / {r.lab}: {r.score:g} / {r.max_score:g}", "\n".join(parts)))
     return lines
@@ -174,7 +174,7 @@ def check_summary(result: Result, fail_under: float | None) -> str:
     if fail_under is not None:
         verdict = " (passes)" if percent(result) >= fail_under else f" (below the required {fail_under:g}%)"
     head = f"### {markdown_cell(f'Public tests, {result.lab}: {result.score:g} / {result.max_score:g}')}{verdict}\n\n"
-    if result.status != "graded":
+    if result.status != Status.GRADED:
         head += markdown_cell(f"{result.status}: {result.message}") + "\n\n"
     rows = [[t.name, f"{t.score:g} / {t.max_score:g}", t.status, _clip(t.output)] for t in result.tests]
     return head + markdown_table(["test", "points", "result", "message"], rows) + "\n"
@@ -227,9 +227,9 @@ def _testsuite(r: Result) -> ET.Element:
     for name, value in (("student", r.student), ("lab", r.lab), ("status", r.status), ("score", f"{r.score:g}"),
                         ("max_score", f"{r.max_score:g}"), ("sandboxed", str(r.sandboxed).lower())):
         ET.SubElement(props, "property", name=name, value=xml_text(value))
-    kind = "failure" if r.status == "graded" else "error"
+    kind = "failure" if r.status == Status.GRADED else "error"
     cases = [_testcase(r, t, kind) for t in r.tests]
-    if r.status != "graded":
+    if r.status != Status.GRADED:
         cases.insert(0, _testcase(r, TestResult("notebook", 0, 0, "failed", r.message or r.status), "error"))
     suite.extend(cases)
     suite.set("tests", str(len(cases)))

@@ -47,7 +47,7 @@ from grader.course.layout import Course, Lab
 from grader.engine.sandbox import SandboxUnavailable, get_backend
 from grader.engine.sandbox.base import package_dir
 from grader.results import history
-from grader.results.model import NOT_RUN, Result, TestResult
+from grader.results.model import NOT_RUN, Result, Status, TestResult
 from grader.results.store import atomic_write, csv_cell, read_result
 
 CANVAS_FIXED = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
@@ -201,7 +201,7 @@ def _gradescope_status(test: TestResult) -> dict:
 
 def _failure(message: str) -> dict:
     return {"score": 0.0, "execution_time": 0.0, "output": message, "visibility": "visible",
-            "stdout_visibility": "hidden", "tests": [], "extra_data": {"status": "invalid"}}
+            "stdout_visibility": "hidden", "tests": [], "extra_data": {"status": str(Status.INVALID)}}
 
 
 # --- Canvas ---------------------------------------------------------------------

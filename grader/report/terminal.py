@@ -10,9 +10,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.results.history import Row
-from grader.results.model import NOT_RUN, Result
+from grader.results.model import NOT_RUN, Result, Status
 
-STATUS_STYLE = {"graded": "green", "timeout": "yellow", "memory": "yellow", "crashed": "red", "invalid": "red"}
+STATUS_STYLE = {Status.GRADED: "green", Status.TIMEOUT: "yellow", Status.MEMORY: "yellow", Status.CRASHED: "red",
+                Status.INVALID: "red"}
 
 
 @contextmanager
