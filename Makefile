@@ -12,6 +12,7 @@ demo: $(STAMP)
 	cd examples/course && ../../$(BIN)/grade submissions/ --out grades
 
 test: $(STAMP)
+	$(BIN)/ruff check grader
 	$(BIN)/python -m pytest
 
 # The Docker backend's kernel image, built offline (needs a running dockerd and debootstrap).
