@@ -8,7 +8,7 @@ temporary folder) to write its app, model, requirements and Dockerfile. Then,
   network, on the grader's image), runs it with no network, and polls
   ``/health`` with ``docker exec`` until it answers; then removes both;
 - static: the Dockerfile parsed and linted (dockerfile-parse, hadolint);
-- in-process: the app served by TestClient in a fresh Python process;
+- in-process: the app served by uvicorn in a fresh sandbox, probed from this process;
 - live: the grader's whole live layer (build with limits, confined run, probe
   container, HEALTHCHECK, clean-up).
 
@@ -38,19 +38,24 @@ from rich.table import Table
 from sklearn.datasets import load_breast_cancer
 
 from grader.engine.sandbox import image
-from grader.kits.deployment import core as deployment
+from grader.kits.deployment import container as live_layer
+from grader.kits.deployment.answers import Contract
+from grader.kits.deployment.dockerfile import Dockerfile, build_labels, rebased
+from grader.kits.deployment.probe import probe_app
 from grader.testing.live import LiveNotebook
 
 SOLUTION = Path(__file__).resolve().parents[1] / "solutions" / "09-deployment" / "solution.ipynb"
 ROWS = load_breast_cancer().data[::57].tolist()
 BAD = {"29 numbers": {"features": [1.0] * 29}}
+NOTEBOOK_FILES = ("app.py", "model.joblib", "requirements.txt", "Dockerfile")  # what the solution writes
+CONTRACT = Contract(health="/health", predict="/predict", request=lambda row: {"features": row})  # the lab's
 
 
 def write_solution_files(folder: Path) -> dict[str, bytes]:
     """Run the solution notebook in ``folder`` (its check() cells may fail there: no tests)."""
     nb = nbformat.read(SOLUTION, as_version=4)
     NotebookClient(nb, timeout=300, allow_errors=True, resources={"metadata": {"path": str(folder)}}).execute()
-    return {name: (folder / name).read_bytes() for name in deployment.NOTEBOOK_FILES}
+    return {name: (folder / name).read_bytes() for name in NOTEBOOK_FILES}
 
 
 def timed(fn) -> float:
@@ -65,8 +70,8 @@ def baseline(files: dict[str, bytes], base: str, folder: Path) -> None:
     context.mkdir()
     for name, data in files.items():
         (context / name).write_bytes(data)
-    df = deployment.Dockerfile.parse(files["Dockerfile"].decode())
-    (context / "Dockerfile").write_text(deployment.rebased(df, base))
+    df = Dockerfile.parse(files["Dockerfile"].decode())
+    (context / "Dockerfile").write_text(rebased(df, base, build_labels(context.name)))
     tag = f"bench-baseline:{context.name}"
     run = ["docker", "build", "-q", "--no-cache", "--network", "none", "-t", tag, str(context)]
     subprocess.run(run, check=True, capture_output=True, env={"DOCKER_BUILDKIT": "0", "PATH": "/usr/bin:/bin"})
@@ -75,7 +80,7 @@ def baseline(files: dict[str, bytes], base: str, folder: Path) -> None:
     try:
         probe = ["docker", "exec", container, "python", "-c",
                  "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=1)"]
-        deadline = time.monotonic() + deployment.READY_WITHIN
+        deadline = time.monotonic() + live_layer.READY_WITHIN
         while subprocess.run(probe, capture_output=True, check=False).returncode != 0:
             if time.monotonic() > deadline:
                 raise RuntimeError("the baseline container never answered /health")
@@ -94,9 +99,10 @@ def benchmark(repeat: int, console: Console) -> None:
             files = write_solution_files(folder)
         layers = {
             "baseline: docker CLI build + run + /health": lambda: baseline(files, base, folder),
-            "static: parse + hadolint": lambda: deployment.Dockerfile.parse(files["Dockerfile"].decode()),
-            "in-process: TestClient probe": lambda: deployment.probe_app(LiveNotebook({}), ROWS, BAD),
-            "live: build, confined run, probe, clean-up": lambda: deployment.run_live(files, ROWS, BAD),
+            "static: parse + hadolint": lambda: Dockerfile.parse(files["Dockerfile"].decode()),
+            "in-process: sandboxed probe": lambda: probe_app(LiveNotebook({}), ROWS, BAD, contract=CONTRACT),
+            "live: build, confined run, probe, clean-up":
+                lambda: live_layer.run_live(files, ROWS, BAD, contract=CONTRACT),
         }
         times: dict[str, list[float]] = {name: [] for name in layers}
         with contextlib.chdir(folder):  # the in-process probe reads the files from the current folder

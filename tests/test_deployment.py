@@ -1,4 +1,4 @@
-"""grader.kits.deployment.core: the Dockerfile rules, the in-sandbox app probe, the live build.
+"""grader.kits.deployment: the Dockerfile rules, the in-sandbox app probe, the live build.
 
 The live tests need a Docker engine and the grader's image (``docker`` marker);
 they build real images with no network and check that nothing is left behind.
@@ -9,18 +9,25 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import textwrap
 import time
+import types
 from pathlib import Path
 
 import pytest
-
 from conftest import BACKENDS, leftover_processes
-from grader.kits.deployment import core as deployment
-from grader.kits.deployment.core import Dockerfile
-from grader.testing.live import LiveNotebook
+
 from grader.engine.sandbox import get_backend
 from grader.engine.sandbox.docker import LABEL, OWNER_LABEL
+from grader.errors import KitError
+from grader.kits.deployment import answers, cleanup, dockerfile, lint, probe, rules
+from grader.kits.deployment import container as live_layer
+from grader.kits.deployment.answers import Contract
+from grader.kits.deployment.dockerfile import Dockerfile
+from grader.kits.deployment.files import FILE_LIMIT, read_files
+from grader.testing.live import LiveNotebook
 
 GOOD = textwrap.dedent("""\
     FROM python:3.11.7-slim-bookworm
@@ -35,8 +42,11 @@ GOOD = textwrap.dedent("""\
     CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000"]
     """)
 
-RULES = [deployment.pinned_base, deployment.dependencies_before_code, deployment.non_root, deployment.exposes_port,
-         deployment.health_check, deployment.no_secrets, deployment.small_image, deployment.other_findings]
+# The service the app below is: /health, and /predict taking {"features": [...]} for one row.
+CONTRACT = Contract(health="/health", predict="/predict", request=lambda row: {"features": row})
+
+RULES = [rules.pinned_base, rules.dependencies_before_code, rules.non_root, rules.exposes_port,
+         rules.health_check, rules.no_secrets, rules.small_image, rules.other_findings]
 
 
 def edited(old: str, new: str) -> Dockerfile:
@@ -50,7 +60,7 @@ def failing(df: Dockerfile) -> list[str]:
 
 def test_good_dockerfile_passes_every_rule():
     df = Dockerfile.parse(GOOD)
-    assert deployment.refusal(df) is None
+    assert dockerfile.refusal(df) is None
     assert failing(df) == []
     assert df.port() == 8000
 
@@ -79,8 +89,8 @@ def test_each_mistake_fails_exactly_its_rules(old, new, rules):
 
 def test_secret_names_are_whole_words():
     """TOKENIZERS_PARALLELISM is no token; a legacy ``ENV NAME value`` is read by its name."""
-    assert not deployment.no_secrets(edited("ENV PYTHONDONTWRITEBYTECODE=1", "ENV TOKENIZERS_PARALLELISM=false"))
-    assert deployment.no_secrets(edited("ENV PYTHONDONTWRITEBYTECODE=1", "ENV DB_PASSWORD hunter2"))
+    assert not rules.no_secrets(edited("ENV PYTHONDONTWRITEBYTECODE=1", "ENV TOKENIZERS_PARALLELISM=false"))
+    assert rules.no_secrets(edited("ENV PYTHONDONTWRITEBYTECODE=1", "ENV DB_PASSWORD hunter2"))
 
 
 @pytest.mark.parametrize("line", [
@@ -96,32 +106,32 @@ def test_secret_names_are_whole_words():
 ])
 def test_network_or_host_at_build_time_is_refused(line):
     df = Dockerfile.parse(GOOD + line + "\n")
-    assert deployment.refusal(df)
+    assert dockerfile.refusal(df)
 
 
 def test_copy_from_an_earlier_stage_is_fine():
     df = Dockerfile.parse("FROM python:3.11-slim AS deps\nRUN pip install --no-cache-dir -r r.txt\n"
                           "FROM python:3.11-slim\nCOPY --from=deps /opt /opt\nCOPY --from=0 /x /x\n")
-    assert deployment.refusal(df) is None
+    assert dockerfile.refusal(df) is None
 
 
 def test_no_from_is_not_a_dockerfile():
-    assert "no FROM" in deployment.refusal(Dockerfile.parse("# YOUR CODE HERE\n"))
+    assert "no FROM" in dockerfile.refusal(Dockerfile.parse("# YOUR CODE HERE\n"))
 
 
 def test_rebased_replaces_external_bases_keeps_stages_and_labels_every_stage():
     df = Dockerfile.parse("FROM --platform=linux/amd64 python:3.11-slim AS base\nRUN true\n"
                           "FROM base AS runtime\nEXPOSE 8080\n")
     label = 'LABEL grader.deployment="1" grader.owner="7" grader.build="b1"'
-    labels = {deployment.LIVE_LABEL: "1", deployment.OWNER_LABEL: "7", deployment.BUILD_LABEL: "b1"}
-    assert deployment.rebased(df, "grader-kernel:abc", labels).splitlines() == [
+    labels = {dockerfile.LIVE_LABEL: "1", dockerfile.OWNER_LABEL: "7", dockerfile.BUILD_LABEL: "b1"}
+    assert dockerfile.rebased(df, "grader-kernel:abc", labels).splitlines() == [
         "FROM grader-kernel:abc AS base", label, "RUN true", "FROM base AS runtime", label, "EXPOSE 8080"]
     assert df.port() == 8080
 
 
 def test_json_form_copy_sources_count_as_code():
     df = edited('COPY requirements.txt .\n', 'COPY ["app.py", "requirements.txt", "./"]\n')
-    assert deployment.dependencies_before_code(df)
+    assert rules.dependencies_before_code(df)
 
 
 # --- reading files and probing the app in a fresh process -------------------------------
@@ -163,8 +173,8 @@ def app_folder(tmp_path, monkeypatch):
 def test_read_files_skips_missing_symlinked_and_huge(app_folder):
     (app_folder / "link").symlink_to(app_folder / "app.py")
     with open(app_folder / "huge", "wb") as f:
-        f.truncate(deployment.FILE_LIMIT + 1)
-    files = deployment.read_files(LiveNotebook({}), ["app.py", "missing", "link", "huge"])
+        f.truncate(FILE_LIMIT + 1)
+    files = read_files(LiveNotebook({}), ["app.py", "missing", "link", "huge"])
     assert files == {"app.py": APP.encode(), "missing": None, "link": None, "huge": None}
 
 
@@ -176,7 +186,8 @@ def backend(request):
 
 def test_probe_app_reports_what_the_app_did(app_folder, backend):
     model = (app_folder / "model.joblib").read_bytes()
-    report = deployment.probe_app(LiveNotebook({}), [[0, 0], [1, 1]], {"short": {"features": [1.0]}}, backend)
+    report = probe.probe_app(LiveNotebook({}), [[0, 0], [1, 1]], {"short": {"features": [1.0]}}, backend,
+                             contract=CONTRACT)
     assert report["error"] is None
     assert [r["json"] for r in report["predict"]] == [{"prediction": 0}, {"prediction": 1}]
     assert report["expected"] == [0, 1]
@@ -199,7 +210,7 @@ AT_FIRST_REQUEST = APP.replace(LOADS, "MODEL = []\n").replace(
 def test_probe_app_a_model_not_loaded_at_start_up_fails_without_the_file(app_folder, backend, app):
     assert app != APP
     (app_folder / "app.py").write_text(app)
-    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+    report = probe.probe_app(LiveNotebook({}), [[1, 1]], {}, backend, contract=CONTRACT)
     assert report["without_file"]["status"] == 500
     assert report["health"]["json"] == {"status": "ok"}  # a failed request costs nothing else
     assert report["predict"][0]["json"] == {"prediction": 1}  # the file is back for the other requests
@@ -209,13 +220,13 @@ def test_probe_app_cannot_be_answered_by_printing(app_folder, backend):
     """An app that prints a report of its own, then dies, gets an error, not its report."""
     fake = json.dumps({"error": None, "health": {"status": 200, "json": {"status": "ok"}, "text": ""}})
     (app_folder / "app.py").write_text(f"print({fake!r})\nraise SystemExit(0)\n")
-    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+    report = probe.probe_app(LiveNotebook({}), [[1, 1]], {}, backend, contract=CONTRACT)
     assert report.get("health") is None and report["error"]
 
 
 def test_probe_app_says_why_an_app_does_not_start(app_folder, backend):
     (app_folder / "app.py").write_text("import no_such_module\n")
-    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+    report = probe.probe_app(LiveNotebook({}), [[1, 1]], {}, backend, contract=CONTRACT)
     assert "no_such_module" in report["error"]
 
 
@@ -232,14 +243,14 @@ def test_probe_app_reads_no_host_file_through_a_link(app_folder, backend, tmp_pa
         print("the app wrote this", file=sys.stderr)
         raise SystemExit(1)
         """))
-    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+    report = probe.probe_app(LiveNotebook({}), [[1, 1]], {}, backend, contract=CONTRACT)
     assert "stopped before it served" in report["error"] and "HOST-SECRET" not in report["error"]
 
 
 def test_probe_app_never_connects_through_a_link(app_folder, backend, tmp_path, monkeypatch):
     """The app swaps its socket for a link to another socket of the host (one that would answer
     everything): the grader talks to the app's own socket, or to none, never to the other."""
-    monkeypatch.setattr(deployment, "PROBE_TIMEOUT", 12.0)
+    monkeypatch.setattr(probe, "PROBE_TIMEOUT", 12.0)
     with trap_server(tmp_path / "trap.sock") as visits:
         (app_folder / "app.py").write_text(textwrap.dedent(f"""\
             import contextlib, os, sys
@@ -248,7 +259,7 @@ def test_probe_app_never_connects_through_a_link(app_folder, backend, tmp_path, 
                 os.remove(sock)
             os.symlink({str(tmp_path / "trap.sock")!r}, sock)
             """) + APP)
-        report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+        report = probe.probe_app(LiveNotebook({}), [[1, 1]], {}, backend, contract=CONTRACT)
     assert visits == []
     assert report["error"] is not None or report["health"]["json"] == {"status": "ok"}
 
@@ -280,7 +291,7 @@ def trap_server(path: Path):
 
 def test_probe_app_bounds_what_it_reads_and_how_long_it_waits(app_folder, backend, monkeypatch):
     """A huge answer is cut and not parsed; an answer that never comes costs one request timeout."""
-    monkeypatch.setattr(deployment, "REQUEST_TIMEOUT", 2.0)
+    monkeypatch.setattr(answers, "REQUEST_TIMEOUT", 2.0)
     (app_folder / "app.py").write_text(APP + textwrap.dedent("""\
         import asyncio
         from fastapi.responses import PlainTextResponse
@@ -294,7 +305,7 @@ def test_probe_app_bounds_what_it_reads_and_how_long_it_waits(app_folder, backen
             return await call_next(request)
         """))
     started = time.monotonic()
-    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {"hangs": {"hang": 1}}, backend)
+    report = probe.probe_app(LiveNotebook({}), [[1, 1]], {"hangs": {"hang": 1}}, backend, contract=CONTRACT)
     assert time.monotonic() - started < 60
     assert report["error"] is None and report["openapi"] is None and report["predict"][0]["json"] == {"prediction": 1}
     assert report["bad"]["hangs"] == {"status": None, "json": None, "text": "no answer: ReadTimeout"}
@@ -307,9 +318,9 @@ def test_probe_app_leaves_nothing_behind(app_folder, backend, tmp_path, monkeypa
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+    probe.probe_app(LiveNotebook({}), [[1, 1]], {}, backend, contract=CONTRACT)
     (app_folder / "app.py").write_text("import no_such_module\n")
-    deployment.probe_app(LiveNotebook({}), [[1, 1]], {}, backend)
+    probe.probe_app(LiveNotebook({}), [[1, 1]], {}, backend, contract=CONTRACT)
     assert list(scratch.iterdir()) == []
     assert leftover_processes(scratch) == [] and own_kernel_containers() == []
 
@@ -329,10 +340,10 @@ def own_kernel_containers() -> list[str]:
 # --- live: a real build with no network ---------------------------------------------------
 
 
-def live_files(app_folder: Path, dockerfile: str) -> dict[str, bytes]:
+def live_files(app_folder: Path, text: str) -> dict[str, bytes]:
     files = {name: (app_folder / name).read_bytes() for name in ("app.py", "model.joblib")}
     files["requirements.txt"] = b"fastapi\nuvicorn\nscikit-learn\njoblib\n"
-    return {**files, "Dockerfile": dockerfile.encode()}
+    return {**files, "Dockerfile": text.encode()}
 
 
 def untagged_images() -> set[str]:
@@ -351,7 +362,7 @@ def leftovers():
 
     def left() -> list[str]:
         client = docker.from_env()
-        ours = {"label": [deployment.LIVE_LABEL, f"{OWNER_LABEL}={os.getpid()}"]}
+        ours = {"label": [dockerfile.LIVE_LABEL, f"{OWNER_LABEL}={os.getpid()}"]}
         return [c["Id"] for c in client.api.containers(all=True, filters=ours)] + \
             [i["Id"] for i in client.api.images(all=True, filters=ours)] + sorted(untagged_images() - before)
     return left
@@ -359,8 +370,9 @@ def leftovers():
 
 @pytest.mark.docker
 def test_live_build_runs_probes_and_removes_everything(app_folder, leftovers):
-    live = deployment.run_live(live_files(app_folder, GOOD), [[0, 0], [1, 1]], {"short": {"features": [1.0]}})
-    assert live.startup is not None and live.startup < deployment.READY_WITHIN
+    live = live_layer.run_live(live_files(app_folder, GOOD), [[0, 0], [1, 1]], {"short": {"features": [1.0]}},
+                               contract=CONTRACT)
+    assert live.startup is not None and live.startup < live_layer.READY_WITHIN
     assert [r["json"] for r in live.predict] == [{"prediction": 0}, {"prediction": 1}]
     assert live.bad["short"]["status"] == 422
     assert live.healthcheck[0] == 0 and live.user == "10001:10001"
@@ -373,47 +385,48 @@ def test_live_build_has_no_network(app_folder, leftovers):
     """A download hidden from the static rules still fails: the build has no network."""
     sneaky = GOOD.replace("USER 10001", "RUN python -c \"import socket; socket.create_connection(('1.1.1.1', 53), 3)\"\n"
                           "USER 10001")
-    assert deployment.refusal(Dockerfile.parse(sneaky)) is None
+    assert dockerfile.refusal(Dockerfile.parse(sneaky)) is None
     with pytest.raises(RuntimeError, match="returned a non-zero code"):
-        deployment.run_live(live_files(app_folder, sneaky), [[0, 0]], {})
+        live_layer.run_live(live_files(app_folder, sneaky), [[0, 0]], {}, contract=CONTRACT)
     assert leftovers() == []
 
 
 @pytest.mark.docker
 def test_live_root_image_runs_as_nobody(app_folder):
     """An image without USER is still never run as root by the grader."""
-    live = deployment.run_live(live_files(app_folder, GOOD.replace("USER 10001:10001\n", "")), [[1, 1]], {})
+    live = live_layer.run_live(live_files(app_folder, GOOD.replace("USER 10001:10001\n", "")), [[1, 1]], {},
+                                contract=CONTRACT)
     assert (live.user, live.run_as) == ("", "65534:65534") and live.startup is not None
     assert live.healthcheck[0] == 0
 
 
 def test_no_engine_is_not_run(app_folder, monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", f"unix://{app_folder}/no-such.sock")
-    with pytest.raises(deployment.NotRun, match="no Docker engine"):
-        deployment.run_live(live_files(app_folder, GOOD), [[0, 0]], {})
+    with pytest.raises(live_layer.NotRun, match="no Docker engine"):
+        live_layer.run_live(live_files(app_folder, GOOD), [[0, 0]], {}, contract=CONTRACT)
 
 
 @pytest.mark.docker
 def test_live_build_that_hangs_is_cancelled(app_folder, monkeypatch, leftovers):
-    monkeypatch.setattr(deployment, "BUILD_TIMEOUT", 5)
+    monkeypatch.setattr(live_layer, "BUILD_TIMEOUT", 5)
     with pytest.raises(RuntimeError, match="did not build within 5 s"):
-        deployment.run_live(live_files(app_folder, GOOD.replace("USER 10001", "RUN sleep 600\nUSER 10001")),
-                            [[0, 0]], {})
+        live_layer.run_live(live_files(app_folder, GOOD.replace("USER 10001", "RUN sleep 600\nUSER 10001")),
+                            [[0, 0]], {}, contract=CONTRACT)
     assert leftovers() == []
 
 
 # Labels an image or a container may carry, and whether each clean-up of orphans removes it:
-# (deployment.remove_orphans, grader.engine.sandbox.docker.remove_orphans). Only what carries a kind
+# (cleanup.remove_orphans, grader.engine.sandbox.docker.remove_orphans). Only what carries a kind
 # of the grader's and an owner that is a pid of a dead process is an orphan.
 DEAD = str(2**22 + 1)  # above Linux's largest pid
 ORPHAN_CASES = {
     "no labels": ({}, False, False),
-    "kind only, as a build's step": ({deployment.LIVE_LABEL: "1"}, False, False),
-    "malformed owner": ({deployment.LIVE_LABEL: "1", OWNER_LABEL: "abc"}, False, False),
-    "empty owner": ({deployment.LIVE_LABEL: "1", OWNER_LABEL: ""}, False, False),
-    "owner beyond any pid": ({deployment.LIVE_LABEL: "1", OWNER_LABEL: "9" * 30}, False, False),
-    "live owner": ({deployment.LIVE_LABEL: "1", OWNER_LABEL: str(os.getpid())}, False, False),
-    "dead owner": ({deployment.LIVE_LABEL: "1", OWNER_LABEL: DEAD}, True, False),
+    "kind only, as a build's step": ({dockerfile.LIVE_LABEL: "1"}, False, False),
+    "malformed owner": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: "abc"}, False, False),
+    "empty owner": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: ""}, False, False),
+    "owner beyond any pid": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: "9" * 30}, False, False),
+    "live owner": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: str(os.getpid())}, False, False),
+    "dead owner": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: DEAD}, True, False),
     "dead owner, no kind": ({OWNER_LABEL: DEAD}, False, False),
     "kernel kind only": ({LABEL: "1"}, False, False),
     "dead kernel owner": ({LABEL: "1", OWNER_LABEL: DEAD}, False, True),
@@ -428,13 +441,13 @@ def test_orphans_are_removed_but_not_a_build_in_progress():
 
     from grader.engine.sandbox import docker as docker_backend
 
-    client, base = deployment.engine()
+    client, base = live_layer.engine()
     made = {}
     try:
         for name, (labels, _, _) in ORPHAN_CASES.items():
             container = client.containers.create(base, ["true"], labels=labels)
             made[name] = (container.id, container.commit(conf={"Labels": labels}).id)
-        deployment.remove_orphans(client)
+        cleanup.remove_orphans(client)
         docker_backend.remove_orphans(client)
         containers = {c["Id"] for c in client.api.containers(all=True)}
         images = {i["Id"] for i in client.api.images(all=True)}
@@ -456,7 +469,7 @@ def decoys():
     (client, image id, container id). Every build must leave them as they are."""
     import docker
 
-    client, base = deployment.engine()
+    client, base = live_layer.engine()
     maker = client.containers.create(base, ["true"])
     image = maker.commit()
     maker.remove()
@@ -490,23 +503,23 @@ ENDINGS = {
 @pytest.mark.parametrize("ending", ENDINGS)
 def test_a_build_removes_what_it_made_and_nothing_its_log_names(app_folder, decoys, leftovers, monkeypatch, ending):
     client, image_id, container_id = decoys
-    _, base = deployment.engine()
-    monkeypatch.setattr(deployment, "BUILD_TIMEOUT", 15)
+    _, base = live_layer.engine()
+    monkeypatch.setattr(live_layer, "BUILD_TIMEOUT", 15)
     steps, raised = ENDINGS[ending]
     text = GOOD.replace(FIRST_STEP, FIRST_STEP + echoing(image_id, container_id, client.images.get(base).id) + steps)
     assert text != GOOD
     if raised is None:
-        assert deployment.run_live(live_files(app_folder, text), [[1, 1]], {}).startup is not None
+        assert live_layer.run_live(live_files(app_folder, text), [[1, 1]], {}, contract=CONTRACT).startup is not None
     else:
         with pytest.raises(raised):
-            deployment.run_live(live_files(app_folder, text), [[1, 1]], {})
+            live_layer.run_live(live_files(app_folder, text), [[1, 1]], {}, contract=CONTRACT)
     assert client.images.get(image_id).id == image_id and client.containers.get(container_id).id == container_id
     assert leftovers() == []
 
 
 def test_probe_app_names_a_file_the_notebook_did_not_write(app_folder):
     (app_folder / "model.joblib").unlink()
-    report = deployment.probe_app(LiveNotebook({}), [[1, 1]], {})
+    report = probe.probe_app(LiveNotebook({}), [[1, 1]], {}, contract=CONTRACT)
     assert "model.joblib missing: run the cells that write them" in report["error"]
 
 
@@ -516,3 +529,69 @@ def test_lint_findings_are_copies_of_the_cached_run():
     first = Dockerfile.parse(GOOD + "RUN cd /tmp\n").findings
     first[0]["code"] = "changed"
     assert Dockerfile.parse(GOOD + "RUN cd /tmp\n").findings[0]["code"] == "DL3003"
+
+
+# --- whose failure is whose: the student's is a failed test, the kit's the grader's error ------
+
+
+def test_hadolint_that_cannot_run_is_the_kits_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(lint.sysconfig, "get_path", lambda name: str(tmp_path))  # no hadolint there
+    with pytest.raises(KitError, match="hadolint could not be run"):
+        Dockerfile.parse(GOOD + "# a text not linted before\n")
+
+
+class Unopenable:
+    """A backend whose sandboxes cannot be opened: the grader's machine, not the app."""
+
+    name = identity = "unopenable"
+    sandboxed = True
+
+    def open(self, files, socket_dir, limits, services=()):
+        raise OSError("no sandbox here today")
+
+
+def test_probe_app_a_sandbox_that_does_not_open_is_the_kits_error(app_folder):
+    with pytest.raises(KitError, match="no sandbox here today"):
+        probe.probe_app(LiveNotebook({}), [[1, 1]], {}, Unopenable(), contract=CONTRACT)
+    assert probe.saved_predictions(LiveNotebook({}), [[1, 1]], get_backend("bwrap")) == [1]
+    with pytest.raises(KitError, match="no sandbox here today"):
+        probe.saved_predictions(LiveNotebook({}), [[1, 1]], Unopenable())
+
+
+HEAVY = {"numpy", "joblib", "sklearn", "uvicorn", "fastapi", "docker", "pytest", "nbformat", "jupyter_client", "zmq"}
+
+
+@pytest.mark.parametrize("module", ["ask", "predict", "serve", "live_probe"])
+def test_inside_modules_import_nothing_heavy(module):
+    """What runs in a sandbox or the probe's container loads only the standard library (and
+    httpx, to send requests) until it runs: no other module of the kit, none of the grader's."""
+    code = f"import json, sys, grader.kits.deployment.inside.{module}; print(json.dumps(sorted(sys.modules)))"
+    loaded = set(json.loads(subprocess.run([sys.executable, "-s", "-P", "-c", code], capture_output=True,
+                                           text=True, check=True, cwd="/").stdout))
+    assert not {m.split(".")[0] for m in loaded} & HEAVY
+    assert ("httpx" in loaded) == (module in ("ask", "live_probe"))
+    kit = {m for m in loaded if m.startswith("grader.kits.deployment.")}
+    assert kit <= {"grader.kits.deployment.inside", "grader.kits.deployment.inside.ask",
+                   f"grader.kits.deployment.inside.{module}"}
+
+
+@pytest.mark.docker
+def test_live_a_container_that_does_not_start_is_the_students(app_folder, leftovers):
+    """An image whose CMD does not exist builds, but its container does not run: a failed test."""
+    text = GOOD.replace('CMD ["uvicorn"', 'CMD ["no-such-program"')
+    assert text != GOOD
+    with pytest.raises(live_layer.AppFailed, match="did not run") as raised:
+        live_layer.run_live(live_files(app_folder, text), [[1, 1]], {}, contract=CONTRACT)
+    assert isinstance(raised.value, RuntimeError) and not isinstance(raised.value, KitError)
+    assert leftovers() == []
+
+
+@pytest.mark.docker
+def test_live_a_probe_that_fails_is_the_kits_error(app_folder, leftovers, monkeypatch):
+    """The grader's own probe container failing is the grader's error, never the student's."""
+    missing = types.ModuleType("grader.kits.deployment.inside.no_such_probe")
+    missing.HEALTH_TIMEOUT = 2.0
+    monkeypatch.setattr(live_layer, "live_probe", missing)
+    with pytest.raises(KitError, match="the live probe failed"):
+        live_layer.run_live(live_files(app_folder, GOOD), [[1, 1]], {}, contract=CONTRACT)
+    assert leftovers() == []

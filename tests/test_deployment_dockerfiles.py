@@ -20,12 +20,15 @@ import secrets
 import pytest
 from dockerfile_parse import DockerfileParser
 
-from grader.kits.deployment import core as deployment
-from grader.kits.deployment.core import Dockerfile
+from grader.kits.deployment import container as live_layer
+from grader.kits.deployment import dockerfile
+from grader.kits.deployment.answers import Contract
+from grader.kits.deployment.dockerfile import Dockerfile
 
 BASE = "grader-kernel:0123456789abcdef"
 DECOY = "decoy-image:1"
-LABELS = deployment.build_labels("family")
+LABELS = dockerfile.build_labels("family")
+CONTRACT = Contract(health="/health", predict="/predict", request=lambda row: {"features": row})
 
 # Characters that some tool reads as a line break or a blank and another does not.
 ODD = ["\f", "\v", "\r", "\x00", "\x1b", "\x7f", "\x1c", "\x1d", "\x1e", "\x1f", "\x85", "\xa0",
@@ -97,13 +100,13 @@ FAMILY = family()
 
 def parsed(text: str) -> Dockerfile:
     """The Dockerfile as the grader reads it (without hadolint: these are about reading only)."""
-    problem = deployment.unreadable(text)
-    return Dockerfile(text, [] if problem else deployment.instructions(text), [], problem)
+    problem = dockerfile.unreadable(text)
+    return Dockerfile(text, [] if problem else dockerfile.instructions(text), [], problem)
 
 
 def from_images_three_ways(text: str) -> list[list[str]]:
     """The image (first word) of every FROM of ``text``, as three different readers see it."""
-    own = [i.value.split()[0] for i in deployment.instructions(text) if i.keyword == "FROM"]
+    own = [i.value.split()[0] for i in dockerfile.instructions(text) if i.keyword == "FROM"]
     other = [s["value"].split()[0] for s in DockerfileParser(fileobj=io.BytesIO(text.encode())).structure
              if s["instruction"] == "FROM"]
     lines = [line.split()[1] for line in text.splitlines() if line.strip().upper().startswith("FROM ")]
@@ -121,11 +124,11 @@ def only_the_grader_base(text: str) -> bool:
 @pytest.mark.parametrize("name, text, must_refuse", FAMILY, ids=[m[0] for m in FAMILY])
 def test_each_dockerfile_is_refused_or_rebased_onto_the_grader_image(name, text, must_refuse):
     df = parsed(text)
-    reason = deployment.refusal(df)
+    reason = dockerfile.refusal(df)
     if must_refuse is not None:
         assert (reason is not None) == must_refuse, reason
     if reason is None:
-        rebased = deployment.rebased(df, BASE, LABELS)
+        rebased = dockerfile.rebased(df, BASE, LABELS)
         assert only_the_grader_base(rebased), rebased
         assert len(from_images_three_ways(rebased)[0]) == len(df.all("FROM"))
 
@@ -139,20 +142,20 @@ def test_the_family_covers_every_odd_character_in_every_place():
 def test_a_refused_dockerfile_costs_the_points_and_says_why():
     """The rules the tests apply see no instructions of a text they cannot read with certainty."""
     df = Dockerfile.parse("FROM python:3.11-slim\f\nUSER 10001\n")
-    assert "U+000C" in deployment.refusal(df) and df.instructions == [] and df.findings == []
+    assert "U+000C" in dockerfile.refusal(df) and df.instructions == [] and df.findings == []
 
 
 def test_verification_catches_a_rewrite_that_left_another_image():
     """The rewritten text is read again: a FROM the rewriting missed is refused, not built."""
     df = parsed(f"FROM python:3.11-slim\nRUN true\nFROM {DECOY}\n")
     missed = Dockerfile(df.text, df.instructions[:2], [])  # as if the last FROM went unseen
-    with pytest.raises(deployment.BuildRefused, match=DECOY):
-        deployment.rebased(missed, BASE, LABELS)
+    with pytest.raises(dockerfile.BuildRefused, match=DECOY):
+        dockerfile.rebased(missed, BASE, LABELS)
 
 
 def test_large_dockerfiles_are_refused_unread():
-    text = "FROM python:3.11-slim\n" + "# padding\n" * (deployment.DOCKERFILE_LIMIT // 10)
-    assert "larger than" in deployment.refusal(Dockerfile.parse(text))
+    text = "FROM python:3.11-slim\n" + "# padding\n" * (dockerfile.DOCKERFILE_LIMIT // 10)
+    assert "larger than" in dockerfile.refusal(Dockerfile.parse(text))
 
 
 # --- built for real, on a decoy image holding a secret ----------------------------------------
@@ -165,7 +168,7 @@ def decoy():
     """A local image that holds a secret, and a container made from it: (tag, secret, container id)."""
     import docker
 
-    client, base = deployment.engine()
+    client, base = live_layer.engine()
     secret = f"SECRET-{secrets.token_hex(12)}"
     maker = client.containers.run(base, ["sh", "-c", f"echo {secret} > /decoy-secret"], detach=True)
     maker.wait(timeout=60)
@@ -194,8 +197,8 @@ def test_a_build_never_sees_the_decoy_image(name, text, decoy, tmp_path):
     tag, secret, image_id, container_id = decoy
     files = {"app.py": b"", "model.joblib": b"", "requirements.txt": b"",
              "Dockerfile": (text.replace(DECOY, tag).rstrip("\r\n") + "\n" + DECOY_RUN).encode()}
-    with pytest.raises((deployment.BuildRefused, RuntimeError)) as raised:
-        deployment.run_live(files, [[0.0]], {})
+    with pytest.raises((dockerfile.BuildRefused, RuntimeError)) as raised:
+        live_layer.run_live(files, [[0.0]], {}, contract=CONTRACT)
     assert secret not in str(raised.value)
     if raised.type is RuntimeError and "built-on-something" in str(raised.value):
         assert "No such file" in str(raised.value)  # it ran, on an image without the secret

@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 from conftest import REPO, KeptNotebooks, run_grade
-from grader.kits.deployment.core import LIVE_LABEL
+from grader.kits.deployment.dockerfile import LIVE_LABEL
 
 LAB = "09-deployment"
 SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
@@ -558,7 +558,7 @@ _fake = types.ModuleType("subprocess")
 vars(_fake).update(vars(subprocess))
 _fake.run = _forged_run(subprocess.run)
 sys.modules["subprocess"] = _fake
-for _name in ("httpx", "uvicorn", "socket", "fastapi.testclient", "grader.kits.deployment.core"):
+for _name in ("httpx", "uvicorn", "socket", "fastapi.testclient", "grader.kits.deployment.probe"):
     sys.modules[_name] = types.ModuleType(_name)
 """,
 }

@@ -10,7 +10,10 @@ and their points are left out of the maximum.
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from grader.kits.deployment import core as deployment
+from grader.kits.deployment.container import AppFailed, BuildFailed, Live, NotRun, run_live
+from grader.kits.deployment.dockerfile import BuildRefused
+from grader.kits.deployment.probe import saved_predictions
+
 DATA = load_breast_cancer()
 ROWS = DATA.data[::57].tolist()  # ten rows across the data set
 BAD = {"missing features": {}, "29 numbers": {"features": [1.0] * 29}}
@@ -18,21 +21,21 @@ MAX_ADDED_MB = 50
 
 
 @pytest.fixture(scope="module")
-def live(nb):
-    """The running container's answers, or the reason there are none."""
+def live(nb, files, contract):
+    """The running container's answers, or the reason there are none (the grader's own
+    failures are not caught here: they are the grader's error, not a failed test)."""
     try:
-        files = deployment.read_files(nb, deployment.NOTEBOOK_FILES)
-        return deployment.run_live(files, ROWS, BAD), deployment.saved_predictions(nb, ROWS)
-    except (deployment.NotRun, deployment.BuildRefused, RuntimeError, ValueError) as exc:
+        return run_live(files, ROWS, BAD, contract=contract), saved_predictions(nb, ROWS)
+    except (NotRun, BuildRefused, BuildFailed, AppFailed, ValueError) as exc:
         return exc, None
 
 
-def running(live) -> tuple[deployment.Live, list[int] | None]:
+def running(live) -> tuple[Live, list[int] | None]:
     container, expected = live
-    if isinstance(container, deployment.NotRun):
+    if isinstance(container, NotRun):
         pytest.skip(str(container))
     if isinstance(container, Exception):
-        pytest.fail(f"{type(container).__name__}: {container}" if isinstance(container, deployment.BuildRefused)
+        pytest.fail(f"{type(container).__name__}: {container}" if isinstance(container, BuildRefused)
                     else str(container), pytrace=False)
     return container, expected
 

@@ -12,19 +12,17 @@ import re
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from grader.kits.deployment import core as deployment
+from grader.kits.deployment.dockerfile import refusal
+from grader.kits.deployment.files import dockerfile
+from grader.kits.deployment.probe import probe_app
+
 PACKAGES = ["fastapi", "uvicorn", "scikit-learn", "joblib"]
 ROWS = load_breast_cancer().data[:3].tolist()
 
 
 @pytest.fixture(scope="module")
-def files(nb):
-    return deployment.read_files(nb, deployment.NOTEBOOK_FILES)
-
-
-@pytest.fixture(scope="module")
-def app(nb):
-    return deployment.probe_app(nb, ROWS, {})
+def app(nb, contract):
+    return probe_app(nb, ROWS, {}, contract=contract)
 
 
 def answered(app: dict) -> dict:
@@ -72,7 +70,7 @@ def test_q3_requirements_pinned(files):
 @pytest.mark.points(1)
 def test_q4_dockerfile_builds_from_its_files(files):
     """q4: the Dockerfile has a FROM and a CMD, and builds from its own files, offline"""
-    df = deployment.dockerfile(files)
-    reason = deployment.refusal(df)
+    df = dockerfile(files)
+    reason = refusal(df)
     assert reason is None, f"refused: {reason}"
     assert df.all("CMD") or df.all("ENTRYPOINT"), "no CMD: the container would not start the app"

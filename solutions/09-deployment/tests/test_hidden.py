@@ -15,7 +15,11 @@ from importlib.metadata import version
 import pytest
 from sklearn.datasets import load_breast_cancer
 
-from grader.kits.deployment import core as deployment
+from grader.kits.deployment import rules
+from grader.kits.deployment.dockerfile import refusal
+from grader.kits.deployment.files import dockerfile
+from grader.kits.deployment.probe import probe_app
+
 PACKAGES = ["fastapi", "uvicorn", "scikit-learn", "joblib"]
 LABELS = ["malignant", "benign"]
 DATA = load_breast_cancer()
@@ -31,21 +35,16 @@ BAD = {
 
 
 @pytest.fixture(scope="module")
-def files(nb):
-    return deployment.read_files(nb, deployment.NOTEBOOK_FILES)
-
-
-@pytest.fixture(scope="module")
-def app(nb):
-    report = deployment.probe_app(nb, ROWS, BAD)
+def app(nb, contract):
+    report = probe_app(nb, ROWS, BAD, contract=contract)
     assert report["error"] is None, f"the app did not start: {report['error']}"
     return report
 
 
 def holds(files, rule) -> None:
     """Fail with what ``rule`` finds in the Dockerfile; a refused Dockerfile gets nothing."""
-    df = deployment.dockerfile(files)
-    reason = deployment.refusal(df)
+    df = dockerfile(files)
+    reason = refusal(df)
     found = [f"refused: {reason}"] if reason else rule(df)
     assert not found, "; ".join(found)
 
@@ -115,46 +114,46 @@ def test_q3_requirements_match_the_grader(files):
 @pytest.mark.points(2)
 def test_q4_pinned_base(files):
     """q4: the base image is pinned to a version, never latest"""
-    holds(files, deployment.pinned_base)
+    holds(files, rules.pinned_base)
 
 
 @pytest.mark.points(2)
 def test_q4_dependencies_before_code(files):
     """q4: requirements are installed before the code is copied, so the layer cache holds"""
-    holds(files, deployment.dependencies_before_code)
+    holds(files, rules.dependencies_before_code)
 
 
 @pytest.mark.points(2)
 def test_q4_non_root(files):
     """q4: the container runs as a non-root user"""
-    holds(files, deployment.non_root)
+    holds(files, rules.non_root)
 
 
 @pytest.mark.points(1)
 def test_q4_exposes_port(files):
     """q4: the Dockerfile EXPOSEs the app's port"""
-    holds(files, deployment.exposes_port)
+    holds(files, rules.exposes_port)
 
 
 @pytest.mark.points(2)
 def test_q4_health_check(files):
     """q4: the image has a HEALTHCHECK"""
-    holds(files, deployment.health_check)
+    holds(files, rules.health_check)
 
 
 @pytest.mark.points(1)
 def test_q4_no_secrets(files):
     """q4: no secret is baked into the image"""
-    holds(files, deployment.no_secrets)
+    holds(files, rules.no_secrets)
 
 
 @pytest.mark.points(1)
 def test_q4_small_image(files):
     """q4: the image is small: a slim base and no pip cache"""
-    holds(files, deployment.small_image)
+    holds(files, rules.small_image)
 
 
 @pytest.mark.points(1)
 def test_q4_hadolint(files):
     """q4: hadolint finds nothing else to warn about"""
-    holds(files, deployment.other_findings)
+    holds(files, rules.other_findings)
