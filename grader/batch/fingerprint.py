@@ -26,10 +26,14 @@ SOURCE_SUFFIXES = (".py", ".ini")
 
 def environment_fingerprint(backend: Backend) -> str:
     """The engine's code, Python, the kernel's libraries and the backend (with its image)."""
+    return digest(sys.version, backend.identity, *requirements(), *(_file_digest(p) for p in engine_sources()))
+
+
+def engine_sources() -> list[Path]:
+    """The package's code but the kits' own folders (the registry is the engine's)."""
     kit_folders = [package_dir() / "kits" / name for name in kits.available()]
-    sources = sorted(p for p in package_dir().rglob("*") if p.suffix in SOURCE_SUFFIXES
-                     and not any(folder in p.parents for folder in kit_folders))
-    return digest(sys.version, backend.identity, *requirements(), *(_file_digest(p) for p in sources))
+    return sorted(p for p in package_dir().rglob("*") if p.suffix in SOURCE_SUFFIXES
+                  and not any(folder in p.parents for folder in kit_folders))
 
 
 def lab_fingerprint(lab: Lab) -> str:
