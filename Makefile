@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/deployment_layers.py
 	$(BIN)/python benchmarks/flood_memory.py
 	$(BIN)/python benchmarks/feedback_growth.py
+	$(BIN)/python benchmarks/fake_vs_sandbox.py
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system
