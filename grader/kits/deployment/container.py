@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 from grader import bounded
 from grader.engine.sandbox.base import PACKAGE_MOUNT, package_dir
-from grader.errors import KitError
+from grader.engine.sandbox.docker import engine_client
+from grader.errors import KitError, SandboxUnavailable
 from grader.kits.deployment import answers
 from grader.kits.deployment.cleanup import remove_build, remove_orphans
 from grader.kits.deployment.dockerfile import ROOT_USERS, BuildRefused, build_labels, rebased, refusal
@@ -74,13 +75,11 @@ class Live:
 
 def engine():
     """A Docker client and the grader's kernel image to build on; NotRun if either is missing."""
-    import docker
-
     from grader.engine.sandbox import image
+
     try:
-        client = docker.from_env(timeout=BUILD_TIMEOUT)
-        client.ping()
-    except docker.errors.DockerException:
+        client = engine_client(timeout=BUILD_TIMEOUT)
+    except SandboxUnavailable:  # no engine, or no docker package: the live tests are not run here
         raise NotRun("no Docker engine runs on the grading machine") from None
     with _kit_failures():
         base = image.current_image(client)
