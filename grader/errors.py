@@ -5,6 +5,7 @@ Two kinds of failure must never be confused, so they have two roots:
     GraderError
      ├── UsageError          the user's mistake: exit 2, a one-line message, no traceback
      │    ├── CourseError    the course folder or a lab.toml is not as the grader expects
+     │    │    └── SolutionFails  a lab's own solution does not get full marks from its tests
      │    ├── AssignError    a solution notebook cannot become a student notebook
      │    ├── HistoryError   grades/history.sqlite cannot be read
      │    └── SandboxUnavailable   no sandbox here (and --no-sandbox was not given)
@@ -46,6 +47,11 @@ class UsageError(GraderError):
 
 class CourseError(UsageError):
     """The course folder or a lab's settings are not laid out as the grader expects."""
+
+
+class SolutionFails(CourseError):
+    """A lab's reference solution loses points to the lab's own tests: grading students against
+    those tests would charge them for the lab's mistake."""
 
 
 class AssignError(UsageError, ValueError):

@@ -46,6 +46,7 @@ class Job:
     fingerprint: str = ""  # see grader.batch.run: stored with the result
     out: Path | None = None  # where the executed notebook and the feedback page go (grade_to_disk)
     stop: tuple[str, str] | None = None  # (status, reason): an earlier try was stopped; run nothing
+    reveal: bool = False  # every test's output shown, hidden ones too: the instructor's own solution check
 
 
 READ_SECONDS = 60.0  # reading and checking a notebook of the largest size allowed
@@ -187,7 +188,7 @@ def _run(lab: Lab, job: Job, backend, nb, steps: Steps, kernel_factory: Callable
 def _test_results(lab: Lab, job: Job, plugin: GradingPlugin, kit_plugins: list[object]) -> list[TestResult]:
     """Each test's result, hidden ones flagged."""
     run_tests(lab.test_dirs(job.hidden), plugin, job.course_root, job.select, kit_plugins)
-    return [_test_result(o, lab.settings.show_hidden_output) for o in plugin.outcomes.values()]
+    return [_test_result(o, lab.settings.show_hidden_output or job.reveal) for o in plugin.outcomes.values()]
 
 
 def _test_result(outcome, show_hidden_output: bool) -> TestResult:

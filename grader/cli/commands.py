@@ -13,8 +13,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from grader.cli.grade import add_solution_check_argument, check_labs, require_backend
 from grader.course import assign as assign_mod
-from grader.course.layout import Course
+from grader.course.layout import Course, Lab
 from grader.engine.sandbox import image
 from grader.engine.sandbox.docker import engine_client
 from grader.errors import ExitCode, UsageError
@@ -25,24 +26,39 @@ from grader.results import history
 
 
 def cmd_assign(argv: list[str], console: Console) -> int:
-    p = argparse.ArgumentParser(prog="grade assign", description="Generate student notebooks from solutions.")
+    """Write each lab's student notebook, then grade its solution: a lab that does not give its
+    own solution full marks is reported, test by test, and the command fails."""
+    p = argparse.ArgumentParser(prog="grade assign", description="Generate student notebooks from solutions, "
+                                "then grade each solution in the sandbox against the public and hidden tests.")
     p.add_argument("solutions", nargs="+", type=Path, help="solution folders: solutions/<lab-id>")
     p.add_argument("--check", action="store_true", help="write nothing; exit 1 if labs/ is out of date")
+    p.add_argument("--backend", default="bwrap", help="sandbox backend for the solution's grading (default: bwrap)")
+    p.add_argument("--no-sandbox", action="store_true", help="grade the solution unsandboxed")
+    add_solution_check_argument(p)
     args = p.parse_args(argv)
-    stale_any = False
-    for folder in args.solutions:
-        if not (folder / "solution.ipynb").is_file():
-            raise UsageError(f"{folder}: no solution.ipynb here")
-        lab = Course(folder.resolve().parent.parent).lab(folder.resolve().name)
-        if args.check:
-            stale = assign_mod.out_of_date(lab)
-            stale_any |= bool(stale)
-            for path in stale:
-                console.print(f"out of date: {path}")
-        else:
-            for path in assign_mod.assign(lab):
-                console.print(f"wrote {path}")
-    return ExitCode.GRADER_ERROR if stale_any else ExitCode.OK
+    labs = [_solution_lab(folder) for folder in args.solutions]
+    if args.check:
+        stale = [path for _, lab in labs for path in assign_mod.out_of_date(lab)]
+        for path in stale:
+            console.print(f"out of date: {path}")
+        return ExitCode.GRADER_ERROR if stale else ExitCode.OK
+    for _, lab in labs:
+        for path in assign_mod.assign(lab):
+            console.print(f"wrote {path}")
+    if not args.skip_solution_check:
+        backend = require_backend("none" if args.no_sandbox else args.backend,
+                                  "use --no-sandbox, or --skip-solution-check to write without grading")
+        for course in dict.fromkeys(course for course, _ in labs):
+            check_labs(course, {lab.id for c, lab in labs if c == course}, backend, None, console)
+    return ExitCode.OK
+
+
+def _solution_lab(folder: Path) -> tuple[Course, Lab]:
+    """The course and lab of ``solutions/<lab-id>``; UsageError if it holds no solution."""
+    if not (folder / "solution.ipynb").is_file():
+        raise UsageError(f"{folder}: no solution.ipynb here")
+    course = Course(folder.resolve().parent.parent)
+    return course, course.lab(folder.resolve().name)
 
 
 def cmd_image(argv: list[str], console: Console) -> int:

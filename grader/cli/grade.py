@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from grader.batch.run import run_batch
+from grader.batch.solution import check_solutions, require_full_marks
 from grader.course.discover import Submission, discover
 from grader.course.layout import Course
 from grader.course.notebook_file import metadata_lab
@@ -37,6 +39,7 @@ def grade_parser(commands: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--backend", default="bwrap", help="sandbox backend: bwrap (default) or docker")
     p.add_argument("--no-sandbox", action="store_true", help="run student code unsandboxed (marked in results)")
     p.add_argument("--force", action="store_true", help="regrade everything, even results that still hold")
+    add_solution_check_argument(p)
     ci.add_arguments(p)
     return p
 
@@ -48,13 +51,15 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
     course = Course.find(args.course)
     if args.lab is not None:
         course.lab(args.lab)
-    backend = _require_backend("none" if args.no_sandbox else args.backend,
-                               "use --no-sandbox to grade without one, at your own risk")
+    backend = require_backend("none" if args.no_sandbox else args.backend,
+                              "use --no-sandbox to grade without one, at your own risk")
     subs = discover(args.paths, course.lab_ids(), args.lab)
     if not subs:
         raise UsageError("no notebooks found under " + ", ".join(map(str, args.paths)))
     signal.signal(signal.SIGINT, _interrupt_once)
     try:
+        if not args.skip_solution_check:
+            check_labs(course, {s.lab for s in subs if s.lab in course.lab_ids()}, backend, args.jobs, console)
         with progress(console, len(subs)) as advance:
             results, errors = run_batch(subs, course, args.out, backend, args.jobs, args.force,
                                         publisher(args.out, course, advance))
@@ -72,6 +77,28 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
         print(f"grade: grader error: {error}", file=sys.stderr)
     status = ci.publish(results, args)
     return ExitCode.GRADER_ERROR if errors else status
+
+
+def add_solution_check_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--skip-solution-check", action="store_true",
+                   help="do not grade the lab's solution first (by default a lab whose solution "
+                        "loses points is refused)")
+
+
+def check_labs(course: Course, lab_ids: set[str], backend: Backend, workers: int | None, console: Console) -> None:
+    """Grade each lab's solution (or recall that it passed) and stop, naming every failing test,
+    unless each one gets full marks."""
+    if not lab_ids:
+        return
+    with console.status(escape(f"grading the solution of {', '.join(sorted(lab_ids))}")):
+        checks = check_solutions(course, lab_ids, backend, workers)
+    for lab_id, check in sorted(checks.items()):
+        if check is None:
+            console.print(f"{lab_id}: no solution notebook to check (solutions/{lab_id}/solution.ipynb)",
+                          markup=False, highlight=False)
+        elif check.passed:
+            console.print(check.describe(), markup=False, highlight=False)
+    require_full_marks(checks)
 
 
 def _interrupt_once(signum, frame) -> None:
@@ -124,7 +151,7 @@ def _metadata_lab(notebook: Path) -> str | None:
         return None
 
 
-def _require_backend(name: str, hint: str) -> Backend:
+def require_backend(name: str, hint: str) -> Backend:
     try:
         return get_backend(name)
     except SandboxUnavailable as exc:
