@@ -47,6 +47,7 @@ class Job:
     out: Path | None = None  # where the executed notebook and the feedback page go (grade_to_disk)
     stop: tuple[str, str] | None = None  # (status, reason): an earlier try was stopped; run nothing
     reveal: bool = False  # every test's output shown, hidden ones too: the instructor's own solution check
+    prepared: tuple[tuple[str, object], ...] = ()  # (kit, what it decided for the whole batch): grader.kits.prepare
 
 
 READ_SECONDS = 60.0  # reading and checking a notebook of the largest size allowed
@@ -167,7 +168,7 @@ def _run(lab: Lab, job: Job, backend, nb, steps: Steps, kernel_factory: Callable
     bounds = limits(lab)
     with contextlib.ExitStack() as stack:
         steps.begin("starting the kernel", STARTUP_TIMEOUT + 30)
-        running = stack.enter_context(kits.started(lab.settings.kit_names))
+        running = stack.enter_context(kits.started(lab.settings.kit_names, dict(job.prepared)))
         kernel = kernel_factory(backend, lab.student_files(), bounds.sandbox, running.services)
         stack.callback(kernel.close)
         kernel.start()

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import notebook, write_notebook
 from fakes import FAKE_TASK, InlineExecutor
-from test_runner_fast import ANSWERS, LAB_ID, TAGS, make_course
+from test_runner_fast import ANSWERS, HIDDEN, LAB_ID, TAGS, make_course
 
+from grader import kits
 from grader.batch.executors import LocalExecutor
 from grader.batch.run import run_batch
 from grader.course.discover import Submission
@@ -131,3 +132,69 @@ def test_the_fake_runs_in_the_executors_worker_processes_too(batch):
     assert errors == [] and (results["a"].status, results["a"].score) == ("graded", 6.0)
     path = result_path(out, "a", LAB_ID)  # the worker wrote the notebook and the page; the parent the JSON
     assert path.is_file() and path.with_suffix(".ipynb").is_file() and path.with_suffix(".html").is_file()
+
+
+# --- a kit's decision for the whole batch (grader.kits.prepare) ------------------------------
+
+LIVE = HIDDEN + '''
+
+@pytest.mark.points(4)
+def test_live(nb, engine_up):
+    if not engine_up:
+        pytest.skip("no engine")
+    assert nb.call("square", 2) == 4
+'''
+
+
+class Engine:
+    """A fake kit's engine, which the test starts or stops between two rows of a batch."""
+
+    def __init__(self, up: bool):
+        self.up, self.asked = up, 0
+
+    def prepare(self) -> bool:
+        self.asked += 1
+        return self.up
+
+
+class EngineFixtures:
+    """The fake kit's plugin: ``engine_up`` is what the batch decided."""
+
+    def __init__(self, handle, prepared: bool | None):
+        self.prepared = prepared
+
+    @pytest.fixture
+    def engine_up(self) -> bool | None:
+        return self.prepared
+
+
+@pytest.mark.parametrize("up_at_start", [False, True], ids=["engine starts mid-batch", "engine stops mid-batch"])
+def test_a_kit_decides_once_per_batch_and_every_row_is_graded_under_it(tmp_path, monkeypatch, up_at_start):
+    """The engine flips after the first row: every row still has the maximum of the batch's start."""
+    engine = Engine(up_at_start)
+    kit = kits.Kit("engine", plugin=EngineFixtures, prepare=engine.prepare)
+    real_load = kits.load
+    monkeypatch.setattr(kits, "load", lambda name: kit if name == "engine" else real_load(name))
+    course = Course(make_course(tmp_path / "course", hidden=LIVE, toml='kits = ["engine"]\n'))
+    subs = [Submission(name, write_notebook(tmp_path / "subs" / f"{name}.ipynb",
+                                            notebook(*ANSWERS, lab=LAB_ID, tags=TAGS)), lab=LAB_ID) for name in "abc"]
+
+    def flip(result) -> None:
+        engine.up = not up_at_start
+
+    results, errors = run_batch(subs, course, tmp_path / "grades", get_backend("none"), 1, False, flip,
+                                executor_factory=InlineExecutor)
+    assert errors == [] and engine.asked == 1
+    points = (10.0, 10.0) if up_at_start else (6.0, 6.0)  # the live test's 4 points, or not run in any row
+    assert {r.student: (r.score, r.max_score) for r in results} == dict.fromkeys("abc", points)
+
+
+def test_a_kits_decision_is_made_where_no_batch_made_it(tmp_path, monkeypatch):
+    """grade check grades one notebook with no batch: the kit decides for it then."""
+    engine = Engine(True)
+    kit = kits.Kit("engine", plugin=EngineFixtures, prepare=engine.prepare)
+    monkeypatch.setattr(kits, "load", lambda name: kit)
+    with kits.started(("engine",)) as running:
+        assert running.plugins[0].prepared is True and engine.asked == 1
+    with kits.started(("engine",), {"engine": False}) as running:
+        assert running.plugins[0].prepared is False and engine.asked == 1

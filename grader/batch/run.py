@@ -6,15 +6,19 @@ kernel's libraries and the sandbox backend. Rerunning the same command after
 a crash (even ``kill -9``) reuses every result whose fingerprint still holds
 and grades the rest; ``force`` regrades everything. A result with tests that
 could not run (no Docker engine, say) is graded again: what they need may be
-there now. The gradebook is
+there now. A kit that decides something once per batch (is a Docker engine there?)
+decides before the first submission, and every submission is graded under that
+decision (grader.kits.prepare). The gradebook is
 rewritten atomically after every result, so it is valid at any moment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
+from grader import kits
 from grader.batch.executors import LocalExecutor
 from grader.batch.fingerprint import digest, environment_fingerprint, lab_fingerprint, submission_fingerprint
 from grader.course.discover import Submission
@@ -44,6 +48,7 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
             on_result(earlier)
         else:
             jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out))
+    jobs = _prepared(course, jobs)
     write_gradebook(out, results)
     executor = executor_factory(workers)
     for _, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
@@ -52,3 +57,11 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
         write_gradebook(out, results)
         on_result(result)
     return results, executor.errors
+
+
+def _prepared(course: Course, jobs: list[Job]) -> list[Job]:
+    """The jobs, each carrying what their labs' kits decided once for the whole batch (is a
+    Docker engine there?), so that every submission is graded under the same decision."""
+    labs = {job.submission.lab for job in jobs} & set(course.lab_ids())
+    prepared = kits.prepare(name for lab in sorted(labs) for name in course.lab(lab).settings.kit_names)
+    return [replace(job, prepared=prepared) for job in jobs]

@@ -2,11 +2,14 @@
 
 A kit is a package ``grader/kits/<name>/`` whose ``__init__`` defines
 ``KIT = Kit(...)``: a pytest plugin its tests use (fixtures), optionally a
-service the notebook reaches from inside the sandbox (the LLM server), and
-optionally commands of its own (``grade llm-server``). A lab declares the kits
-it uses in ``lab.toml`` (``kits = ["llm"]``); the engine never names one. The
-runner asks this registry for the declared kits, starts their services for
-one submission and hands their plugins to pytest; the batch fingerprints the
+service the notebook reaches from inside the sandbox (the LLM server),
+optionally a decision made once per batch (``prepare``: is a Docker engine
+there?), and optionally commands of its own (``grade llm-server``). A lab
+declares the kits it uses in ``lab.toml`` (``kits = ["llm"]``); the engine
+never names one. The batch asks each declared kit to prepare before its first
+submission and sends what it decided to every worker in the Job; the runner
+asks this registry for the declared kits, starts their services for one
+submission and hands their plugins to pytest; the batch fingerprints the
 declared kits' files, so that editing a kit regrades only the labs that use it.
 
 A kit's own failure raises :class:`grader.errors.KitError`: the grader's
@@ -18,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +38,22 @@ class Kit:
     """What one kit brings to the labs that declare it."""
 
     name: str
-    # The pytest plugin (an object with fixtures), given the running service's handle;
-    # None when the service is not running (the tests are only listed, not run).
-    plugin: Callable[[Any], object] | None = None
+    # The pytest plugin (an object with fixtures): plugin(handle), given the running service's
+    # handle, or plugin(handle, prepared) for a kit that prepares; given None for both when the
+    # tests are only listed, not run.
+    plugin: Callable[..., object] | None = None
     # For one submission: the service the kernel may reach, and the handle its plugin gets.
     service: Callable[[], AbstractContextManager[tuple[Service, Any]]] | None = None
     commands: Mapping[str, Command] = field(default_factory=dict)
     summary: str = ""  # one line for the README's table of kits
+    # Called once per batch, in the batch's process, before its first submission: what every
+    # submission of the batch is graded under (is a Docker engine there?), so that one batch is
+    # never graded two ways. Small and picklable: it travels to the workers in the Job.
+    prepare: Callable[[], object] | None = None
+
+    def fixtures(self, handle: Any, prepared: object = None) -> object:
+        """The plugin over a service's ``handle`` and, for a kit that prepares, ``prepared``."""
+        return self.plugin(handle) if self.prepare is None else self.plugin(handle, prepared)
 
 
 @dataclass
@@ -71,9 +83,17 @@ def files(name: str) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
 
 
+def prepare(names: Iterable[str]) -> tuple[tuple[str, object], ...]:
+    """What each of the kits ``names`` that prepares decides, by name: called once per batch."""
+    return tuple((kit.name, kit.prepare()) for kit in map(load, sorted(set(names))) if kit.prepare is not None)
+
+
 @contextlib.contextmanager
-def started(names: tuple[str, ...]) -> Iterator[Running]:
-    """Start the services of kits ``names`` for one submission; stop them afterwards."""
+def started(names: tuple[str, ...], prepared: Mapping[str, object] | None = None) -> Iterator[Running]:
+    """Start the services of kits ``names`` for one submission; stop them afterwards. A kit that
+    prepares gets what its batch decided (``prepared``, by name), or decides now if no batch did
+    (``grade check``)."""
+    prepared = prepared or {}
     running = Running()
     with contextlib.ExitStack() as stack:
         for kit in map(load, names):
@@ -82,13 +102,15 @@ def started(names: tuple[str, ...]) -> Iterator[Running]:
                 service, handle = stack.enter_context(kit.service())
                 running.services += (service,)
             if kit.plugin is not None:
-                running.plugins.append(kit.plugin(handle))
+                if kit.prepare is not None and kit.name not in prepared:  # no batch decided: grade check
+                    prepared = {**prepared, kit.name: kit.prepare()}
+                running.plugins.append(kit.fixtures(handle, prepared.get(kit.name)))
         yield running
 
 
 def idle_plugins(names: tuple[str, ...]) -> list[object]:
     """The kits' plugins with no service running: to list a lab's tests as not graded."""
-    return [kit.plugin(None) for kit in map(load, names) if kit.plugin is not None]
+    return [kit.fixtures(None) for kit in map(load, names) if kit.plugin is not None]
 
 
 def command(name: str) -> Command | None:
