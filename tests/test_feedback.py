@@ -33,6 +33,46 @@ def graded_result(student: str = "amy") -> Result:
     ])
 
 
+def with_exercises(result: Result) -> Result:
+    """The result with each test in the exercise its name starts with ("q2: ..." is q2)."""
+    for test in result.tests:
+        test.exercise = test.name.split(":")[0]
+    return result
+
+
+class SummaryTables(HTMLParser):
+    """The summary's tables as a parser reads the page: each table's class ("" for the tests'
+    table) to its rows, each row the text of its cells."""
+
+    def __init__(self, page: str):
+        super().__init__(convert_charrefs=True)
+        self.tables: dict[str, list[list[str]]] = {}
+        self._rows: list[list[str]] | None = None
+        self._cell: list[str] | None = None
+        start = page.index('<section class="grader-summary">')
+        self.feed(page[start:page.index("</section>", start)])
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._rows = self.tables.setdefault(dict(attrs).get("class") or "", [])
+        elif tag == "tr" and self._rows is not None:
+            self._rows.append([])
+        elif tag in ("td", "th") and self._rows is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table":
+            self._rows = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
 def executed_notebook() -> nbformat.NotebookNode:
     """A notebook as it ran: one cell raised, outputs try to run script in the browser."""
     nb = notebook("def square(x):\n    return x * x", "1 / 0", "show()")
@@ -152,14 +192,21 @@ def test_this_browser_runs_scripts(tmp_path):
     assert dom_title(dom) == "pwned" and 'data-pwned="1"' in dom
 
 
-def test_browser_shows_score_and_tests_and_runs_no_script(tmp_path):
-    page = write_feedback(tmp_path / "grades", graded_result("amy"), executed_notebook(), title="Warm-up")
+def test_browser_shows_score_subtotals_and_tests_and_runs_no_script(tmp_path):
+    result = with_exercises(graded_result("amy"))
+    result.tests.append(Check("style is checked", 0, 0, "not run", "needs flake8"))  # in no exercise
+    page = write_feedback(tmp_path / "grades", result, executed_notebook(), title="Warm-up")
     proc = chromium(tmp_path, "--dump-dom", page.as_uri())
     dom = proc.stdout
     assert dom_title(dom) == "Warm-up: amy", proc.stderr[-2000:]
     assert 'data-pwned="1"' not in dom
     assert "Score: 1 / 4" in dom and "q1: square(3) is 9" in dom and "q2: mean of an empty list is None" in dom
     assert "Error: ZeroDivisionError" in dom and SECRET in dom  # not hidden here: no name was given
+    tables = SummaryTables(dom).tables  # the DOM as the browser built it, not the HTML written
+    assert tables["grader-exercises"] == [["Exercise", "Points", "Tests passed"], ["q1", "1 / 1", "1 of 1"],
+                                          ["q2", "0 / 3", "0 of 2"], ["other", "0 / 0", "0 of 1"]]
+    assert [row[:2] for row in tables[""]] == [["Exercise", "Test"], *([t.exercise or "other", t.name]
+                                                                      for t in result.tests)]
 
 
 def test_csp_stops_a_script_the_sanitiser_missed(tmp_path):

@@ -170,13 +170,18 @@ def _row(cells: list[str]) -> str:
 
 
 def check_summary(result: Result, fail_under: float | None) -> str:
-    """``grade check``: the lab's score, then one row per public test."""
+    """``grade check``: the lab's score, each exercise's subtotal if the lab has exercises, then
+    one row per public test."""
     verdict = ""
     if fail_under is not None:
         verdict = " (passes)" if percent(result) >= fail_under else f" (below the required {fail_under:g}%)"
     head = f"### {markdown_cell(f'Public tests, {result.lab}: {result.score:g} / {result.max_score:g}')}{verdict}\n\n"
     if result.status != Status.GRADED:
         head += markdown_cell(f"{result.status}: {result.message}") + "\n\n"
+    if subtotals := result.subtotals():
+        head += markdown_table(["exercise", "points", "tests passed"],
+                               [[s.label, f"{s.score:g} / {s.max_score:g}", f"{s.passed} of {s.total}"]
+                                for s in subtotals]) + "\n"
     rows = [[t.name, f"{t.score:g} / {t.max_score:g}", t.status, _clip(t.output)] for t in result.tests]
     return head + markdown_table(["test", "points", "result", "message"], rows) + "\n"
 

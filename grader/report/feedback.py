@@ -1,11 +1,12 @@
 """Feedback students can read: ``grades/<student>/<lab-id>.html`` next to the result JSON.
 
-The page shows the score, every test with its points, the messages of public
-tests and the notebook as it ran, error outputs marked. Hidden tests appear by
-name and result only. Everything on the page that comes from a submission is
-escaped or sanitised, and the page forbids every script and remote load with a
-Content-Security-Policy, so a hostile notebook cannot run code in the browser
-of whoever opens its report (a second wall behind the sanitiser).
+The page shows the score, each exercise's subtotal, every test with its points
+and exercise, the messages of public tests and the notebook as it ran, error
+outputs marked. Hidden tests appear by name and result only. Everything on the
+page that comes from a submission is escaped or sanitised, and the page forbids
+every script and remote load with a Content-Security-Policy, so a hostile
+notebook cannot run code in the browser of whoever opens its report (a second
+wall behind the sanitiser).
 
 Rendering is bounded by construction, for honest and hostile notebooks alike:
 what reaches nbconvert is rebuilt from the notebook with every text cut to its
@@ -35,7 +36,7 @@ from grader import bounded
 from grader.course.layout import Course, CourseError
 from grader.report.filters import ansi2html, clean_html, highlight_code, markdown2html, strip_files_prefix
 from grader.results import history
-from grader.results.model import NOT_RUN, Result, TestResult
+from grader.results.model import NOT_RUN, OTHER, Result, Subtotal, TestResult
 from grader.results.store import atomic_write, result_path
 
 if TYPE_CHECKING:
@@ -62,6 +63,8 @@ EXECUTED_BYTES = 64 * 2**20  # the executed notebook read back: the submission's
 MAX_TESTS = 500
 TEST_NAME_CHARS = 300
 TEST_OUTPUT_CHARS = 4_000
+MAX_EXERCISES = 100  # rows of the exercises' table; their ids are the lab's, but still cut and escaped
+EXERCISE_CHARS = 100
 NOTE_CHARS = 2_000  # the result's message, the student's name, the title, an error's name
 ERROR_TAG = "grader-error"
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
@@ -190,20 +193,42 @@ def _summary(result: Result, title: str, notice: str) -> str:
         parts.append('<p class="grader-notice">Graded without a sandbox.</p>')
     if notice:
         parts.append(f'<p class="grader-notice">{e(notice)}</p>')
-    parts.append("<table><thead><tr><th>Test</th><th>Points</th><th>Result</th><th>Message</th></tr></thead><tbody>")
-    parts.extend(_test_row(t) for t in result.tests[:MAX_TESTS])
+    subtotals = result.subtotals()
+    parts.extend(_exercises_table(subtotals))
+    exercise = "<th>Exercise</th>" if subtotals else ""
+    parts.append(f"<table><thead><tr>{exercise}<th>Test</th><th>Points</th><th>Result</th><th>Message</th></tr>"
+                 "</thead><tbody>")
+    parts.extend(_test_row(t, bool(subtotals)) for t in result.tests[:MAX_TESTS])
     if len(result.tests) > MAX_TESTS:
-        parts.append(f'<tr><td colspan="4">{e(_note(f"{len(result.tests) - MAX_TESTS} more tests"))}</td></tr>')
+        parts.append(_cut_row(4 + bool(subtotals), f"{len(result.tests) - MAX_TESTS} more tests"))
     parts.append("</tbody></table></section>")
     return "\n".join(parts)
 
 
-def _test_row(test: TestResult) -> str:
+def _exercises_table(subtotals: list[Subtotal]) -> list[str]:
+    """Each exercise's points and passed tests, above the tests; nothing for a lab without exercises."""
+    if not subtotals:
+        return []
+    rows = [f'<tr class="grader-exercise"><td>{html.escape(_cut(s.label, EXERCISE_CHARS))}</td>'
+            f"<td>{s.score:g} / {s.max_score:g}</td><td>{s.passed} of {s.total}</td></tr>"
+            for s in subtotals[:MAX_EXERCISES]]
+    if len(subtotals) > MAX_EXERCISES:
+        rows.append(_cut_row(3, f"{len(subtotals) - MAX_EXERCISES} more exercises"))
+    return ['<table class="grader-exercises"><thead><tr><th>Exercise</th><th>Points</th><th>Tests passed</th></tr>'
+            "</thead><tbody>", *rows, "</tbody></table>"]
+
+
+def _cut_row(columns: int, what: str) -> str:
+    return f'<tr><td colspan="{columns}">{html.escape(_note(what))}</td></tr>'
+
+
+def _test_row(test: TestResult, with_exercise: bool) -> str:
     """One test; a hidden one shows its name and result, never its output."""
     e = html.escape
     mark = test.status if test.status in ("passed", NOT_RUN) else "failed"
     message = '<em>hidden test</em>' if test.hidden else f"<pre>{e(_cut(test.output, TEST_OUTPUT_CHARS))}</pre>"
-    return (f'<tr class="grader-test"><td>{e(_cut(test.name, TEST_NAME_CHARS))}</td>'
+    exercise = f"<td>{e(_cut(test.exercise or OTHER, EXERCISE_CHARS))}</td>" if with_exercise else ""
+    return (f'<tr class="grader-test">{exercise}<td>{e(_cut(test.name, TEST_NAME_CHARS))}</td>'
             f'<td>{test.score:g} / {test.max_score:g}</td>'
             f'<td class="grader-{mark.replace(" ", "-")}">{mark}</td><td>{message}</td></tr>')
 

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from grader.results.history import Row
-from grader.results.model import NOT_RUN, Result, Status
+from grader.results.model import NOT_RUN, Result, Status, TestResult
 
 STATUS_STYLE = {Status.GRADED: "green", Status.TIMEOUT: "yellow", Status.MEMORY: "yellow", Status.CRASHED: "red",
                 Status.INVALID: "red"}
@@ -51,17 +51,28 @@ def summary_table(results: list[Result]) -> Table:
 
 
 def tests_table(result: Result) -> Table:
-    """The tests of one result, as a student sees them in ``grade check``."""
+    """The tests of one result, as a student sees them in ``grade check``. Where the lab's
+    tests belong to exercises, they are grouped by exercise, each group under a row with the
+    exercise's subtotal, so that the student sees first which exercise lost the points."""
     table = Table(title=escape(f"{result.lab}: {result.score:g} / {result.max_score:g} ({result.status})"),
                   title_justify="left")
     table.add_column("test")
     table.add_column("points", justify="right")
     table.add_column("result")
     table.add_column("message", overflow="fold")
-    for t in result.tests:
-        mark = {"passed": "[green]passed[/]", NOT_RUN: "[dim]not run[/]"}.get(t.status, "[red]failed[/]")
-        table.add_row(escape(t.name), f"{t.score:g} / {t.max_score:g}", mark, escape(t.output))
+    for subtotal in result.subtotals() or [None]:
+        if subtotal:
+            table.add_row(f"[bold]{escape(subtotal.label)}[/]", f"[bold]{subtotal.score:g} / {subtotal.max_score:g}[/]",
+                          f"{subtotal.passed} of {subtotal.total} passed")
+        for i in subtotal.tests if subtotal else range(len(result.tests)):
+            _test_row(table, result.tests[i], indent="  " if subtotal else "")
+        table.add_section()
     return table
+
+
+def _test_row(table: Table, t: TestResult, indent: str) -> None:
+    mark = {"passed": "[green]passed[/]", NOT_RUN: "[dim]not run[/]"}.get(t.status, "[red]failed[/]")
+    table.add_row(indent + escape(t.name), f"{t.score:g} / {t.max_score:g}", mark, escape(t.output))
 
 
 def history_table(rows: list[Row], title: str) -> Table:

@@ -5,7 +5,9 @@ gradebook's ``status`` column, a test's ``status`` in the results JSON), so a
 result compares equal to the plain strings scripts read. Whether a test is
 hidden is a flag the runner sets from where the test lives, stored in the
 results file (``hidden_tests``: the indices of the hidden tests), and never
-recovered from what a test's output says.
+recovered from what a test's output says. The exercise a test belongs to (``q1``) is
+kept the same way, at the result's level (``exercises``: each exercise's subtotal and the
+indices of its tests), so that each test's entry stays exactly Gradescope's.
 """
 
 from __future__ import annotations
@@ -51,14 +53,42 @@ class TestResult:
     output: str = ""
     visibility: str = "visible"
     hidden: bool = False  # a hidden test: students see its name and result only
+    exercise: str = ""  # the exercise the test belongs to ("q1"); "" for none
 
     def __post_init__(self):
         self.status = TestStatus(self.status)
 
     def to_json(self) -> dict:
-        """Gradescope's fields of a test (``hidden`` is kept at the result's level)."""
+        """Gradescope's fields of a test (``hidden`` and ``exercise`` are kept at the result's level)."""
         return {"name": self.name, "score": self.score, "max_score": self.max_score, "status": str(self.status),
                 "output": self.output, "visibility": self.visibility}
+
+
+OTHER = "other"  # how the tests that belong to no exercise are named beside those that do
+
+
+@dataclass(frozen=True)
+class Subtotal:
+    """One exercise's share of a result, so that a student sees which exercise lost the points."""
+
+    exercise: str  # its id; "" for the tests that belong to no exercise
+    score: float
+    max_score: float  # without the points of its tests that could not run, as the result's
+    passed: int
+    tests: tuple[int, ...]  # indices into Result.tests, in test order
+
+    @property
+    def label(self) -> str:
+        """The name to show: the id, or OTHER."""
+        return self.exercise or OTHER
+
+    @property
+    def total(self) -> int:
+        return len(self.tests)
+
+    def to_json(self) -> dict:
+        return {"exercise": self.exercise, "score": self.score, "max_score": self.max_score,
+                "passed": self.passed, "tests": list(self.tests)}
 
 
 @dataclass
@@ -96,6 +126,21 @@ class Result:
         """Some tests could not run where this was graded."""
         return any(t.status == NOT_RUN for t in self.tests)
 
+    def subtotals(self) -> list[Subtotal]:
+        """One per exercise in the order exercises first appear, the tests of none last; no
+        subtotal at all when no test belongs to an exercise (a lab without exercises)."""
+        if not any(t.exercise for t in self.tests):
+            return []
+        groups: dict[str, list[int]] = {}
+        for index, test in enumerate(self.tests):
+            groups.setdefault(test.exercise, []).append(index)
+        return [self._subtotal(exercise, groups[exercise]) for exercise in sorted(groups, key=lambda e: e == "")]
+
+    def _subtotal(self, exercise: str, indices: list[int]) -> Subtotal:
+        tests = [self.tests[i] for i in indices]
+        return Subtotal(exercise, round(sum(t.score for t in tests), 4), round(sum(t.max_score for t in tests), 4),
+                        sum(t.status == TestStatus.PASSED for t in tests), tuple(indices))
+
     def to_json(self) -> dict:
         """Gradescope's results.json, with our own fields added."""
         return {
@@ -104,13 +149,26 @@ class Result:
             "student": self.student, "lab": self.lab, "sandboxed": self.sandboxed, "origin": self.origin,
             "fingerprint": self.fingerprint, "tests": [t.to_json() for t in self.tests],
             "hidden_tests": [i for i, t in enumerate(self.tests) if t.hidden],
+            "exercises": [s.to_json() for s in self.subtotals()],
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Result:
         """The result a results file holds; ValueError (or KeyError, TypeError) if it is not one."""
         hidden = set(data.get("hidden_tests", ()))
-        tests = [TestResult(**t, hidden=i in hidden) for i, t in enumerate(data["tests"])]
+        exercise = _exercises(data.get("exercises", ()))
+        tests = [TestResult(**t, hidden=i in hidden, exercise=exercise.get(i, "")) for i, t in enumerate(data["tests"])]
         return cls(data["student"], data["lab"], data["status"], tests, data["output"],
                    float(data["execution_time"]), bool(data["sandboxed"]), data.get("origin", ""),
                    data.get("fingerprint", ""))
+
+
+def _exercises(entries: list) -> dict[int, str]:
+    """Each test's exercise, by the test's index, from a results file's ``exercises`` (an older
+    file has none: every test then belongs to no exercise, as it did)."""
+    exercise = {}
+    for entry in entries:
+        if not isinstance(entry["exercise"], str):
+            raise TypeError(f"an exercise id is not a string: {entry['exercise']!r}")
+        exercise.update(dict.fromkeys(entry["tests"], entry["exercise"]))
+    return exercise

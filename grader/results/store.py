@@ -1,9 +1,10 @@
 """Results: one per (student, lab), written atomically as soon as it exists.
 
 A result file follows Gradescope's ``results.json`` schema, plus ``status``,
-``student`` and ``lab``. The gradebook is a CSV rewritten (atomically) after
-every result, so a grader killed mid-batch leaves a valid gradebook and every
-result it finished.
+``student``, ``lab`` and, beside the tests, what Gradescope has no field for
+(``hidden_tests``; ``exercises``, each exercise's subtotal: grader.results.model).
+The gradebook is a CSV rewritten (atomically) after every result, so a grader
+killed mid-batch leaves a valid gradebook and every result it finished.
 """
 
 from __future__ import annotations
