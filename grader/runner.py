@@ -96,8 +96,16 @@ NO_STEPS = NoSteps()
 def grade(job: Job, steps: Steps = NO_STEPS, *, kernel_factory: Callable[..., Kernel] = Kernel,
           execute_fn: Callable[..., Execution] = execute) -> Result:
     """Grade one submission. Problems of the submission become a status; problems
-    of the grader (a broken sandbox, tests that do not load) raise.
+    of the grader (a broken sandbox, tests that do not load) raise. The message also names the
+    student's other notebooks for the lab that were not graded, whatever the status.
     ``kernel_factory`` and ``execute_fn`` are the seam for the tests' in-process fake (tests/fakes.py)."""
+    result = _grade(job, steps, kernel_factory, execute_fn)
+    result.message = "; ".join(part for part in (result.message, job.submission.duplicate_note) if part)
+    return result
+
+
+def _grade(job: Job, steps: Steps, kernel_factory: Callable[..., Kernel],
+           execute_fn: Callable[..., Execution]) -> Result:
     started = time.monotonic()
     sub = job.submission
     backend = get_backend(job.backend)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import random
+import re
 import zipfile
 from pathlib import Path
 
@@ -409,31 +411,164 @@ def test_empty_submissions_folder_gives_nothing(tmp_path):
     assert discover([tmp_path / "subs"], LABS) == []
 
 
-# --- newest wins -----------------------------------------------------------------------
+# --- one notebook per student and lab: the last by name, the others named -------------
 
 
-def test_newest_notebook_per_student_and_lab_wins(tmp_path):
-    folder = tmp_path / "subs" / "bob"
-    old = write_nb(folder / "a_old.ipynb", marker="old")
-    new = write_nb(folder / "z_new.ipynb", marker="new")
-    other = write_nb(folder / "m_other.ipynb", lab="lab2")
-    os.utime(old, (2_000_000_000, 2_000_000_000))
-    os.utime(new, (1_000_000_000, 1_000_000_000))
-    # despite sorting after it, z_new is older: a_old must win
-    subs = discover([tmp_path / "subs"], LABS)
-    assert [(s.lab, s.path) for s in subs] == [("lab1", old), ("lab2", other)]
-    os.utime(new, (3_000_000_000, 3_000_000_000))
-    subs = discover([tmp_path / "subs"], LABS)
-    assert [(s.lab, s.path) for s in subs] == [("lab1", new), ("lab2", other)]
+def layout(root: Path, files: list[str]) -> dict[str, str]:
+    """Write ``files`` under ``root`` (``a.zip:m.ipynb`` is member m of zip a); each notebook is
+    marked with its own name, so the one chosen can be told from its bytes. Returns origin -> name."""
+    zips: dict[str, dict[str, str]] = {}
+    for name in files:
+        if ":" in name:
+            archive, member = name.split(":")
+            zips.setdefault(archive, {})[member] = notebook_text(marker=name)
+        else:
+            write_nb(root / name, marker=name)
+    for archive, members in zips.items():
+        write_zip(root / archive, members)
+    return {str(root / name): name for name in files}
 
 
-def test_newest_across_top_level_notebook_and_student_folder(tmp_path):
-    top = write_nb(tmp_path / "subs" / "bob.ipynb")
-    inner = write_nb(tmp_path / "subs" / "bob" / "lab.ipynb")
-    os.utime(top, (1_500_000_000, 1_500_000_000))
-    os.utime(inner, (1_000_000_000, 1_000_000_000))
+def chosen(subs: list[Submission]) -> str:
+    """The name of the one submission's notebook (its marker)."""
+    text = only(subs).read_bytes().decode()
+    return text.split("x = 1  # ", 1)[1].split('"', 1)[0]
+
+
+DUPLICATE_LAYOUTS = [  # (files of student bob, the one graded)
+    (["bob.ipynb", "bob/lab.ipynb"], "bob/lab.ipynb"),  # a folder beats the notebook beside it
+    (["bob.ipynb", "bob/lab.ipynb", "bob.zip:work/lab.ipynb"], "bob.zip:work/lab.ipynb"),
+    (["bob.ipynb", "bob.zip:lab.ipynb"], "bob.zip:lab.ipynb"),
+    (["bob/lab.ipynb", "bob.zip:lab.ipynb"], "bob.zip:lab.ipynb"),  # equal by name: the path decides
+    (["bob/lab-v9.ipynb", "bob/lab-v10.ipynb"], "bob/lab-v10.ipynb"),
+    (["bob/lab.ipynb", "bob/lab-v2.ipynb"], "bob/lab-v2.ipynb"),
+    (["bob/lab.ipynb", "bob/lab (1).ipynb", "bob/lab (2).ipynb"], "bob/lab (2).ipynb"),  # downloaded again
+    (["bob/lab-1.ipynb", "bob/lab-2.ipynb", "bob/lab-10.ipynb", "bob/lab.ipynb"], "bob/lab-10.ipynb"),  # Canvas
+    (["bob/LAB-v2.ipynb", "bob/lab-v1.ipynb"], "bob/LAB-v2.ipynb"),  # case is no part of the order
+    (["bob/v010.ipynb", "bob/v9.ipynb"], "bob/v010.ipynb"),  # numbers by value, leading zeros aside
+    (["bob/v1/lab.ipynb", "bob/v2/a.ipynb"], "bob/v2/a.ipynb"),  # folder by folder
+    (["bob/lab_final.ipynb", "bob/lab.ipynb"], "bob/lab_final.ipynb"),
+    (["bob.zip:v" + "9" * 900 + ".ipynb", "bob.zip:v1" + "0" * 900 + ".ipynb"],
+     "bob.zip:v1" + "0" * 900 + ".ipynb"),  # numbers far past 64 bits, in a zip member's long name
+]
+
+
+@pytest.mark.parametrize(("files", "winner"), DUPLICATE_LAYOUTS)
+def test_the_last_by_name_is_graded_and_the_others_named(tmp_path, files, winner):
+    names = layout(tmp_path / "subs", files)
     sub = only(discover([tmp_path / "subs"], LABS))
-    assert sub.path == top
+    assert chosen([sub]) == winner
+    others = {discover_module.shown(origin) for origin, name in names.items() if name != winner}
+    assert set(sub.duplicates) == others and sub.more_duplicates == 0
+    assert discover_module.shown(sub.origin) not in sub.duplicate_note
+    assert all(o in sub.duplicate_note for o in others)
+    assert sub.duplicate_note.startswith(f"{len(others)} other notebook")
+
+
+@pytest.mark.parametrize(("files", "winner"), DUPLICATE_LAYOUTS)
+@pytest.mark.parametrize("seed", range(3))
+def test_the_choice_depends_on_names_alone(tmp_path, files, winner, seed, monkeypatch):
+    """File times are shuffled (a clone or an unzip resets them) and folders listed in a shuffled
+    order: the same notebook is chosen, with the same note."""
+    rng = random.Random(seed)
+    layout(tmp_path / "subs", files)
+    for path in (tmp_path / "subs").rglob("*"):
+        stamp = rng.randrange(1_000_000_000, 2_000_000_000)
+        os.utime(path, (stamp, stamp), follow_symlinks=False)
+    real_iterdir = Path.iterdir
+
+    def shuffled_iterdir(self):
+        entries = list(real_iterdir(self))
+        rng.shuffle(entries)
+        return iter(entries)
+
+    monkeypatch.setattr(Path, "iterdir", shuffled_iterdir)
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert chosen([sub]) == winner
+    monkeypatch.undo()
+    assert sub == only(discover([tmp_path / "subs"], LABS))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_a_generated_family_of_names_agrees_with_the_rule(tmp_path, seed):
+    """Random version-like names, each a word and maybe a number, in bob's folder or zip. The
+    rule, computed from how each name was made: the greatest (word ignoring case, number or
+    none), then the zip over the folder, then the name itself. Whatever order the submissions
+    come in, the same one is kept and every other one is named."""
+    rng = random.Random(seed)
+    words = ["lab", "Lab", "LAB", "final", "lab-final", "lab_v", "lab-v", "copy of lab", "lab ("]
+    made: dict[str, tuple] = {}
+    while len(made) < rng.randrange(2, 9):
+        word, number = rng.choice(words), rng.randrange(0, 120) if rng.random() < 0.7 else -1
+        number = max(number, 0) if word.endswith("(") else number  # "lab (3)", never "lab ()"
+        stem = word + ("" if number < 0 else str(number)) + (")" if word.endswith("(") else "")
+        container = rng.choice(["bob/", "bob.zip:"])
+        made[container + stem + ".ipynb"] = (word.casefold(), number, container == "bob.zip:", stem)
+    layout(tmp_path / "subs", sorted(made))
+    winner = max(made, key=made.get)
+    assert chosen(discover([tmp_path / "subs"], LABS)) == winner
+    subs = [Submission("bob", tmp_path / "subs" / n.split(":")[0], n.split(":")[1] if ":" in n else None, "lab1")
+            for n in made]
+    for _ in range(5):
+        rng.shuffle(subs)
+        kept = only(discover_module._one_per_student_and_lab(subs))
+        assert chosen([kept]) == winner and len(kept.duplicates) == min(len(made) - 1, 5)
+
+
+def test_a_readable_notebook_beats_a_later_one_that_cannot_be_read(tmp_path):
+    """In a one-lab course every notebook is for that lab, a broken one too: a stray empty or
+    corrupt copy never hides the real work, and is named as not graded."""
+    write_nb(tmp_path / "subs" / "bob" / "lab.ipynb")
+    (tmp_path / "subs" / "bob" / "zz-copy.ipynb").write_text("{ not json")
+    sub = only(discover([tmp_path / "subs"], ["lab1"]))
+    assert sub.path.name == "lab.ipynb" and sub.problem is None
+    assert "zz-copy.ipynb" in sub.duplicate_note
+
+
+@pytest.mark.parametrize("count", [2, discover_module.NAMED_DUPLICATES + 1, 300])
+def test_many_duplicates_are_counted_and_a_few_named(tmp_path, count):
+    for i in range(count):
+        write_nb(tmp_path / "subs" / "bob" / f"lab-{i}.ipynb")
+    sub = only(discover([tmp_path / "subs"], LABS))
+    assert sub.path.name == f"lab-{count - 1}.ipynb"
+    named = min(count - 1, discover_module.NAMED_DUPLICATES)
+    assert len(sub.duplicates) == named and sub.more_duplicates == count - 1 - named
+    assert sub.duplicates[0].endswith(f"lab-{count - 2}.ipynb")  # the nearest first
+    assert sub.duplicate_note.startswith(f"{count - 1} other notebook")
+    assert ("more" in sub.duplicate_note) == (count - 1 > named)
+    assert len(sub.duplicate_note) < 300 + named * discover_module.DUPLICATE_NAME_CHARS
+
+
+def test_a_duplicate_s_name_is_shown_safely_and_bounded(tmp_path):
+    write_nb(tmp_path / "subs" / "bob" / "a\x1b[31m.ipynb")
+    write_nb(tmp_path / "subs" / "bob" / ("b" * 120) / ("b" * 120 + ".ipynb"))
+    write_nb(tmp_path / "subs" / "bob" / "z.ipynb")
+    note = only(discover([tmp_path / "subs"], LABS)).duplicate_note
+    assert "\x1b" not in note and "a?[31m.ipynb" in note
+    assert "b" * 100 in note and "b" * 120 + "/" + "b" * 120 not in note and "…" in note
+
+
+def test_one_notebook_per_lab_and_student_is_no_duplicate(tmp_path):
+    write_nb(tmp_path / "subs" / "bob" / "a.ipynb", lab="lab1")
+    write_nb(tmp_path / "subs" / "bob" / "b.ipynb", lab="lab2")
+    write_nb(tmp_path / "subs" / "amy.ipynb", lab="lab1")
+    subs = discover([tmp_path / "subs"], LABS)
+    assert len(subs) == 3 and all(s.duplicates == () and s.duplicate_note == "" for s in subs)
+
+
+def test_a_path_given_twice_is_one_notebook_not_a_duplicate(tmp_path):
+    path = write_nb(tmp_path / "subs" / "bob.ipynb")
+    sub = only(discover([tmp_path / "subs", path, tmp_path / "subs"], LABS))
+    assert sub.duplicate_note == ""
+
+
+def test_the_same_student_in_two_folders_given_is_one_row(tmp_path):
+    write_nb(tmp_path / "first" / "bob.ipynb")
+    write_nb(tmp_path / "second" / "bob" / "lab.ipynb")
+    for order in ([tmp_path / "first", tmp_path / "second"], [tmp_path / "second", tmp_path / "first"]):
+        sub = only(discover(order, LABS))
+        assert sub.path == tmp_path / "second" / "bob" / "lab.ipynb"
+        assert sub.duplicates == (str(tmp_path / "first" / "bob.ipynb"),)
 
 
 # --- errors and limits -----------------------------------------------------------------

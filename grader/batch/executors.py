@@ -54,7 +54,8 @@ Task = Callable[[Job, Steps], None]
 def grader_error(job: Job, text: str) -> Result:
     """The row of a submission the grader itself failed on (the batch exits non-zero)."""
     sub = job.submission
-    return Result(sub.student, sub.lab, Status.CRASHED, message=f"grader error: {text}", origin=sub.origin)
+    return Result(sub.student, sub.lab, Status.CRASHED, message=_joined(f"grader error: {text}", sub.duplicate_note),
+                  origin=sub.origin)
 
 
 class PipeSteps:

@@ -5,7 +5,7 @@ kernel's libraries, the sandbox backend (with its image) and the engine's own
 code, which is every file of the package except the kits. The lab's: the files
 students get, the hidden tests, the settings, and the files of the kits the lab
 declares, so that editing a kit regrades only the labs that use it. The
-submission's: its bytes.
+submission's: its bytes, and the other notebooks it was chosen over.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ def lab_fingerprint(lab: Lab) -> str:
 
 
 def submission_fingerprint(sub: Submission) -> str:
+    """The notebook's bytes (or why it has none), and the other notebooks it was chosen over:
+    the result's message names them, so when they change the result must not be reused."""
+    return digest(_content_fingerprint(sub), sub.duplicate_note)
+
+
+def _content_fingerprint(sub: Submission) -> str:
     try:
         if sub.problem is not None:
             return digest(f"problem:{sub.problem}")

@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from grader.batch.run import run_batch
 from grader.batch.solution import check_solutions, require_full_marks
-from grader.course.discover import Submission, discover
+from grader.course.discover import Submission, discover, shown
 from grader.course.layout import Course
 from grader.course.notebook_file import metadata_lab
 from grader.engine.sandbox import Backend, get_backend
@@ -56,6 +56,7 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
     subs = discover(args.paths, course.lab_ids(), args.lab)
     if not subs:
         raise UsageError("no notebooks found under " + ", ".join(map(str, args.paths)))
+    output_folder(args.out)
     signal.signal(signal.SIGINT, _interrupt_once)
     try:
         if not args.skip_solution_check:
@@ -70,6 +71,8 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
         # interrupted process pool sometimes dies of SIGINT itself (exit -2 instead of 130): skip it.
         os._exit(ExitCode.INTERRUPTED)
     console.print(summary_table(results))
+    for line in duplicate_lines(subs):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not backend.sandboxed:
         console.print("[yellow]graded WITHOUT a sandbox: results are marked unsandboxed[/]")
     console.print(f"gradebook: {args.out / 'gradebook.csv'}")
@@ -77,6 +80,26 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
         print(f"grade: grader error: {error}", file=sys.stderr)
     status = ci.publish(results, args)
     return ExitCode.GRADER_ERROR if errors else status
+
+
+def output_folder(out: Path) -> None:
+    """Make the ``--out`` folder before grading: a file in its place, or a place where no folder
+    can be made, is the user's one-line mistake now rather than a traceback halfway through."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: this is a file; --out names the folder the grades go to")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot make this folder ({exc.strerror or exc})") from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"--out {out}: this folder cannot be written to")
+
+
+def duplicate_lines(subs: list[Submission]) -> list[str]:
+    """One line per (student, lab) of whom more than one notebook was found: which was graded,
+    which were not (named as in the result's message, a few and a count)."""
+    return [f"{shown(s.student)} · {shown(s.lab)}: graded {shown(s.origin)}; {s.duplicate_note}"
+            for s in subs if s.duplicate_note]
 
 
 def add_solution_check_argument(p: argparse.ArgumentParser) -> None:
