@@ -19,6 +19,7 @@ from grader.batch.run import run_batch
 from grader.course.discover import Submission
 from grader.course.layout import Course
 from grader.engine.sandbox import get_backend
+from grader.results.model import Result
 from grader.results.store import result_path
 
 WRONG = ["def square(x):\n    return x + x", *ANSWERS[1:]]  # 4 of 6 points
@@ -109,13 +110,15 @@ def test_a_result_with_tests_not_run_is_graded_again(batch):
     assert not any(r.reused for r in again.values())
 
 
-def test_tests_that_do_not_load_are_the_graders_error_on_each_row(batch):
+def test_tests_that_do_not_load_are_the_graders_error_said_once_and_on_each_row(batch):
     course, _, _, run = batch
     (course.lab(LAB_ID).hidden_tests / "test_x.py").write_text("def test_oops(nb)\n")
     results, errors = run()
     assert {r.status for r in results.values()} == {"crashed"}
-    assert all(r.message.startswith("grader error: TestsBroken") for r in results.values())
-    assert len(errors) == 2 and all("TestsBroken" in e for e in errors)
+    assert all(r.message.startswith("grader error: the lab's tests are broken") for r in results.values())
+    assert not any("test_x.py" in r.message or "test_oops" in r.message for r in results.values())
+    assert errors == [f"lab {LAB_ID}: solutions/{LAB_ID}/tests/test_x.py does not load: "
+                      "SyntaxError: expected ':' (test_x.py, line 1)"]
 
 
 def test_a_submission_for_no_lab_of_the_course_gets_an_invalid_row(batch, tmp_path):
@@ -187,6 +190,27 @@ def test_a_kit_decides_once_per_batch_and_every_row_is_graded_under_it(tmp_path,
     assert errors == [] and engine.asked == 1
     points = (10.0, 10.0) if up_at_start else (6.0, 6.0)  # the live test's 4 points, or not run in any row
     assert {r.student: (r.score, r.max_score) for r in results} == dict.fromkeys("abc", points)
+
+
+def test_a_result_graded_under_another_decision_is_graded_again(tmp_path, monkeypatch):
+    """A rerun keeps no row of a batch that decided otherwise: one gradebook, one maximum."""
+    engine = Engine(True)
+    kit = kits.Kit("engine", plugin=EngineFixtures, prepare=engine.prepare)
+    real_load = kits.load
+    monkeypatch.setattr(kits, "load", lambda name: kit if name == "engine" else real_load(name))
+    course = Course(make_course(tmp_path / "course", hidden=LIVE, toml='kits = ["engine"]\n'))
+    sub = Submission("a", write_notebook(tmp_path / "a.ipynb", notebook(*ANSWERS, lab=LAB_ID, tags=TAGS)), lab=LAB_ID)
+
+    def run() -> Result:
+        (result,), errors = run_batch([sub], course, tmp_path / "grades", get_backend("none"), 1, False,
+                                      lambda r: None, executor_factory=InlineExecutor)
+        assert errors == []
+        return result
+
+    assert (run().max_score, run().reused) == (10.0, True)  # the same decision: reused
+    engine.up = False
+    again = run()
+    assert (again.max_score, again.reused) == (6.0, False)
 
 
 def test_a_kits_decision_is_made_where_no_batch_made_it(tmp_path, monkeypatch):

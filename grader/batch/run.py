@@ -8,14 +8,13 @@ and grades the rest; ``force`` regrades everything. A result with tests that
 could not run (no Docker engine, say) is graded again: what they need may be
 there now. A kit that decides something once per batch (is a Docker engine there?)
 decides before the first submission, and every submission is graded under that
-decision (grader.kits.prepare). The gradebook is
+decision (grader.kits.prepare); a result graded under another one is not reused. The gradebook is
 rewritten atomically after every result, so it is valid at any moment.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from grader import kits
@@ -37,18 +36,19 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
     ``executor_factory`` (given ``workers``) is the seam for the tests' fake (tests/fakes.py)."""
     environment = environment_fingerprint(backend)
     labs = {lab_id: lab_fingerprint(course.lab(lab_id)) for lab_id in course.lab_ids()}
+    decided = _decisions(course, {sub.lab for sub in subs})
     results: list[Result] = []
     jobs: list[Job] = []
     for sub in subs:
-        fingerprint = digest(environment, labs.get(sub.lab, ""), submission_fingerprint(sub))
+        prepared = decided.get(sub.lab, ())
+        fingerprint = digest(environment, labs.get(sub.lab, ""), repr(prepared), submission_fingerprint(sub))
         earlier = None if force else read_result(out, sub.student, sub.lab)
         if earlier is not None and earlier.fingerprint == fingerprint and not earlier.incomplete:
             earlier.reused = True
             results.append(earlier)
             on_result(earlier)
         else:
-            jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out))
-    jobs = _prepared(course, jobs)
+            jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out, prepared=prepared))
     write_gradebook(out, results)
     executor = executor_factory(workers)
     for _, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
@@ -59,9 +59,8 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
     return results, executor.errors
 
 
-def _prepared(course: Course, jobs: list[Job]) -> list[Job]:
-    """The jobs, each carrying what their labs' kits decided once for the whole batch (is a
-    Docker engine there?), so that every submission is graded under the same decision."""
-    labs = {job.submission.lab for job in jobs} & set(course.lab_ids())
-    prepared = kits.prepare(name for lab in sorted(labs) for name in course.lab(lab).settings.kit_names)
-    return [replace(job, prepared=prepared) for job in jobs]
+def _decisions(course: Course, lab_ids: set[str]) -> dict[str, tuple[tuple[str, object], ...]]:
+    """What each lab's kits decided, once for the whole batch (is a Docker engine there?), by lab."""
+    kit_names = {lab: course.lab(lab).settings.kit_names for lab in sorted(lab_ids & set(course.lab_ids()))}
+    prepared = kits.prepare(name for names in kit_names.values() for name in names)
+    return {lab: tuple((kit, d) for kit, d in prepared if kit in names) for lab, names in kit_names.items()}
