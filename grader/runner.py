@@ -206,9 +206,10 @@ def _test_result(outcome, show_hidden_output: bool) -> TestResult:
     if outcome.not_run:
         return TestResult(outcome.name, 0.0, 0.0, NOT_RUN,
                           f"not run: {outcome.not_run} ({outcome.points:g} point{'' if outcome.points == 1 else 's'} "
-                          "left out of the maximum)", hidden=outcome.hidden)
+                          "left out of the maximum)", hidden=outcome.hidden, exercise=outcome.exercise)
     output = outcome.output[:TEST_OUTPUT_LIMIT]
     if outcome.hidden and not show_hidden_output:
         output = "" if outcome.passed else "failed (hidden test)"
     return TestResult(outcome.name, outcome.points if outcome.passed else 0.0, outcome.points,
-                      TestStatus.PASSED if outcome.passed else TestStatus.FAILED, output, hidden=outcome.hidden)
+                      TestStatus.PASSED if outcome.passed else TestStatus.FAILED, output, hidden=outcome.hidden,
+                      exercise=outcome.exercise)

@@ -26,7 +26,7 @@ from unittest import mock
 import nbformat
 from nbformat.v4 import new_output
 
-from grader.batch.executors import grader_error
+from grader.batch.executors import failed_row, failure
 from grader.engine.execute import Execution, clean
 from grader.engine.kernel import KernelError, Reply
 from grader.results.model import Result
@@ -135,9 +135,7 @@ class InlineExecutor:
                 with forgetting_modules(job.course_root):
                     FAKE_TASK(job, steps)
             except Exception as exc:  # as executors._work and LocalExecutor._finish: the grader's error
-                text = f"{type(exc).__name__}: {exc}"[:2000]
-                self.errors.append(f"{job.submission.origin}: {text}")
-                steps.result = grader_error(job, text)
+                steps.result = failed_row(job, failure(job, exc), self.errors)
             yield job, steps.result
 
 

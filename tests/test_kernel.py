@@ -67,12 +67,21 @@ def test_a_kernel_that_ignores_interrupts_is_marked_hung(kernel):
         kernel.execute("1", 10)
 
 
-def test_cell_timeout_moves_on_to_the_next_cell(kernel):
-    nb = notebook("while True:\n    pass", "print('next cell ran')")
-    result = execute(kernel, nb, cell_timeout=1, timeout=30)
+def test_cell_timeout_moves_on_to_the_next_cell_and_says_so(kernel):
+    nb = notebook("x = 1", "while True:\n    pass", "print('next cell ran')", "import time\ntime.sleep(30)")
+    result = execute(kernel, nb, cell_timeout=1, timeout=60)
     assert result.status == "graded"
-    assert result.notebook.cells[0].outputs[-1].ename == "KeyboardInterrupt"
-    assert result.notebook.cells[1].outputs[0].text == "next cell ran\n"
+    for stopped in (1, 3):
+        error = result.notebook.cells[stopped].outputs[-1]
+        assert (error.ename, error.evalue) == ("TimeoutError", "cell exceeded 1 s and was stopped")
+        assert "KeyboardInterrupt" not in "".join(error.traceback)
+    assert result.notebook.cells[2].outputs[0].text == "next cell ran\n"
+    assert result.message == "cells 2, 4 exceeded 1 s and were stopped"
+
+
+def test_a_keyboard_interrupt_the_student_raises_is_not_called_a_timeout(kernel):
+    result = execute(kernel, notebook("raise KeyboardInterrupt"), cell_timeout=10, timeout=30)
+    assert result.notebook.cells[0].outputs[-1].ename == "KeyboardInterrupt" and result.message == ""
 
 
 def test_notebook_timeout_stops_everything(kernel):
@@ -122,6 +131,20 @@ def test_errors_in_the_notebook_become_notebook_errors(nb):
     assert info.value.ename == "ValueError"
     with pytest.raises(NotebookError, match="NameError"):
         nb.ref("not_defined_anywhere")
+
+
+def test_a_notebook_error_names_the_students_cell_and_line(nb):
+    with pytest.raises(NotebookError) as info:
+        nb.call("boom")
+    assert info.value.where == "cell 2, line 5"  # boom's raise, in the notebook's second cell
+    with pytest.raises(NotebookError) as info:
+        nb.run("def _helper():\n    return boom()\n_helper()")
+    assert info.value.where == "cell 2, line 5"  # the innermost of the student's cells, not the test's code
+    for raised_by_the_test in ("1 / 0", "not_defined_anywhere"):
+        with pytest.raises(NotebookError) as info:
+            nb.ref(raised_by_the_test)
+        assert info.value.where == ""
+    assert nb.ref("answer") == 42  # asking where left the kernel as it was
 
 
 def test_objects_that_claim_equality_do_not_cross(nb):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Protocol
 
 from grader.engine.sandbox import cgroups, reclaim_worker
+from grader.errors import TestsBroken
 from grader.results.model import Result, Status
 from grader.runner import Job, Steps, grade_to_disk
 
@@ -58,6 +59,38 @@ def grader_error(job: Job, text: str) -> Result:
                   origin=sub.origin)
 
 
+ERROR_CHARS = 2000
+BROKEN_TESTS_ROW = ("the lab's tests are broken (the instructor is told which); this notebook was not graded "
+                    "against them and will be once they are fixed")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """The grader's own failure on one job: the line the batch reports, and what its row says."""
+
+    report: str  # for the instructor, in the batch's output
+    message: str  # in the row, which students read on their feedback page
+
+
+def failure(job: Job, exc: Exception) -> Failure:
+    """A lab's broken tests are reported for the lab, naming the test and why; the row says only that
+    the lab's tests are broken (a hidden test's name and source are not the student's to see), except
+    on the instructor's own solution check (``job.reveal``), whose row keeps the whole reason."""
+    if isinstance(exc, TestsBroken):
+        report = f"lab {job.submission.lab}: {exc}"[:ERROR_CHARS]
+        return Failure(report, report if job.reveal else BROKEN_TESTS_ROW)
+    text = f"{type(exc).__name__}: {exc}"[:ERROR_CHARS]
+    return Failure(f"{job.submission.origin}: {text}", text)
+
+
+def failed_row(job: Job, failed: Failure, errors: list[str]) -> Result:
+    """The row of a job the grader failed on; the failure's report joins ``errors`` once, however
+    many submissions of the lab met it."""
+    if failed.report not in errors:
+        errors.append(failed.report)
+    return grader_error(job, failed.message)
+
+
 class PipeSteps:
     """A worker's side of the watchdog: each step and the result go to the parent."""
 
@@ -83,7 +116,7 @@ class Worker:
     seconds: float = START_SECONDS
     deadline: float = 0.0
     result: Result | None = None
-    error: str | None = None  # the task raised: a failure of the grader's own
+    error: Failure | None = None  # the task raised: a failure of the grader's own
     overran: bool = False
     group: cgroups.Cgroup | None = None  # the worker's memory cgroup, where it could be made
     out_of_memory: bool = False  # the cgroup's kernel killed the worker for its memory
@@ -165,8 +198,7 @@ class LocalExecutor:
         """The worker's row, once it and everything it started are gone; None if it has none."""
         self._end(worker)
         if worker.error is not None:
-            self.errors.append(f"{worker.job.submission.origin}: {worker.error}")
-            return grader_error(worker.job, worker.error)
+            return failed_row(worker.job, worker.error, self.errors)
         if worker.result is not None:
             if worker.overran or worker.process.exitcode != 0:  # after the result: its page is missing
                 worker.result.message = _joined(worker.result.message,
@@ -226,7 +258,7 @@ def _work(task: Task, job: Job, conn: Connection, scratch: Path) -> None:
     try:
         task(job, PipeSteps(conn))
     except Exception as exc:
-        conn.send(("error", f"{type(exc).__name__}: {exc}"[:2000]))
+        conn.send(("error", failure(job, exc)))
     finally:
         conn.close()
 

@@ -133,7 +133,8 @@ def _interrupt_once(signum, frame) -> None:
 def cmd_check(argv: list[str], console: Console) -> int:
     p = argparse.ArgumentParser(prog="grade check", description="Run a lab's public tests on your notebook.")
     p.add_argument("notebook", type=Path)
-    p.add_argument("-k", dest="select", help="only tests matching this pytest -k expression (e.g. q1)")
+    p.add_argument("-k", dest="select", help="only the tests of this exercise (q1: exactly its tests, not q10's), "
+                   "or of this pytest -k expression")
     p.add_argument("--lab", help="the lab id, if the notebook's metadata lacks it")
     p.add_argument("--course", type=Path, help="the course folder (default: found above the notebook)")
     ci.add_arguments(p)

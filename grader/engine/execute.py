@@ -7,6 +7,10 @@ has no cap, so every output message is counted as it streams in, whole
 (text, data, metadata, an error's message and traceback), and dropped past
 the cell's or the notebook's share (:class:`OutputCaps`), before it can fill
 the grader's memory or the files written from it.
+
+A cell stopped at its time limit ends in the KeyboardInterrupt of the interrupt
+that stopped it; the student did not press anything, so that error becomes
+``TimeoutError: cell exceeded N s`` in the cell, and the result's message names the cell.
 """
 
 from __future__ import annotations
@@ -82,6 +86,29 @@ class CappedNotebookClient(NotebookClient):
         super().__init__(nb, km=km, store_widget_state=False, **kwargs)
         self.budget = OutputBudget(caps)
         self.truncated = False
+        self.timed_out: list[int] = []  # the cells interrupted at their time limit, by index
+
+    async def _async_handle_timeout(self, timeout: int, cell=None):
+        """nbclient's step for a cell past its time (it interrupts the kernel): note which cell it was."""
+        index = next((i for i, c in enumerate(self.nb.cells) if c is cell), None)
+        if index is not None and index not in self.timed_out:
+            self.timed_out.append(index)
+        return await super()._async_handle_timeout(timeout, cell)
+
+    def _stopped(self, cell_index: int, content: dict | None) -> dict | None:
+        """The error of a cell: the KeyboardInterrupt of a cell interrupted at its limit is said as what it is."""
+        if content is None or cell_index not in self.timed_out or content["ename"] != "KeyboardInterrupt":
+            return content
+        text = f"cell exceeded {self.timeout} s and was stopped"
+        return {"ename": "TimeoutError", "evalue": text, "traceback": [f"TimeoutError: {text}"]}
+
+    def timeout_note(self) -> str:
+        """The cells stopped at their limit, for the result's message (counting cells from 1)."""
+        if not self.timed_out:
+            return ""
+        cells = ", ".join(str(i + 1) for i in self.timed_out)
+        return f"cell{'s' if len(self.timed_out) > 1 else ''} {cells} exceeded {self.timeout} s and " + (
+            "were stopped" if len(self.timed_out) > 1 else "was stopped")
 
     def process_message(self, msg, cell, cell_index):
         kind = msg["msg_type"]
@@ -90,6 +117,8 @@ class CappedNotebookClient(NotebookClient):
         if kind not in OUTPUT_TYPES:
             return super().process_message(msg, cell, cell_index)
         content = msg["content"] if _well_formed(kind, msg["content"]) else None
+        if kind == "error":
+            content = self._stopped(cell_index, content)
         size = _json_size(content) + sum(len(b) for b in msg.get("buffers") or ())
         if content is None or size > self.budget.left(cell_index):
             content = self._cut(cell, cell_index, kind, content)
@@ -177,4 +206,4 @@ def execute(kernel: Kernel, nb: nbformat.NotebookNode, cell_timeout: float, time
             status, message = "memory", "the notebook used more memory than allowed and was stopped"
         else:
             status, message = "crashed", "the kernel died while running the notebook"
-    return Execution(nb, status, message, time.monotonic() - started, client.truncated)
+    return Execution(nb, status, message or client.timeout_note(), time.monotonic() - started, client.truncated)

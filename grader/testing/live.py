@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import traceback
 from typing import Any
 
 from grader.testing import codec
@@ -15,10 +16,12 @@ from grader.testing.notebook import NotebookError, check_name
 
 
 class LiveNotebook:
-    """The ``nb`` fixture's interface over the running kernel's own namespace."""
+    """The ``nb`` fixture's interface over the running kernel's own namespace; ``shell`` (IPython's)
+    names the cell an error was raised in."""
 
-    def __init__(self, namespace: dict):
+    def __init__(self, namespace: dict, shell=None):
         self._ns = namespace
+        self._shell = shell
         self.notebook = None
 
     def ref(self, expr: str) -> Any:
@@ -46,9 +49,19 @@ class LiveNotebook:
     def _eval(self, expr: str) -> Any:
         return self._guard(lambda: eval(expr, self._ns))
 
-    @staticmethod
-    def _guard(fn):
+    def _guard(self, fn):
         try:
             return fn()
         except Exception as exc:
-            raise NotebookError(type(exc).__name__, str(exc)) from exc
+            raise NotebookError(type(exc).__name__, str(exc), self._where(exc)) from exc
+
+    def _where(self, exc: Exception) -> str:
+        """The innermost frame of ``exc`` in one of the notebook's cells, as IPython names the cell
+        ("cell In[12], line 3"); "" if none, or without a shell to ask."""
+        name_of = getattr(getattr(self._shell, "compile", None), "format_code_name", None)
+        where = ""
+        for frame, line in traceback.walk_tb(exc.__traceback__):
+            label = name_of(frame.f_code.co_filename) if name_of is not None else None
+            if label:
+                where = f"cell {label[1]}, line {line}"
+        return where

@@ -8,7 +8,9 @@ not shown to the student: it would reveal the tests' inputs.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,15 +24,22 @@ from grader.testing.codec import CodecError
 
 _CODEC_NAME = "__grader_codec__"
 _VALUE = "__grader_value__"
+# Where the last error was raised in the notebook's own cells: the innermost frame whose file IPython
+# knows as a cell (``Cell In[5]``), as [(label, line)] (IPython keeps the error in sys.last_traceback).
+_WHERE = ("[(c[1], n) for c, n in ((get_ipython().compile.format_code_name(f.f_code.co_filename), n) "
+          "for f, n in __import__('traceback').walk_tb(__import__('sys').last_traceback)) if c][-1:]")
+_CELL_LABEL = re.compile(r"In\[(\d+)\]")
 
 
 class NotebookError(Exception):
-    """Code run in the notebook raised; ``ename`` is the exception's name there."""
+    """Code run in the notebook raised; ``ename`` is the exception's name there, ``where`` the
+    student's cell and line it was raised in ("cell 5, line 3"), "" when not in one of their cells."""
 
-    def __init__(self, ename: str, evalue: str):
+    def __init__(self, ename: str, evalue: str, where: str = ""):
         super().__init__(f"{ename}: {evalue}" if evalue else ename)
         self.ename = ename
         self.evalue = evalue
+        self.where = where
 
 
 @dataclass(frozen=True)
@@ -112,24 +121,39 @@ class Notebook:
         """Run ``code`` in the kernel and return what it printed; NotebookError if it raised."""
         reply = self._kernel.execute(code, self._call_timeout())
         if reply.status == "error":
-            raise NotebookError(reply.ename or "Error", reply.evalue)
+            raise NotebookError(reply.ename or "Error", reply.evalue, self._where())
         return reply.stdout
 
     def cell(self, tag: str) -> Cell:
         """The executed cell tagged ``tag``."""
         return cell_view(find_cell(self.notebook, tag))
 
-    def _value(self, expression: str) -> Any:
+    def _value(self, expression: str, locate: bool = True) -> Any:
         self._send_codec()
         code = f"with {_CODEC_NAME}.quiet():\n    {_VALUE} = {expression}\n{_CODEC_NAME}.emit({_VALUE})\ndel {_VALUE}"
         reply = self._kernel.execute(code, self._call_timeout(), codec.MIME)
         if reply.status == "error":
             if reply.ename == "CodecError":
                 raise CodecError(reply.evalue)
-            raise NotebookError(reply.ename or "Error", reply.evalue)
+            raise NotebookError(reply.ename or "Error", reply.evalue, self._where() if locate else "")
         if reply.value is None:
             raise CodecError("no value came back from the notebook")
         return codec.loads(reply.value)
+
+    def _where(self) -> str:
+        """The notebook cell and line the last error was raised in ("cell 5, line 3", counting
+        every cell from 1), asked of the kernel; "" if it was not raised in one of the notebook's
+        cells (the test's own code) or cannot be told. Only a message depends on it."""
+        if not self._codec_sent:
+            return ""
+        with contextlib.suppress(Exception):  # the query's own failure leaves the message without a place
+            found = self._value(_WHERE, locate=False)
+            if found and isinstance(found[0], tuple) and (label := _CELL_LABEL.fullmatch(str(found[0][0]))):
+                count, line = int(label.group(1)), found[0][1]
+                for index, cell in enumerate(self.notebook.cells):
+                    if cell.get("execution_count") == count:
+                        return f"cell {index + 1}, line {line}"
+        return ""
 
     def _call_timeout(self) -> float:
         if self._deadline is None:
