@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import copy
+import importlib.metadata
+import re
+import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import run_grade
 
-from grader.course.assign import AssignError, assign, out_of_date, render, stub_source, student_notebook
+from grader.course.assign import AssignError, assign, out_of_date, render, requirements, student_notebook
 from grader.course.layout import Course
+from grader.course.markers import stub_source
+from grader.errors import CourseError
 
 REPO = Path(__file__).resolve().parents[1]
 STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
@@ -120,7 +127,7 @@ def test_error_names_where_and_line():
 
 def solution_nb() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3"}})
-    intro = nbformat.v4.new_markdown_cell("# Lab\n# BEGIN SOLUTION stays in markdown")
+    intro = nbformat.v4.new_markdown_cell("# Lab\nAnswer each question below.")
     code = nbformat.v4.new_code_cell("def f(x):\n    # BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION",
                                      metadata={"tags": ["q1"]})
     code.execution_count = 7
@@ -146,7 +153,7 @@ def test_student_notebook_drops_solution_only_cells():
 
 def test_student_notebook_stubs_code_and_keeps_markdown():
     nb = student_notebook(solution_nb(), "lab1")
-    assert nb.cells[0].source == "# Lab\n# BEGIN SOLUTION stays in markdown"
+    assert nb.cells[0].source == "# Lab\nAnswer each question below."
     assert nb.cells[1].source == "def f(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
     assert "2 * x" not in nbformat.writes(nb)
     assert nb.cells[2].source == "raw text"
@@ -245,8 +252,8 @@ def test_assign_without_public_tests_or_files(tmp_path):
     sol_dir.mkdir(parents=True)
     nbformat.write(solution_nb(), sol_dir / "solution.ipynb")
     lab = Course(tmp_path).lab("lab1")
-    assert assign(lab) == [lab.notebook]
-    assert sorted(p.name for p in lab.lab_dir.iterdir()) == ["lab.ipynb"]
+    assert assign(lab) == [lab.notebook, lab.lab_dir / "lab.toml", lab.lab_dir / "requirements.txt"]
+    assert sorted(p.name for p in lab.lab_dir.iterdir()) == ["lab.ipynb", "lab.toml", "requirements.txt"]
     assert out_of_date(lab) == []
 
 
@@ -315,6 +322,136 @@ def test_out_of_date_names_edited_student_notebook(tmp_path):
     assert out_of_date(lab) == [str(lab.notebook)]
     lab.notebook.unlink()
     assert out_of_date(lab) == [str(lab.notebook)]
+
+
+# --- what a student's repository needs: settings and requirements ----------------------
+
+
+def test_assign_writes_the_settings_a_check_needs(tmp_path):
+    lab = make_course(tmp_path)
+    (lab.solution_dir / "lab.toml").write_text('title = "T"\ntimeout = 90\nshow_hidden_output = true\nllm = true\n',
+                                               encoding="utf-8")
+    lab = Course(tmp_path).lab("lab1")
+    assign(lab)
+    text = (lab.lab_dir / "lab.toml").read_text(encoding="utf-8")
+    assert "show_hidden_output" not in text
+    shutil.rmtree(tmp_path / "solutions")  # a student's repository
+    copy = Course(tmp_path).lab("lab1").settings
+    assert (copy.title, copy.timeout, copy.kit_names, copy.show_hidden_output) == ("T", 90, ("llm",), False)
+
+
+def test_out_of_date_names_stale_settings_and_requirements(tmp_path):
+    lab = make_course(tmp_path)
+    assign(lab)
+    (lab.solution_dir / "lab.toml").write_text("memory = 64\n", encoding="utf-8")
+    (lab.solution_dir / "requirements.txt").write_text("numpy\n", encoding="utf-8")
+    assert sorted(out_of_date(Course(tmp_path).lab("lab1"))) == sorted(
+        [str(lab.lab_dir / "lab.toml"), str(lab.lab_dir / "requirements.txt")])
+
+
+def kit_extra(extra: str) -> set[str]:
+    """The names of what the installed grader's extra adds (read here with plain string work)."""
+    names = set()
+    for line in importlib.metadata.requires("grader"):
+        if line.replace(" ", "").endswith(f'extra=="{extra}"'):
+            names.add(re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0].lower())
+    return names
+
+
+@pytest.mark.parametrize("kits", [(), ("llm",), ("deployment",), ("llm", "deployment")])
+@pytest.mark.parametrize("own", [None, "numpy>=1.26\n# a comment\n\nscikit-learn >= 1.4  # inline\nnumpy>=1.26\n"])
+def test_requirements_are_the_kits_extras_and_the_labs_own(tmp_path, kits, own):
+    lab = make_course(tmp_path)
+    (lab.solution_dir / "lab.toml").write_text(f"kits = {list(kits)!r}\n".replace("'", '"'), encoding="utf-8")
+    if own is not None:
+        (lab.solution_dir / "requirements.txt").write_text(own, encoding="utf-8")
+    lab = Course(tmp_path).lab("lab1")
+    text = requirements(lab)
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    names = {re.split(r"[<>=!~;\[ ]", line, maxsplit=1)[0].lower() for line in lines}
+    expected = set().union(*(kit_extra({"deployment": "deploy"}.get(k, k)) for k in kits))
+    expected |= {"numpy", "scikit-learn"} if own else set()
+    assert names == expected and len(lines) == len(set(lines))
+    assert not names & {"torch", "ruff", "jupyter"} - expected  # nothing the lab did not ask for
+    assert text.startswith("# Generated by `grade assign`") and "labs/lab1/requirements.txt" in text
+    assert ("scikit-learn>=1.4" in lines) is bool(own)
+
+
+@pytest.mark.parametrize("line", ["numpy >>= 1", "--index-url https://example.org/simple", "-e .", "not a req!"])
+def test_a_requirement_pip_would_not_read_is_refused_naming_the_line(tmp_path, line):
+    lab = make_course(tmp_path)
+    (lab.solution_dir / "requirements.txt").write_text(f"numpy\n{line}\n", encoding="utf-8")
+    with pytest.raises(AssignError, match=r"requirements.txt, line 2: not a requirement"):
+        assign(lab)
+    assert not lab.lab_dir.exists()
+
+
+def test_an_unknown_kit_stops_assign(tmp_path):
+    lab = make_course(tmp_path)
+    (lab.solution_dir / "lab.toml").write_text('kits = ["vector"]\n', encoding="utf-8")
+    with pytest.raises(CourseError, match="no kit 'vector'"):
+        assign(Course(tmp_path).lab("lab1"))
+
+
+@pytest.mark.parametrize("name", ["requirements.txt", "lab.toml", "lab.ipynb", "tests"])
+def test_files_must_not_take_the_place_of_what_assign_writes(tmp_path, name):
+    lab = make_course(tmp_path)
+    (lab.solution_dir / "files" / name).write_text("mine\n", encoding="utf-8")
+    with pytest.raises(AssignError, match=f"{name} would replace what grade assign writes"):
+        assign(lab)
+
+
+# --- nothing is written unless everything could be made --------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("breakage", [
+    lambda sol: (sol / "solution.ipynb").write_text(
+        (sol / "solution.ipynb").read_text(encoding="utf-8").replace("# END SOLUTION", "# END SOLUTON"),
+        encoding="utf-8"),
+    lambda sol: (sol / "requirements.txt").write_text("numpy\n???\n", encoding="utf-8"),
+    lambda sol: (sol / "lab.toml").write_text('kits = ["nope"]\n', encoding="utf-8"),
+], ids=["marker", "requirements", "kit"])
+def test_a_refused_assign_leaves_the_lab_folder_as_it_was(tmp_path, breakage):
+    lab = make_course(tmp_path)
+    assign(lab)
+    (lab.solution_dir / "public_tests" / "test_public.py").write_text("def test_new(): pass\n", encoding="utf-8")
+    before = snapshot(lab.lab_dir)
+    breakage(lab.solution_dir)
+    with pytest.raises((AssignError, CourseError)):
+        assign(Course(tmp_path).lab("lab1"))
+    assert snapshot(lab.lab_dir) == before
+
+
+# --- a student's repository: labs/ alone -------------------------------------------------
+
+
+@pytest.mark.parametrize("settings_copied", [True, False], ids=["as-assigned", "without-labs-lab.toml"])
+def test_the_llm_labs_solution_passes_grade_check_in_a_labs_only_repository(tmp_path, settings_copied):
+    """A student's repository has labs/ and no solutions/: the settings grade assign copied into
+    labs/<id>/ (kits = ["llm"]) start the lab's kit, and the lab's own solution passes every public
+    test. Without that copy the same check fails, which is what students met before."""
+    repo = tmp_path / "student"
+    shutil.copytree(REPO / "labs" / "04-llm-api", repo / "labs" / "04-llm-api",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    if not settings_copied:
+        (repo / "labs" / "04-llm-api" / "lab.toml").unlink()
+    solved = nbformat.read(REPO / "solutions" / "04-llm-api" / "solution.ipynb", as_version=4)
+    solved.metadata["grader"] = {"lab": "04-llm-api"}
+    nbformat.write(solved, repo / "labs" / "04-llm-api" / "lab.ipynb")
+    proc = run_grade("check", "labs/04-llm-api/lab.ipynb", "--junit", "public.xml", "--fail-under", "100", cwd=repo,
+                     env={"GITHUB_ACTIONS": "", "GITHUB_STEP_SUMMARY": ""})
+    assert not (repo / "solutions").exists() and "no sandbox" not in proc.stdout
+    root = ET.parse(repo / "public.xml").getroot()
+    failed = int(root.get("failures")) + int(root.get("errors"))
+    assert int(root.get("tests")) >= 4
+    if settings_copied:
+        assert (proc.returncode, failed) == (0, 0), proc.stdout + proc.stderr
+    else:
+        assert (proc.returncode, failed > 0) == (3, True), proc.stdout + proc.stderr
 
 
 # --- the shipped courses are in sync ---------------------------------------------------

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import LAB, REPO, copy_course, notebook, run_grade, solution_cells, write_notebook
+
 from grader.report.ci import FAIL_UNDER_STATUS
 from grader.report.workflows import DESTINATIONS
 
@@ -68,10 +68,13 @@ def tools(tmp_path: Path) -> Path:
     return shims
 
 
-def ci_env(tools: Path, extra: dict[str, str]) -> dict[str, str]:
-    """The environment of a step: this one, without any real CI's variables, plus ``extra``."""
+def ci_env(tools: Path, extra: dict[str, str], installed: bool = True) -> dict[str, str]:
+    """The environment of a step: this one, without any real CI's variables, plus ``extra``.
+    ``installed``: the grader is on PATH (a prebuilt runner image); else only ``tools`` and the system."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GITLAB_", "CI_", "RUNNER_"))}
-    env["PATH"] = os.pathsep.join([str(tools), str(Path(sys.executable).parent), env.get("PATH", "")])
+    venv_bin = str(Path(sys.executable).parent)
+    system = [d for d in env.get("PATH", "").split(os.pathsep) if d and Path(d).resolve() != Path(venv_bin).resolve()]
+    env["PATH"] = os.pathsep.join([str(tools), *([venv_bin] if installed else []), *system])
     env.update(GIT_ENV)
     env.update({k: str(v) for k, v in extra.items()})
     return env
@@ -84,7 +87,7 @@ def literal(value: object) -> str:
     return text
 
 
-def run_github(workflow: dict, job: str, workspace: Path, tools: Path) -> Run:
+def run_github(workflow: dict, job: str, workspace: Path, tools: Path, installed: bool = True) -> Run:
     """Run ``job``'s steps as GitHub's runner does with ``shell: bash``: each step is
     ``bash --noprofile --norc -eo pipefail`` on a script file, and the job stops at the first
     failing step. Each step gets its own GITHUB_STEP_SUMMARY file, as on GitHub."""
@@ -101,9 +104,10 @@ def run_github(workflow: dict, job: str, workspace: Path, tools: Path) -> Run:
         env = {k: literal(v) for k, v in {**workflow.get("env", {}), **spec.get("env", {}),
                                           **step.get("env", {})}.items()}
         env.update(GITHUB_ACTIONS="true", CI="true", GITHUB_WORKSPACE=str(workspace),
-                   GITHUB_STEP_SUMMARY=str(workspace.parent / f"summary-{index}.md"))
+                   GITHUB_STEP_SUMMARY=str(workspace.parent / f"summary-{index}.md"),
+                   RUNNER_TEMP=str(workspace.parent / "runner-temp"))
         proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=workspace,
-                              env=ci_env(tools, env), capture_output=True, text=True, timeout=600)
+                              env=ci_env(tools, env, installed), capture_output=True, text=True, timeout=600)
         run.statuses.append(proc.returncode)
         run.stdout += proc.stdout
         run.stderr += proc.stderr
@@ -112,7 +116,7 @@ def run_github(workflow: dict, job: str, workspace: Path, tools: Path) -> Run:
     return run
 
 
-def run_gitlab(pipeline: dict, job: str, workspace: Path, tools: Path) -> Run:
+def run_gitlab(pipeline: dict, job: str, workspace: Path, tools: Path, installed: bool = True) -> Run:
     """Run ``job`` as GitLab's runner does with bash: before_script and script lines in one shell,
     under ``set -eo pipefail``, with the pipeline's and the job's variables."""
     spec = pipeline[job]
@@ -120,9 +124,11 @@ def run_gitlab(pipeline: dict, job: str, workspace: Path, tools: Path) -> Run:
     script = workspace.parent / f"{job}.sh"
     script.write_text("set -eo pipefail\n" + "\n".join(lines) + "\n")
     env = {k: literal(v) for k, v in {**pipeline.get("variables", {}), **spec.get("variables", {})}.items()}
-    env.update(GITLAB_CI="true", CI="true", CI_PROJECT_DIR=str(workspace), GITHUB_ACTIONS="", GITHUB_STEP_SUMMARY="")
-    proc = subprocess.run(["bash", "--noprofile", "--norc", str(script)], cwd=workspace, env=ci_env(tools, env),
-                          capture_output=True, text=True, timeout=600)
+    env.update(GITLAB_CI="true", CI="true", CI_PROJECT_DIR=str(workspace), GITHUB_ACTIONS="", GITHUB_STEP_SUMMARY="",
+               TMPDIR=str(workspace.parent / "tmp"))
+    (workspace.parent / "tmp").mkdir(exist_ok=True)
+    proc = subprocess.run(["bash", "--noprofile", "--norc", str(script)], cwd=workspace,
+                          env=ci_env(tools, env, installed), capture_output=True, text=True, timeout=600)
     return Run([proc.returncode], proc.stdout, proc.stderr)
 
 
@@ -248,6 +254,89 @@ def test_instructor_workflow_grades_submissions(tmp_path, tools, gitlab):
     assert {s: (r["score"], r["sandboxed"]) for s, r in book.items()} == {"amy": ("22", "yes"), "bob": ("9", "yes")}
     root = ET.parse(workspace / "grades" / "junit.xml").getroot()
     assert [s.get("name") for s in root.findall("testsuite")] == [f"amy / {LAB}", f"bob / {LAB}"]
+
+
+FAKE_PYTHON = r"""#!/bin/sh
+# `python -m venv DIR`, offline: an environment whose pip records what it was asked to install
+# (and fails, as pip does, when the requirements file is not there) and whose grade is the
+# grader under test.
+[ "$1 $2" = "-m venv" ] || {{ echo "unexpected: python $*" >&2; exit 98; }}
+mkdir -p "$3/bin"
+echo "PATH=\"$3/bin:\$PATH\"; export PATH" > "$3/bin/activate"
+cat > "$3/bin/pip" <<PIP
+#!/bin/sh
+echo "$3 \$*" >> {log}
+for last; do :; done
+test -f "\$last"
+PIP
+cat > "$3/bin/grade" <<GRADE
+#!/bin/sh
+exec {python} -m grader "\$@"
+GRADE
+chmod +x "$3/bin/pip" "$3/bin/grade"
+"""
+
+
+def fake_python(tools: Path, log: Path) -> None:
+    """``python`` (and ``python3``) in ``tools``: the FAKE_PYTHON above."""
+    for name in ("python", "python3"):
+        (tools / name).write_text(FAKE_PYTHON.format(log=log, python=sys.executable))
+        (tools / name).chmod(0o755)
+
+
+def second_lab(repo: Path) -> str:
+    """A second lab in the student's repository, with requirements of its own; solved, as the first."""
+    lab = "01-second"
+    shutil.copytree(repo / "labs" / LAB, repo / "labs" / lab)
+    (repo / "labs" / lab / "requirements.txt").write_text("# the second lab's own\nrequests>=2\n")
+    nb = notebook(*solution_cells(), lab=lab)
+    write_notebook(repo / "labs" / lab / "lab.ipynb", nb)
+    solve(repo, solution_cells())
+    return lab
+
+
+@pytest.mark.parametrize("platform", ["github", "gitlab"])
+def test_student_workflow_installs_each_lab_from_its_own_requirements(tmp_path, tools, platform):
+    """Where no grader is installed, each lab gets an environment of its own, made with the grader
+    and that lab's requirements.txt, and its public tests run in it."""
+    repo, remote = student_repo(tmp_path, gitlab=platform == "gitlab"), tmp_path / "origin.git"
+    other = second_lab(repo)
+    push(repo, remote, "two labs")
+    log = tmp_path / "pip.log"
+    fake_python(tools, log)
+    workspace = checkout(remote, tmp_path / "runner" / "workspace")
+    spec = load(workspace, platform)
+    if platform == "github":
+        run = run_github(spec, "public-tests", workspace, tools, installed=False)
+        assert run.statuses == [0, 0], run.stderr
+        setup = next(s for s in spec["jobs"]["public-tests"]["steps"] if "setup-python" in s.get("uses", ""))
+        assert (setup["with"]["cache"], setup["with"]["cache-dependency-path"]) == ("pip", "labs/*/requirements.txt")
+    else:
+        run = run_gitlab(spec, "public-tests", workspace, tools, installed=False)
+        assert run.status == 0, run.stderr
+        cache = spec["public-tests"]["cache"]
+        assert cache["key"]["files"] == ["labs/*/requirements.txt"] and cache["paths"] == [".cache/pip"]
+        assert spec["variables"]["PIP_CACHE_DIR"] == "$CI_PROJECT_DIR/.cache/pip"
+    installs = [line.split() for line in log.read_text().splitlines()]
+    grader = spec["env" if platform == "github" else "variables"]["GRADER"]
+    assert [words[1:] for words in installs] == [["install", grader, "-r", f"labs/{lab}/requirements.txt"]
+                                                 for lab in (LAB, other)]
+    assert [Path(words[0]).parts[-2:] for words in installs] == [("labs", LAB), ("labs", other)]
+    assert run.stdout.count("4 / 4") >= 2, run.stdout
+
+
+def test_student_workflow_checks_every_lab_even_after_one_fails_to_install(tmp_path, tools):
+    """A lab whose install fails marks the run red, and the next lab is still installed and checked."""
+    repo, remote = student_repo(tmp_path, gitlab=False), tmp_path / "origin.git"
+    other = second_lab(repo)
+    (repo / "labs" / LAB / "requirements.txt").unlink()
+    push(repo, remote, "two labs, the first without its requirements")
+    fake_python(tools, tmp_path / "pip.log")
+    workspace = checkout(remote, tmp_path / "runner" / "workspace")
+    run = run_github(load(workspace, "github"), "public-tests", workspace, tools, installed=False)
+    assert run.statuses == [0, 1], run.stderr
+    assert f"labs/{other}/requirements.txt" in (tmp_path / "pip.log").read_text()
+    assert run.stdout.count("4 / 4") == 1, run.stdout
 
 
 # --- the templates --------------------------------------------------------------------------------

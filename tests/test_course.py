@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from grader.course.layout import Course, Lab
-from grader.course.settings import DEFAULT_CELL_TIMEOUT, DEFAULT_MEMORY_MIB, DEFAULT_TIMEOUT, Settings
+from grader.course.settings import (
+    DEFAULT_CELL_TIMEOUT,
+    DEFAULT_MEMORY_MIB,
+    DEFAULT_TIMEOUT,
+    STUDENT_KEYS,
+    Settings,
+    student_toml,
+)
 from grader.errors import CourseError
 
 
@@ -216,11 +223,13 @@ def test_settings_rejects_non_utf8(tmp_path):
 # --- Lab helpers -----------------------------------------------------------------------
 
 
-def test_student_files_excludes_notebook_and_dotfiles(tmp_path):
+def test_student_files_excludes_generated_files_and_dotfiles(tmp_path):
+    """The notebook comes as submitted; lab.toml and requirements.txt are for the student's machine,
+    and a notebook that writes its own requirements.txt must not find a read-only one in its way."""
     course = make_course(tmp_path, labs=["lab1"])
     lab_dir = tmp_path / "labs" / "lab1"
-    for name in ["lab.ipynb", ".hidden", "data.csv", "helper.py"]:
-        (lab_dir / name).write_text("x", encoding="utf-8")
+    for name in ["lab.ipynb", "lab.toml", "requirements.txt", ".hidden", "data.csv", "helper.py"]:
+        (lab_dir / name).write_text("# x\n", encoding="utf-8")
     (lab_dir / ".ipynb_checkpoints").mkdir()
     (lab_dir / "tests").mkdir()
     files = course.lab("lab1").student_files()
@@ -266,7 +275,8 @@ def test_an_unknown_key_is_refused_naming_it_and_the_known_keys(tmp_path, typo, 
     assert all(key in str(caught.value) for key in ("title", "cell_timeout", "timeout", "memory", "kits"))
 
 
-@pytest.mark.parametrize("line", ["timeout = 0", "cell_timeout = -1", "memory = 0", 'kits = "llm"', "kits = [1]"])
+@pytest.mark.parametrize("line", ["timeout = 0", "cell_timeout = -1", "memory = 0", 'kits = "llm"', "kits = [1]",
+                                  "timeout = nan", "cell_timeout = -inf"])
 def test_limits_must_be_positive_and_kits_a_list_of_names(tmp_path, line):
     path = tmp_path / "lab.toml"
     path.write_text(line + "\n", encoding="utf-8")
@@ -289,3 +299,73 @@ def test_an_unknown_kit_is_a_course_error_naming_the_kits(tmp_path):
         kits.load("vector")
     with pytest.raises(CourseError):
         kits.files("../llm")
+
+
+# --- where the settings come from: the solution's, else the copy in labs/ -----------------
+
+
+def write_settings(folder: Path, text: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lab.toml").write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("labs_copy", [None, 'title = "labs"\nmemory = 64\n', "unknown_key = 1\n"])
+def test_the_solutions_settings_win_where_the_solution_folder_is(tmp_path, labs_copy):
+    """The instructor's course reads solutions/<id>/lab.toml, whatever labs/<id>/ holds."""
+    write_settings(tmp_path / "solutions" / "lab1", 'title = "solution"\nmemory = 512\n')
+    if labs_copy is not None:
+        write_settings(tmp_path / "labs" / "lab1", labs_copy)
+    settings = Course(tmp_path).lab("lab1").settings
+    assert (settings.title, settings.memory) == ("solution", 512)
+
+
+def test_a_solution_folder_without_settings_means_the_defaults(tmp_path):
+    (tmp_path / "solutions" / "lab1").mkdir(parents=True)
+    write_settings(tmp_path / "labs" / "lab1", "memory = 64\n")
+    assert Course(tmp_path).lab("lab1").settings == Settings()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('title = "LLM"\ntimeout = 90\nkits = ["llm"]\n', {"title": "LLM", "timeout": 90, "kit_names": ("llm",)}),
+    ("cell_timeout = 2.5\nmemory = 2048\n", {"cell_timeout": 2.5, "memory": 2048, "kit_names": ()}),
+    ("", {"title": "", "timeout": DEFAULT_TIMEOUT}),
+])
+def test_a_labs_only_repository_reads_the_copy_in_labs(tmp_path, text, expected):
+    """A student's repository has no solutions/: the settings grade assign copied into labs/<id>/."""
+    write_settings(tmp_path / "labs" / "lab1", text)
+    settings = Course.find(tmp_path).lab("lab1").settings
+    assert {key: getattr(settings, key) for key in expected} == expected
+
+
+@pytest.mark.parametrize("line", ["cell_timout = 5", "memory = 0", "kits = 3", "[table]"])
+def test_the_copy_in_labs_is_read_as_strictly(tmp_path, line):
+    write_settings(tmp_path / "labs" / "lab1", line + "\n")
+    with pytest.raises(CourseError, match=str(tmp_path / "labs" / "lab1" / "lab.toml")):
+        Course(tmp_path).lab("lab1")
+
+
+# --- the student's copy of the settings ------------------------------------------------------
+
+TITLES = ["Lab", 'quotes " and \\ backslash', "tab\tnew\nline", "unicode é ü 東京 😀", "del \x7f and \x01",
+          "'single' and \"\"\" triple", "[brackets] = # not a comment"]
+
+
+@pytest.mark.parametrize("title", TITLES)
+@pytest.mark.parametrize("kits", [(), ("llm",), ("deployment", "llm")])
+def test_student_settings_read_back_as_written(tmp_path, title, kits):
+    settings = Settings(title=title, cell_timeout=2.5, timeout=90, memory=2048, show_hidden_output=True, kits=kits)
+    (tmp_path / "lab.toml").write_text(student_toml(settings), encoding="utf-8")
+    back = Settings.load(tmp_path / "lab.toml")
+    assert back == Settings(title=title, cell_timeout=2.5, timeout=90, memory=2048, kits=kits)
+
+
+def test_student_settings_hold_only_what_a_check_needs():
+    text = student_toml(Settings(title="T", show_hidden_output=True, llm=True))
+    assert text.startswith("# Generated by `grade assign`")
+    keys = [line.split(" = ")[0] for line in text.splitlines() if not line.startswith("#")]
+    assert keys == list(STUDENT_KEYS)
+    assert "show_hidden_output" not in text and 'kits = ["llm"]' in text and "llm = " not in text
+
+
+def test_student_settings_leave_out_an_empty_title():
+    assert "title" not in student_toml(Settings())

@@ -2,7 +2,9 @@
 
 A course is a folder. Everything the grader knows about a lab comes from
 ``labs/<id>/`` (what students get), ``solutions/<id>/`` (what they never see)
-and the optional ``solutions/<id>/lab.toml``.
+and its settings: ``solutions/<id>/lab.toml`` where the lab's solution folder
+is there (the instructor's course), else ``labs/<id>/lab.toml``, the copy
+``grade assign`` writes for a student's repository, which holds ``labs/`` alone.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from pathlib import Path
 
 from grader.course.settings import Settings
 from grader.errors import CourseError
+
+NOTEBOOK_FILE = "lab.ipynb"
+SETTINGS_FILE = "lab.toml"
+REQUIREMENTS_FILE = "requirements.txt"
+GENERATED = (NOTEBOOK_FILE, SETTINGS_FILE, REQUIREMENTS_FILE)  # what grade assign writes into labs/<id>/
 
 
 @dataclass(frozen=True)
@@ -25,7 +32,7 @@ class Lab:
 
     @property
     def notebook(self) -> Path:
-        return self.lab_dir / "lab.ipynb"
+        return self.lab_dir / NOTEBOOK_FILE
 
     @property
     def solution(self) -> Path:
@@ -49,11 +56,14 @@ class Lab:
         return [d for d in dirs if d.is_dir()]
 
     def student_files(self) -> list[Path]:
-        """What a sandbox gets of the lab: everything in ``labs/<id>/`` but the notebook."""
+        """What a sandbox gets of the lab: everything in ``labs/<id>/`` but what ``grade assign``
+        generates there. The notebook comes as submitted; ``lab.toml`` and ``requirements.txt`` are
+        for the student's machine (``grade check``, pip), not for the notebook, and are left out
+        because the sandbox's copies are read-only: a notebook that writes a ``requirements.txt``
+        of its own (the deployment lab's does) must find none in its way."""
         if not self.lab_dir.is_dir():
             return []
-        return sorted(p for p in self.lab_dir.iterdir()
-                      if p.name != "lab.ipynb" and not p.name.startswith("."))
+        return sorted(p for p in self.lab_dir.iterdir() if p.name not in GENERATED and not p.name.startswith("."))
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,6 @@ class Course:
             raise CourseError(f"not a lab id: {lab_id!r}")
         if lab_id not in self.lab_ids():
             raise CourseError(f"no lab {lab_id!r} in {self.root} (labs: {', '.join(self.lab_ids()) or 'none'})")
-        solution_dir = self.root / "solutions" / lab_id
-        return Lab(lab_id, self.root / "labs" / lab_id, solution_dir,
-                   Settings.load(solution_dir / "lab.toml"))
+        lab_dir, solution_dir = self.root / "labs" / lab_id, self.root / "solutions" / lab_id
+        settings = (solution_dir if solution_dir.is_dir() else lab_dir) / SETTINGS_FILE
+        return Lab(lab_id, lab_dir, solution_dir, Settings.load(settings))

@@ -42,4 +42,5 @@ kit's own failure is a :class:`grader.errors.KitError`, the grader's error.
 
 from grader.kits import Kit
 
-KIT = Kit("deployment", summary="Dockerfile rules and lint, the app probed in fresh sandboxes, a live build and probe")
+KIT = Kit("deployment", extra="deploy",
+          summary="Dockerfile rules and lint, the app probed in fresh sandboxes, a live build and probe")
