@@ -74,7 +74,7 @@ def test_an_exercise_no_test_has_is_a_usage_error_listing_the_exercises(tmp_path
     with pytest.raises(UnknownExercise, match="'q13'") as raised:
         check_exercise(tmp_path, course, "q13")
     assert isinstance(raised.value, UsageError)
-    assert "q1, q2, q3, q4, q5, q6, q7, q8, q9, q10, q11, q12, q2a" in str(raised.value)
+    assert "q1, q2, q2a, q3, q4, q5, q6, q7, q8, q9, q10, q11, q12" in str(raised.value)
 
 
 def test_anything_else_stays_a_pytest_k_expression(tmp_path, course):

@@ -46,11 +46,12 @@ BROKEN = {
                              "@pytest.fixture\ndef row(table, tmp_path):\n    return table['missing']\n\n"
                              "def test_q3_chain(nb, row):\n    assert row\n",
                              "test_q3_chain errors by itself: KeyError: 'missing' (in fixture 'row')"),
-    "fixture-with-nb-typo": ("import pytest\n\n@pytest.fixture\ndef got(nb):\n    return nb.call('square', 2) + typo\n\n"
-                             "def test_q3_got(got):\n    assert got\n",
+    "fixture-with-nb-typo": ("import pytest\n\n@pytest.fixture\ndef got(nb):\n"
+                             "    return nb.call('square', 2) + typo\n\ndef test_q3_got(got):\n    assert got\n",
                              "test_q3_got errors by itself: NameError: name 'typo' is not defined"),
     "fixture-not-found": ("def test_q3_nofixture(nb, no_such_fixture):\n    assert True\n",
-                          "test_q3_nofixture errors by itself: FixtureLookupError: fixture 'no_such_fixture' not found"),
+                          "test_q3_nofixture errors by itself: "
+                          "FixtureLookupError: fixture 'no_such_fixture' not found"),
     "scope-mismatch": ("import pytest\n\n@pytest.fixture\ndef small():\n    return 1\n\n"
                        "@pytest.fixture(scope='module')\ndef big(small):\n    return small\n\n"
                        "def test_q3_scope(nb, big):\n    assert big\n",
@@ -65,26 +66,29 @@ BROKEN = {
 
 # name -> (the student's cells, a hidden test). The student's notebook makes the test fail, even
 # where the test's own code raises: each is the student's failed test.
+CALLS = "def test_q3(nb):\n    assert nb.call('square', 3) == 9\n"
 STUDENT = {
     "wrong-type-compared": (["def square(x):\n    return None"],
                             "def test_q3(nb):\n    assert nb.call('square', 3) > 5\n"),
-    "wrong-type-len": (["def square(x):\n    return 9"], "def test_q3(nb):\n    assert len(nb.call('square', 3)) == 1\n"),
+    "wrong-type-len": (["def square(x):\n    return 9"],
+                       "def test_q3(nb):\n    assert len(nb.call('square', 3)) == 1\n"),
     "wrong-type-unpacked": (["def square(x):\n    return 9"],
                             "def test_q3(nb):\n    a, b = nb.call('square', 3)\n    assert a == b\n"),
     "wrong-type-attribute": (["def square(x):\n    return {'x': 1}"],
                              "def test_q3(nb):\n    assert nb.call('square', 3).shape == (1,)\n"),
-    "wrong-type-subscripted": (["def square(x):\n    return 9"], "def test_q3(nb):\n    assert nb.call('square', 3)[0] == 9\n"),
-    "name-error-in-kernel": (["def square(x):\n    return y"], "def test_q3(nb):\n    assert nb.call('square', 3) == 9\n"),
-    "type-error-in-kernel": (["def square():\n    return 9"], "def test_q3(nb):\n    assert nb.call('square', 3) == 9\n"),
-    "function-missing": (["x = 1"], "def test_q3(nb):\n    assert nb.call('square', 3) == 9\n"),
-    "codec-refusal": (["def square(x):\n    return object()"], "def test_q3(nb):\n    assert nb.call('square', 3) == 9\n"),
+    "wrong-type-subscripted": (["def square(x):\n    return 9"],
+                               "def test_q3(nb):\n    assert nb.call('square', 3)[0] == 9\n"),
+    "name-error-in-kernel": (["def square(x):\n    return y"], CALLS),
+    "type-error-in-kernel": (["def square():\n    return 9"], CALLS),
+    "function-missing": (["x = 1"], CALLS),
+    "codec-refusal": (["def square(x):\n    return object()"], CALLS),
     "fixture-meets-wrong-type": (["def square(x):\n    return 9"],
                                  "import pytest\n\n@pytest.fixture\ndef pair(nb):\n    a, b = nb.call('square', 3)\n"
                                  "    return a\n\ndef test_q3(pair):\n    assert pair\n"),
     "chain-meets-wrong-type": (["def square(x):\n    return None"],
                                "import pytest\n\n@pytest.fixture(scope='module')\ndef got(nb):\n"
-                               "    return nb.call('square', 3)\n\n@pytest.fixture\ndef first(got):\n    return got[0]\n\n"
-                               "def test_q3(first):\n    assert first\n"),
+                               "    return nb.call('square', 3)\n\n@pytest.fixture\ndef first(got):\n"
+                               "    return got[0]\n\ndef test_q3(first):\n    assert first\n"),
     "fixture-fails-on-purpose": (["def square(x):\n    return 9"],
                                  "import pytest\n\n@pytest.fixture\ndef data(nb):\n    pytest.fail('no data')\n\n"
                                  "def test_q3(data):\n    assert data\n"),

@@ -77,6 +77,12 @@ def cell_exercise(cells: list, index: int) -> str:
     return ""
 
 
+def _in_order(exercise: str) -> tuple:
+    """q2 before q10 before q10a; ids of other shapes after them, by name."""
+    found = re.fullmatch(r"q(\d+)(.*)", exercise, re.IGNORECASE)
+    return (0, int(found.group(1)), found.group(2)) if found else (1, 0, exercise)
+
+
 class ExerciseSelection:
     """The pytest plugin that selects one exercise's tests exactly, or leaves ``-k`` to pytest."""
 
@@ -93,7 +99,8 @@ class ExerciseSelection:
         keep = [item for item in items if same(exercise_of(item), self.select)]
         if not keep:
             self.unknown = f"no test belongs to exercise {self.select!r}; " + (
-                f"the exercises are {', '.join(exercises)}" if exercises else "no test belongs to any exercise")
+                f"the exercises are {', '.join(sorted(exercises, key=_in_order))}" if exercises
+                else "no test belongs to any exercise")
         kept = set(map(id, keep))
         dropped = [item for item in items if id(item) not in kept]
         if dropped:

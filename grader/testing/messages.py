@@ -86,6 +86,8 @@ def compared(c: Compared) -> str:
     got, want = short(c.left), short(c.right)
     if got == want and type(c.left) is not type(c.right):
         got, want = f"{got} ({type(c.left).__name__})", f"{want} ({type(c.right).__name__})"
+    elif got == want:
+        got += _difference(c.left, c.right)
     if c.op in ("==", "is"):
         return f"expected {want}, got {got}"
     if c.op in ("!=", "is not"):
@@ -93,6 +95,16 @@ def compared(c: Compared) -> str:
     if c.op in ("in", "not in"):
         return f"expected {got} {c.op} {want}"
     return f"expected a value {c.op} {want}, got {got}"
+
+
+def _difference(left: object, right: object) -> str:
+    """Where two values that look alike when cut differ: their lengths, or their first differing item."""
+    if not (isinstance(left, (str, list, tuple)) and type(left) is type(right)):
+        return ""
+    if len(left) != len(right):
+        return f" (of length {len(left)}, not {len(right)})"
+    index = next((i for i, (a, b) in enumerate(zip(left, right, strict=True)) if a != b), None)
+    return "" if index is None else f" (differing first at index {index}: {short(left[index])})"
 
 
 def failure(exc: BaseException, exercise: str, *, comparison: Compared | None = None, statement: str = "",

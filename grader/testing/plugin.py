@@ -15,7 +15,9 @@ and the reason. A test the student failed gets a message a student can act on
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,14 +218,38 @@ def run_tests(test_dirs: list[Path], plugin: GradingPlugin, rootdir: Path, selec
     selection = [ExerciseSelection(select)] if select else []
     if select:
         args += ["-k", select]
-    code = pytest.main(args, plugins=[plugin, *kits, *selection])
+    said = _Tail()  # what pytest itself prints (its terminal is off): said in our own one line instead
+    with contextlib.redirect_stderr(said):
+        code = pytest.main(args, plugins=[plugin, *kits, *selection])
     if plugin.failures:
         raise plugin.failures[0]
     if plugin.broken:
         raise TestsBroken("; ".join(plugin.broken))
     if selection and selection[0].unknown:
         raise UnknownExercise(selection[0].unknown)
+    why = _last_line(said.text)
     if code == pytest.ExitCode.USAGE_ERROR and select:
-        raise UsageError(f"{select!r} is neither an exercise (such as q1) nor a pytest -k expression")
+        raise UsageError(f"{select!r} is neither an exercise (such as q1) nor a pytest -k expression ({why})")
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
-        raise TestsBroken(f"pytest could not run the tests (exit {int(code)})")
+        raise TestsBroken(f"pytest could not run the tests (exit {int(code)}): {why}")
+
+
+class _Tail(io.TextIOBase):
+    """A stream that keeps only the end of what is written to it."""
+
+    def __init__(self):
+        super().__init__()
+        self.text = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.text = (self.text + text)[-CRASH_MESSAGE_LIMIT:]
+        return len(text)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    last = lines[-1].removeprefix("ERROR: ").removeprefix("INTERNALERROR> ") if lines else "it said nothing"
+    return last if len(last) <= CRASH_MESSAGE_LIMIT else last[: CRASH_MESSAGE_LIMIT - 1] + "…"
