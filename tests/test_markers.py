@@ -289,16 +289,15 @@ def test_unbalanced_blocks_are_refused(cells, message):
 
 def test_the_check_refuses_what_the_stubbing_let_through(monkeypatch):
     """If stubbing missed a region, the independent reading still finds the lines."""
-    monkeypatch.setattr(assign_mod, "stub_cell", lambda source, kind, where, whole=False: type(
-        "S", (), {"source": source.replace("# BEGIN SOLUTION\n", "").replace("\n# END SOLUTION", "")})())
+    monkeypatch.setattr(assign_mod, "stub_cell", lambda source, kind, where, whole=False:
+                        source.replace("# BEGIN SOLUTION\n", "").replace("\n# END SOLUTION", ""))
     nb = solution(code("PUBLIC = 1"), code("# BEGIN SOLUTION\nanswer = compute(SECRET)\n# END SOLUTION"))
     with pytest.raises(AssignError, match=r"cell 1, line 2: solution text would reach students: 'answer = "):
         student_notebook(nb, "lab")
 
 
 def test_the_check_refuses_a_marker_left_behind(monkeypatch):
-    monkeypatch.setattr(assign_mod, "stub_cell", lambda source, kind, where, whole=False: type(
-        "S", (), {"source": source})())
+    monkeypatch.setattr(assign_mod, "stub_cell", lambda source, kind, where, whole=False: source)
     with pytest.raises(AssignError, match=r"cell 0, line 1: a solution marker would reach students"):
         student_notebook(solution(code("x = 5 # SOLUTION")), "lab")
 
@@ -329,5 +328,4 @@ def test_the_check_counts_only_what_is_the_students_to_write(secret, public, fou
 
 def test_stub_source_is_the_code_cell_stub():
     assert stub_source("a = 1\n# BEGIN SOLUTION\nb = 2\n# END SOLUTION") == "a = 1\n" + STUB
-    assert stub_cell("a\n<!-- BEGIN SOLUTION -->\nb\n<!-- END SOLUTION -->", "markdown", "c").source == \
-        "a\nYOUR ANSWER HERE"
+    assert stub_cell("a\n<!-- BEGIN SOLUTION -->\nb\n<!-- END SOLUTION -->", "markdown", "c") == "a\nYOUR ANSWER HERE"

@@ -64,7 +64,7 @@ def student_notebook(solution: nbformat.NotebookNode, lab_id: str) -> nbformat.N
             block = (index, opened) if opened else None
         elif block is None or not (block[1].quiet or block[1].what != "solution"):
             whole = block is not None or nbgrader_solution(cell)
-            made.append((index, cell.cell_type, stub_cell(cell.source, cell.cell_type, f"cell {index}", whole).source))
+            made.append((index, cell.cell_type, stub_cell(cell.source, cell.cell_type, f"cell {index}", whole)))
             nb.cells.append(_student_cell(cell, made[-1][2]))
     if block is not None:
         raise AssignError(f"cell {block[0]}: BEGIN {block[1].what.upper()} (a cell of its own) is never closed")

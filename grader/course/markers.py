@@ -21,9 +21,9 @@ or be written by hand by someone used to one of them. Each style is recognised:
   (otter's blocks), is replaced by the stub, as nbgrader's ClearSolutions does.
 
 Anything that looks like a marker and is none of these (a marker sharing its line
-with code, ``BEGIN SOLUTION`` followed by words, an END without a BEGIN, a region
-left open or opened inside another) is refused with the cell and the line: an
-honest slip must never copy a solution through to students.
+with code, ``BEGIN SOLUTION`` followed by words, a misspelt ``# BEGIN SOLUTON``, an
+END without a BEGIN, a region left open or opened inside another) is refused with
+the cell and the line: an honest slip must never copy a solution through to students.
 
 :func:`leaks` is the check after generating, done apart from the stubbing: it
 reads the solution again, leniently, for every line marked as the students' to
@@ -69,25 +69,17 @@ class Marker:
     indent: str
 
 
-@dataclass
-class Stubbed:
-    """A cell's student text, and whether any marker was found in it."""
-
-    source: str
-    marked: bool
-
-
 def marker(line: str, where: str, number: int) -> Marker | None:
     """The marker on ``line``, None if it holds none; AssignError if it only looks like one."""
-    if not LOOKALIKE.search(line) and not ALONE.fullmatch(line):
-        if misspelt(line):
-            raise AssignError(f"{where}, line {number}: {line.strip()[:80]!r} looks like a misspelt solution marker: "
-                              "write '# BEGIN SOLUTION' / '# END SOLUTION', or reword it")
-        return None
     found = ALONE.fullmatch(line)
-    if found is None:
+    if found is None and LOOKALIKE.search(line):
         raise AssignError(f"{where}, line {number}: {line.strip()[:80]!r} looks like a solution marker but is not "
                           "one: put '# BEGIN SOLUTION' / '# END SOLUTION' on lines of their own, or reword it")
+    if found is None and misspelt(line):
+        raise AssignError(f"{where}, line {number}: {line.strip()[:80]!r} looks like a misspelt solution marker: "
+                          "write '# BEGIN SOLUTION' / '# END SOLUTION', or reword it")
+    if found is None:
+        return None
     what = found["what"].upper()
     kind = "hidden tests" if "HIDDEN" in what else "tests" if what.startswith("TEST") else "solution"
     return Marker(found["edge"].upper() == "BEGIN", kind, bool(found["quiet"]), found["indent"])
@@ -107,10 +99,10 @@ def _close(word: str, targets: tuple[str, ...]) -> bool:
 
 def stub_source(source: str, where: str = "cell") -> str:
     """A code cell's ``source`` with each solution region replaced by a stub."""
-    return stub_cell(source, "code", where).source
+    return stub_cell(source, "code", where)
 
 
-def stub_cell(source: str, kind: str, where: str, whole: bool = False) -> Stubbed:
+def stub_cell(source: str, kind: str, where: str, whole: bool = False) -> str:
     """The student's text of one cell of type ``kind``. ``whole``: the cell is a solution as a whole
     (nbgrader's metadata, or inside a block), which matters only when no marker is in it."""
     out: list[str] = []
@@ -132,9 +124,7 @@ def stub_cell(source: str, kind: str, where: str, whole: bool = False) -> Stubbe
             out += [] if shown is None else [shown]
     if region is not None:
         raise AssignError(f"{where}: BEGIN {region.what.upper()} is never closed")
-    if whole and not marked:
-        return Stubbed(_whole_stub(kind, source), False)
-    return Stubbed("\n".join(out), marked)
+    return _whole_stub(kind, source) if whole and not marked else "\n".join(out)
 
 
 def region_after(region: Marker | None, found: Marker, where: str, number: int) -> Marker | None:
@@ -254,9 +244,10 @@ def _read_cell(cell, index: int, whole: bool, reading: Reading) -> None:
     for number, line in enumerate(cell.source.splitlines(), 1):
         look = LOOKALIKE.search(line)
         otter = OTTER_LINE.fullmatch(line) if code else None
+        magic = number == 1 and code and line.startswith("%%")  # %%writefile app.py: where the answer goes
         if look:
             inside = look.group(1).upper() == "BEGIN"
-        elif whole and not (number == 1 and code and line.startswith("%%")) or inside:
+        elif inside or (whole and not magic):
             reading.secrets.append(Secret(index, number, line, code))
         elif otter:
             reading.secrets.append(Secret(index, number, otter["code"], code))
