@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -247,6 +248,24 @@ def test_check_writes_summary_annotations_and_junit(course, tmp_path):
     root = validate_junit((course / "out" / "public.xml").read_text())
     assert (root.get("tests"), root.get("failures")) == ("4", "3")
     assert mine.is_file()
+
+
+@pytest.mark.parametrize("settings, stopped", [
+    (None, False),  # the copy grade assign wrote: the lab's own limit, 5 s a cell
+    ("cell_timeout = 1\n", True),  # a tighter limit in labs/<id>/lab.toml is in force
+])
+def test_check_in_a_labs_only_repository_runs_under_the_labs_settings(course, settings, stopped):
+    """A student's repository holds labs/ alone: grade check reads labs/<id>/lab.toml, the settings
+    grade assign copied there (a cell that needs 2 s tells which limit is read)."""
+    shutil.rmtree(course / "solutions")
+    if settings is not None:
+        (course / "labs" / LAB / "lab.toml").write_text(settings)
+    slow = "import time\nstart = time.monotonic()\nwhile time.monotonic() - start < 2:\n    pass"
+    mine = write_notebook(course / "labs" / LAB / "mine.ipynb", notebook(slow, *solution_cells()))
+    proc = run_grade("check", str(mine), "--fail-under", "100", cwd=course,
+                     env={"GITHUB_ACTIONS": "", "GITHUB_STEP_SUMMARY": ""})
+    assert proc.returncode == 0 and f"{LAB}: 4 / 4" in proc.stdout, proc.stdout + proc.stderr
+    assert ("cell 1 exceeded 1 s" in proc.stdout) is stopped
 
 
 def test_no_ci_output_outside_ci(course):
