@@ -207,3 +207,68 @@ def test_a_misspelt_setting_stops_check_and_grade_naming_it(course, typo):
         assert proc.returncode == 2, proc.stderr
         assert f"unknown setting '{typo}'" in proc.stderr and "cell_timeout" in proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+# --- usage problems: one line, exit 2, never a traceback ---------------------------------------
+
+
+def one_error_line(proc, status: int = 2, kind: str = "error") -> str:
+    assert proc.returncode == status, (proc.stdout[-2000:], proc.stderr[-2000:])
+    assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith(f"grade: {kind}: ")
+    return proc.stderr
+
+
+@pytest.mark.parametrize(("out", "says"), [
+    ("afile", "this is a file"),
+    ("afile/grades", "cannot make this folder"),
+    ("afile/deeper/grades", "cannot make this folder"),
+])
+def test_out_that_cannot_be_the_grades_folder_is_a_usage_error(course, out, says):
+    write_notebook(course / "submissions" / "amy.ipynb", notebook(*solution_cells()))
+    (course / "afile").write_text("in the way")
+    stderr = one_error_line(run_grade("submissions", "--out", out, "--skip-solution-check", cwd=course))
+    assert f"--out {out}: {says}" in stderr
+    assert (course / "afile").read_text() == "in the way"
+
+
+@pytest.mark.parametrize(("source", "error"), [
+    ("def test_x(nb):\n    assert (\n", "SyntaxError"),
+    ("import no_such_module_anywhere\n", "ModuleNotFoundError"),
+    ("from os import no_such_name\n", "ImportError"),
+])
+def test_a_broken_public_test_under_check_is_one_line_naming_it(course, source, error):
+    """The lab's fault, not the student's: the grader's error (exit 1), said in one line that
+    names the test file and the error, whatever pytest printed."""
+    (course / "labs" / LAB / "tests" / "test_broken.py").write_text(source)
+    stderr = one_error_line(run_grade("check", str(course / "labs" / LAB / "lab.ipynb"), cwd=course),
+                            status=1, kind="grader error")
+    assert "test_broken.py" in stderr and error in stderr
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["--port", "-1"], "--port -1: a port is a number from 1 to 65535"),
+    (["--port", "70000"], "--port 70000: a port is a number from 1 to 65535"),
+    (["--port", "0"], "--port 0: a port is a number from 1 to 65535"),
+    (["--host", "nonsense.invalid"], "cannot listen on nonsense.invalid:"),
+    (["--host", "192.0.2.1"], "cannot listen on 192.0.2.1:8000: Cannot assign requested address"),
+])
+def test_llm_server_on_an_address_it_cannot_have_is_one_line(tmp_path, args, says):
+    proc = run_grade("llm-server", *args, cwd=tmp_path, timeout=60)
+    assert says in one_error_line(proc)
+
+
+def test_llm_server_on_a_busy_port_is_one_line(tmp_path):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        proc = run_grade("llm-server", "--port", str(port), cwd=tmp_path, timeout=60)
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in one_error_line(proc)
+
+
+def test_one_line_holds_any_message():
+    from grader.cli import one_line
+
+    assert one_line(ValueError("a\n\n  b: c\r\nd  ")) == "a; b: c; d"
+    assert one_line(ValueError("")) == "ValueError"

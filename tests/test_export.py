@@ -183,3 +183,83 @@ def test_gradescope_gets_no_status_for_a_test_that_did_not_run():
     tests = gradescope_results(result)["tests"]
     assert tests[0]["status"] == "passed"
     assert "status" not in tests[1] and (tests[1]["max_score"], tests[1]["output"]) == (0, "not run: no Docker engine")
+
+
+# --- where --out writes, and what report says of a student or lab it has no grade for ----------
+
+
+@pytest.fixture
+def recorded(tmp_path) -> Path:
+    """A grades folder whose history holds 15 students' grades for two labs (no grading run)."""
+    grades = tmp_path / "grades"
+    for i in range(15):
+        for lab in ("lab-a", "lab-b"):
+            history.append(grades, Result(f"s{i:02}", lab, "graded", [Check("q1", 1, 2, "passed")]), "run1")
+    return grades
+
+
+def one_error_line(proc: subprocess.CompletedProcess) -> str:
+    """A usage problem: exit 2 and one line on stderr, no traceback."""
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
+    assert proc.stderr.startswith("grade: error: ")
+    return proc.stderr
+
+
+@pytest.mark.parametrize(("out", "written"), [
+    ("exports/", "exports/{name}"),  # a path ending in a separator: a folder, made if it is not there
+    ("exports/deeper/", "exports/deeper/{name}"),
+    ("existing", "existing/{name}"),  # a folder that exists
+    ("mine.out", "mine.out"),  # anything else is the file
+    ("exports/mine.out", "exports/mine.out"),
+])
+@pytest.mark.parametrize("target", ["canvas", "gradescope"])
+def test_export_out_names_a_file_or_a_folder_to_put_it_in(course, recorded, target, out, written):
+    (course / "existing").mkdir()
+    args, name = (["canvas", "--grades", str(recorded)], "canvas-grades.csv") if target == "canvas" else (
+        ["gradescope", LAB], f"gradescope-{LAB}.zip")
+    proc = run_grade("export", *args, "--out", out, cwd=course)
+    assert proc.returncode == 0, proc.stderr
+    path = course / written.format(name=name)
+    assert path.is_file() and f"wrote {written.format(name=name)}" in proc.stdout
+    assert not (course / "exports").is_file() and (course / "existing").is_dir()
+    if target == "canvas":
+        assert path.read_text().startswith("Student,ID,SIS User ID")
+    else:
+        assert "run_autograder" in zipfile.ZipFile(path).namelist()
+
+
+@pytest.mark.parametrize("target", [["canvas"], ["gradescope", LAB]])
+def test_export_out_where_nothing_can_be_written_is_one_line(course, recorded, target):
+    (course / "afile").write_text("in the way")
+    for out in ("afile/x.out", "afile/"):
+        stderr = one_error_line(run_grade("export", *target, "--grades", str(recorded), "--out", out, cwd=course)
+                                if target == ["canvas"] else run_grade("export", *target, "--out", out, cwd=course))
+        assert "afile" in stderr
+
+
+def test_export_help_says_a_folder_may_be_given(course):
+    for target in ("canvas", "gradescope"):
+        text = " ".join(run_grade("export", target, "--help", cwd=course).stdout.split())
+        assert "a path ending in / or a folder that exists" in text
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--lab", "nope"], "no lab 'nope' in {grades}/history.sqlite; its labs: 'lab-a', 'lab-b'"),
+    (["--student", "nope"], "no student 'nope' in {grades}/history.sqlite; its students: 's00', 's01', 's02', "
+                            "'s03', 's04', 's05', 's06', 's07', 's08', 's09' and 5 more"),
+    (["--student", "s01", "--lab", "nope", "--history"], "no lab 'nope'"),
+    (["--student", "nope", "--lab", "lab-a"], "no student 'nope'"),
+])
+def test_report_of_what_the_history_does_not_hold_names_what_it_does(recorded, args, expected):
+    stderr = one_error_line(run_grade("report", "--grades", str(recorded), *args, cwd=recorded.parent))
+    assert expected.format(grades=recorded) in stderr
+
+
+def test_report_of_a_student_without_a_grade_for_a_lab_says_so(recorded):
+    history.append(recorded, Result("only-a", "lab-a", "graded", []), "run2")
+    stderr = one_error_line(run_grade("report", "--grades", str(recorded), "--student", "only-a", "--lab", "lab-b",
+                                      cwd=recorded.parent))
+    assert "'only-a' has no grade for lab 'lab-b'" in stderr
+    proc = run_grade("report", "--grades", str(recorded), "--student", "only-a", cwd=recorded.parent)
+    assert proc.returncode == 0 and "only-a" in proc.stdout and "lab-a" in proc.stdout

@@ -13,6 +13,14 @@ grader's. Each job gets a scratch folder of its own as its temporary folder:
 sockets, sandbox files and services all live there, and the parent removes
 it, and the sandboxes the worker opened (``reclaim_worker``), however the
 worker ended.
+
+The terminal is the parent's. Ctrl-C reaches every process of the group, but the
+fork server is started deaf to it, so it and every worker ignore it from their
+first instruction (:func:`_start_forkserver`): the parent stops the batch, and no
+worker prints a KeyboardInterrupt traceback. A worker's Python warnings go to the
+parent (:meth:`PipeSteps.warning`), which shows each once through its own warnings
+machinery, where the progress bar's console prints them above the bar instead
+of under it.
 """
 
 from __future__ import annotations
@@ -23,9 +31,12 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
+from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
@@ -92,16 +103,43 @@ def failed_row(job: Job, failed: Failure, errors: list[str]) -> Result:
 
 
 class PipeSteps:
-    """A worker's side of the watchdog: each step and the result go to the parent."""
+    """A worker's side of the watchdog: each step, the result and any warning go to the parent,
+    one message at a time whatever thread sends it (a kit's service warns from its own)."""
 
     def __init__(self, conn: Connection):
         self.conn = conn
+        self._lock = threading.RLock()  # a warning while pickling a message sends before that message's bytes
 
     def begin(self, name: str, seconds: float) -> None:
-        self.conn.send(("step", name, seconds))
+        self._send(("step", name, seconds))
 
     def deliver(self, result: Result) -> None:
-        self.conn.send(("result", result))
+        self._send(("result", result))
+
+    def warning(self, message, category, filename, lineno, file=None, line=None) -> None:
+        """``warnings.showwarning`` in a worker: its stderr is the terminal, under the parent's
+        progress bar, so the warning goes to the parent as text, bounded."""
+        with contextlib.suppress(OSError, ValueError):  # the pipe is closed: the job is over
+            self._send(("warning", category.__name__, str(message)[:WARNING_CHARS], str(filename)[:WARNING_CHARS],
+                        int(lineno or 0)))
+
+    def _send(self, message: tuple) -> None:
+        with self._lock:
+            self.conn.send(message)
+
+
+class WorkerWarning(UserWarning):
+    """A warning raised in a worker process, shown by the parent once per batch."""
+
+
+WARNING_CHARS = 2000
+_SHOWN_WARNINGS: dict = {}  # the warnings registry of workers' warnings: each distinct one is shown once
+
+
+def show_worker_warning(category: str, message: str, filename: str, lineno: int) -> None:
+    """Show a worker's warning as the parent's own: once for all the batch's workers (each is a
+    fresh process, which would show it again), printed by whatever shows this process's warnings."""
+    warnings.warn_explicit(f"{category}: {message}", WorkerWarning, filename, lineno, registry=_SHOWN_WARNINGS)
 
 
 @dataclass
@@ -139,6 +177,8 @@ class Worker:
             self.result = body[0]
         elif kind == "error":
             self.error = body[0]
+        elif kind == "warning":
+            show_worker_warning(*body)
 
 
 class LocalExecutor:
@@ -153,13 +193,17 @@ class LocalExecutor:
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
         pending, running = list(jobs), []
+        if pending:
+            _start_forkserver()
         try:
             while pending or running:
                 while pending and len(running) < self.workers:
-                    running.append(self._start(pending.pop(0)))
+                    with _interrupt_deferred():  # a worker started is a worker the parent ends
+                        running.append(self._start(pending.pop(0)))
                 for worker in self._wait(running):
-                    running.remove(worker)
-                    result = self._finish(worker)
+                    with _interrupt_deferred():
+                        running.remove(worker)
+                        result = self._finish(worker)
                     if result is None:  # the job ended without a row: give it one, alone
                         pending.insert(0, replace(worker.job, stop=self._stop_reason(worker)))
                         continue
@@ -250,15 +294,52 @@ def _confine(pid: int) -> cgroups.Cgroup | None:
     return group
 
 
+def _start_forkserver() -> None:
+    """Start the fork server, if it is not running, with SIGINT ignored for the moment it takes to
+    spawn it: an ignored signal stays ignored across exec, and Python then installs no handler
+    of its own, so the server (while it imports what it preloads) and every worker forked from
+    it ignore Ctrl-C from their first instruction. Only the main thread may set a handler;
+    elsewhere the first worker starts the server as it would."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _interrupt_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back until the block is over, then deliver it: between starting a worker
+    and keeping it in the list of those to end (or taking it off the list and ending it), an
+    interrupt would leave a worker that nobody ends, grading on after the parent is gone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
+
+
 def _work(task: Task, job: Job, conn: Connection, scratch: Path) -> None:
-    """A worker: the job's temporary files go to its scratch folder; Ctrl-C is the parent's."""
+    """A worker: the job's temporary files go to its scratch folder; Ctrl-C is the parent's (and
+    ignored here already if the fork server started deaf to it); its warnings go to the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ["TMPDIR"] = str(scratch)
     tempfile.tempdir = str(scratch)
+    steps = PipeSteps(conn)
+    warnings.showwarning = steps.warning
     try:
-        task(job, PipeSteps(conn))
+        task(job, steps)
     except Exception as exc:
-        conn.send(("error", failure(job, exc)))
+        with contextlib.suppress(OSError):  # the parent is gone: there is nobody to tell
+            conn.send(("error", failure(job, exc)))
     finally:
         conn.close()
 

@@ -44,12 +44,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(_dispatch(argv, console))
     except FileNotFoundError as exc:  # a path the user gave that is not there
-        print(f"grade: error: {exc}", file=sys.stderr)
+        print(f"grade: error: {one_line(exc)}", file=sys.stderr)
         return ExitCode.USAGE_ERROR
     except GraderError as exc:
         kind = "error" if isinstance(exc, UsageError) else "grader error"
-        print(f"grade: {kind}: {exc}", file=sys.stderr)
+        print(f"grade: {kind}: {one_line(exc)}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:  # before a command handles Ctrl-C itself (finding the submissions, say)
+        print("grade: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def one_line(exc: BaseException) -> str:
+    """An error's message on one line, whatever it holds (tests that do not load, say, one line
+    each): what follows "grade: error:" is what a script or a student reads."""
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
 
 
 def _dispatch(argv: list[str], console: Console) -> int:

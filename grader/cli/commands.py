@@ -7,6 +7,7 @@ what it did; a mistake in how it was called raises UsageError (exit 2).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from grader.engine.sandbox import image
 from grader.engine.sandbox.docker import engine_client
 from grader.errors import ExitCode, UsageError
 from grader.report import workflows
-from grader.report.lms import gradescope_zip, write_canvas
+from grader.report.lms import CANVAS_FILE, gradescope_file, gradescope_zip, write_canvas
 from grader.report.terminal import history_table
 from grader.results import history
 
@@ -105,18 +106,30 @@ def cmd_export(argv: list[str], console: Console) -> int:
     sub = p.add_subparsers(dest="target", required=True)
     gs = sub.add_parser("gradescope", help="a Gradescope autograder zip for one lab")
     gs.add_argument("lab")
-    gs.add_argument("--out", type=Path, help="the zip to write (default: gradescope-<lab>.zip)")
+    gs.add_argument("--out", help="the zip to write, or a folder to write gradescope-<lab>.zip into (a path "
+                    "ending in / or a folder that exists; default: gradescope-<lab>.zip here)")
     gs.add_argument("--course", type=Path, help="the course folder (default: the current folder)")
     cv = sub.add_parser("canvas", help="a Canvas gradebook import CSV of the latest grades")
-    cv.add_argument("--out", type=Path, default=Path("canvas-grades.csv"), help="default: canvas-grades.csv")
+    cv.add_argument("--out", help=f"the CSV to write, or a folder to write {CANVAS_FILE} into (a path ending "
+                    f"in / or a folder that exists; default: {CANVAS_FILE} here)")
     cv.add_argument("--grades", type=Path, default=Path("grades"), help="the grades folder (default: ./grades)")
     args = p.parse_args(argv)
     if args.target == "gradescope":
-        path = gradescope_zip(Course.find(args.course), args.lab, args.out or Path(f"gradescope-{args.lab}.zip"))
+        path = gradescope_zip(Course.find(args.course), args.lab, output_file(args.out, gradescope_file(args.lab)))
     else:
-        path = write_canvas(args.grades, args.out)
+        path = write_canvas(args.grades, output_file(args.out, CANVAS_FILE))
     console.print(f"wrote {path}")
     return 0
+
+
+def output_file(given: str | None, default_name: str) -> Path:
+    """The file ``--out`` means: a path that ends in a separator or names a folder that exists is
+    that folder, and the file gets its default name inside it (``--out dir/`` never writes a
+    file named ``dir``). Read from the string as typed, since Path drops a trailing "/"."""
+    if given is None:
+        return Path(default_name)
+    folder = given.endswith(("/", os.sep)) or Path(given).is_dir()
+    return Path(given) / default_name if folder else Path(given)
 
 
 def cmd_report(argv: list[str], console: Console) -> int:
@@ -129,5 +142,22 @@ def cmd_report(argv: list[str], console: Console) -> int:
     p.add_argument("--history", action="store_true", help="every regrade, not only the latest grade")
     args = p.parse_args(argv)
     found = history.rows(args.grades, args.student, args.lab, latest=not args.history)
+    if not found and (args.student is not None or args.lab is not None):
+        raise UsageError(_none_recorded(args.grades, args.student, args.lab))
     console.print(history_table(found, "History" if args.history else "Latest grades"))
     return 0
+
+
+NAMED = 10  # students or labs named in a message; the rest are counted
+
+
+def _none_recorded(grades: Path, student: str | None, lab: str | None) -> str:
+    """Why ``--student``/``--lab`` selected nothing, naming what the history does hold."""
+    students, labs = history.recorded(grades)
+    where = history.history_path(grades)
+    for kind, asked, known in (("student", student, students), ("lab", lab, labs)):
+        if asked is not None and asked not in known:
+            more = f" and {len(known) - NAMED} more" if len(known) > NAMED else ""
+            listed = ", ".join(map(repr, known[:NAMED])) + more
+            return f"no {kind} {asked!r} in {where}; its {kind}s: {listed or 'none'}"
+    return f"{student!r} has no grade for lab {lab!r} in {where}"

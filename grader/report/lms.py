@@ -32,6 +32,7 @@ spreadsheet formulas as in ``gradebook.csv``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -46,6 +47,7 @@ from pathlib import Path
 from grader.course.layout import Course, Lab
 from grader.engine.sandbox import SandboxUnavailable, get_backend
 from grader.engine.sandbox.base import package_dir
+from grader.errors import UsageError
 from grader.results import history
 from grader.results.model import NOT_RUN, Result, Status, TestResult
 from grader.results.store import atomic_write, csv_cell, read_result
@@ -54,6 +56,7 @@ CANVAS_FIXED = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed, so the same inputs give the same zip
 SKIP = ("__pycache__", ".ipynb_checkpoints")
 GRADESCOPE_VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")
+CANVAS_FILE = "canvas-grades.csv"  # the file ``grade export canvas`` writes unless told otherwise
 
 SETUP_SH = """#!/usr/bin/env bash
 # Gradescope runs this once, as root, when it builds the autograder image.
@@ -90,15 +93,31 @@ def gradescope_zip(course: Course, lab_id: str, out: Path) -> Path:
             entries[f"grader-src/{name}"] = (source / name).read_bytes()
     entries.update(_tree(package_dir(), "grader-src/grader"))
     entries.update(_lab_files(lab))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name in sorted(entries):
-            info = zipfile.ZipInfo(name, ZIP_TIME)
-            executable = name in ("setup.sh", "run_autograder")
-            info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, entries[name])
+    with _writing(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in sorted(entries):
+                info = zipfile.ZipInfo(name, ZIP_TIME)
+                executable = name in ("setup.sh", "run_autograder")
+                info.external_attr = ((0o755 if executable else 0o644) | stat.S_IFREG) << 16
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, entries[name])
     return out
+
+
+def gradescope_file(lab_id: str) -> str:
+    """The zip's name unless told otherwise."""
+    return f"gradescope-{lab_id}.zip"
+
+
+@contextlib.contextmanager
+def _writing(out: Path):
+    """Writing where the user said to write: a folder in the way or one that cannot be made or
+    written to is their mistake, in one line."""
+    try:
+        yield
+    except OSError as exc:
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
 def _lab_files(lab: Lab) -> dict[str, bytes]:
@@ -226,7 +245,9 @@ def canvas_csv(grades: Path) -> str:
 
 def write_canvas(grades: Path, out: Path) -> Path:
     """Write the CSV atomically, so an upload never picks up half a file."""
-    atomic_write(out, canvas_csv(grades))
+    text = canvas_csv(grades)
+    with _writing(out):
+        atomic_write(out, text)
     return out
 
 

@@ -86,12 +86,25 @@ def rows(out_dir: Path, student: str | None = None, lab: str | None = None, late
     if latest:
         where.append("id IN (SELECT MAX(id) FROM results GROUP BY student, lab)")
     query = f"SELECT {', '.join(COLUMNS)} FROM results WHERE {' AND '.join(where)} ORDER BY student, lab, id"
+    return [_row(r) for r in _read(out_dir, query, args)]
+
+
+def recorded(out_dir: Path) -> tuple[list[str], list[str]]:
+    """The students and the labs that have a grade in the history, each sorted: what ``grade
+    report`` names when asked for one that has none."""
+    students = _read(out_dir, "SELECT DISTINCT student FROM results ORDER BY student")
+    labs = _read(out_dir, "SELECT DISTINCT lab FROM results ORDER BY lab")
+    return [s for (s,) in students], [lab for (lab,) in labs]
+
+
+def _read(out_dir: Path, query: str, args: list | tuple = ()) -> list[tuple]:
+    """The rows ``query`` selects; HistoryError if there is no history or it cannot be read."""
     path = history_path(out_dir)
     if not path.is_file():
         raise HistoryError(f"no grade history at {path}: run grade first")
     try:
         with closing(_connect(path, create=False)) as db:
-            return [_row(r) for r in db.execute(query, args)]
+            return db.execute(query, args).fetchall()
     except sqlite3.Error as exc:
         raise HistoryError(f"{path}: {exc}") from exc
 
