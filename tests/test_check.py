@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import html
+
 import nbformat
+import pytest
+from conftest import LAB, notebook, run_grade, solution_cells, write_notebook
 from nbclient import NotebookClient
 
-from conftest import LAB, notebook, run_grade, solution_cells, write_notebook
+from grader.testing.check import Report
+from grader.testing.plugin import TestOutcome
 
 
 def run_in_lab_folder(course, nb) -> nbformat.NotebookNode:
@@ -96,3 +101,19 @@ def test_check_falls_back_to_unsandboxed_and_says_so(course, tmp_path):
     assert proc.returncode == 0, proc.stderr
     notices = [line for line in proc.stdout.splitlines() if "unsandboxed" in line]
     assert len(notices) == 1 and "4 / 4" in proc.stdout
+
+
+@pytest.mark.parametrize("said", ["<script>alert(1)</script>", "a & b", "\"double\" 'single'", "<img src=x onerror=y>",
+                                  "line one\nline <two>"])
+def test_the_table_escapes_what_tests_and_notebooks_say(said):
+    failed = TestOutcome("t", said, 2.0, False, output=said)
+    passed = TestOutcome("u", "fine", 1.0, False, passed=True)
+    table = Report("q1", [failed, passed])._repr_html_()
+    assert "<script" not in table and "<img" not in table and html.escape(said) in table
+    assert "<td>0 / 2</td>" in table and "<td>1 / 1</td>" in table and "1 passed, 1 failed" in table
+    assert Report("q1", [failed, passed]).text() == "\n".join(
+        ["FAIL " + said, *("     " + line for line in said.splitlines()), "PASS fine", "1 passed, 1 failed"])
+
+
+def test_the_plain_text_says_when_no_test_matches():
+    assert Report("nothing", []).text() == "check('nothing'): no public test matches"

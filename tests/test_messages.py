@@ -197,3 +197,9 @@ def test_a_name_error_in_the_students_cell_keeps_its_place_unless_an_exercise_is
 ])
 def test_what_a_cell_binds(source, names):
     assert binds({"source": source}) == names
+
+
+def test_a_name_check_cannot_find_in_the_students_kernel_says_to_run_its_cells():
+    raised = NotebookError("NameError", "name 'X_train' is not defined")
+    said = notebook_error(raised, "q2", None)
+    assert said == "`X_train` is not defined: run the cells that define it first (NameError)"

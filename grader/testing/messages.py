@@ -148,6 +148,8 @@ def notebook_error(exc: NotebookError, exercise: str, executed=None) -> str:
     name = _UNDEFINED.fullmatch(exc.evalue) if exc.ename == "NameError" else None
     if name and executed is not None and (hint := unfinished(name.group(1), exercise, executed, bool(exc.where))):
         return hint
+    if name and executed is None and not exc.where:  # check() in the student's own kernel: cells run by hand
+        return f"`{name.group(1)}` is not defined: run the cells that define it first (NameError)"
     what = f"{exc.ename}: {exc.evalue}" if exc.evalue else exc.ename
     lead = "not finished yet: your code raised" if exc.ename == "NotImplementedError" else "your code raised"
     return f"{lead} {what}" + (f" ({exc.where})" if exc.where else "")

@@ -148,8 +148,10 @@ class Notebook:
             return ""
         with contextlib.suppress(Exception):  # the query's own failure leaves the message without a place
             found = self._value(_WHERE, locate=False)
-            if found and isinstance(found[0], tuple) and (label := _CELL_LABEL.fullmatch(str(found[0][0]))):
-                count, line = int(label.group(1)), found[0][1]
+            place = found[0] if isinstance(found, list) and found else None
+            if isinstance(place, tuple) and isinstance(place[1], int) and (
+                    label := _CELL_LABEL.fullmatch(str(place[0])[:20])):
+                count, line = int(label.group(1)), place[1]
                 for index, cell in enumerate(self.notebook.cells):
                     if cell.get("execution_count") == count:
                         return f"cell {index + 1}, line {line}"
