@@ -45,8 +45,8 @@ GOOD = textwrap.dedent("""\
 # The service the app below is: /health, and /predict taking {"features": [...]} for one row.
 CONTRACT = Contract(health="/health", predict="/predict", request=lambda row: {"features": row})
 
-RULES = [rules.pinned_base, rules.dependencies_before_code, rules.non_root, rules.exposes_port,
-         rules.health_check, rules.no_secrets, rules.small_image, rules.other_findings]
+RULES = [rules.pinned_base, rules.dependencies_before_code, rules.copies_what_it_needs, rules.non_root,
+         rules.exposes_port, rules.health_check, rules.no_secrets, rules.small_image, rules.other_findings]
 
 
 def edited(old: str, new: str) -> Dockerfile:
@@ -70,7 +70,18 @@ def test_good_dockerfile_passes_every_rule():
     ("python:3.11.7-slim-bookworm", "python:slim", ["pinned_base"]),
     ("python:3.11.7-slim-bookworm", "python", ["pinned_base", "small_image"]),
     ("python:3.11.7-slim-bookworm", "python@sha256:" + "a" * 64, ["small_image"]),
-    ("COPY requirements.txt .\n", "COPY . .\n", ["dependencies_before_code"]),
+    ("COPY requirements.txt .\n", "COPY . .\n", ["dependencies_before_code", "copies_what_it_needs"]),
+    ("COPY app.py model.joblib ./", "COPY . .", ["copies_what_it_needs"]),
+    ("COPY app.py model.joblib ./", "ADD . .", ["copies_what_it_needs", "other_findings"]),  # DL3020: ADD
+    ("COPY app.py model.joblib ./", "COPY . /app", ["copies_what_it_needs"]),
+    ("COPY app.py model.joblib ./", "COPY ./ /app/", ["copies_what_it_needs"]),
+    ("COPY app.py model.joblib ./", "COPY ./. .", ["copies_what_it_needs"]),
+    ("COPY app.py model.joblib ./", "COPY * ./", ["copies_what_it_needs"]),
+    ("COPY app.py model.joblib ./", "COPY --chown=10001:10001 . .", ["copies_what_it_needs"]),
+    ("COPY app.py model.joblib ./", 'COPY [".", "/app/"]', ["copies_what_it_needs"]),
+    ("COPY app.py model.joblib ./", "COPY app.py ./\nCOPY . .", ["copies_what_it_needs"]),
+    ("COPY app.py model.joblib ./", "COPY *.py *.joblib ./", []),
+    ("COPY app.py model.joblib ./", 'COPY ["app.py", "model.joblib", "./"]', []),
     ("RUN pip install --no-cache-dir -r requirements.txt\n", "", ["dependencies_before_code"]),
     ("USER 10001:10001\n", "", ["non_root"]),
     ("USER 10001:10001\n", "USER root\n", ["non_root"]),
@@ -515,6 +526,94 @@ def test_a_build_removes_what_it_made_and_nothing_its_log_names(app_folder, deco
             live_layer.run_live(live_files(app_folder, text), [[1, 1]], {}, contract=CONTRACT)
     assert client.images.get(image_id).id == image_id and client.containers.get(container_id).id == container_id
     assert leftovers() == []
+
+
+def fitted(model):
+    from sklearn.datasets import load_breast_cancer
+
+    return model.fit(*load_breast_cancer(return_X_y=True))
+
+
+def pipeline():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
+def forest():
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=5, random_state=0)
+
+
+def nearest():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    return KNeighborsClassifier(3)
+
+
+@pytest.mark.parametrize("make", [pipeline, forest, nearest])
+def test_the_saved_models_probability_is_that_of_the_class_it_predicts(make):
+    """For each row: the probability the model gives the class it predicts, whichever that is."""
+    from sklearn.datasets import load_breast_cancer
+
+    from grader.kits.deployment.inside import predict
+
+    model, rows = fitted(make()), load_breast_cancer().data[::23]
+    answer = predict.predictions(model, rows.tolist())
+    assert answer["predictions"] == model.predict(rows).tolist() and {0, 1} <= set(answer["predictions"])
+    proba = model.predict_proba(rows)
+    assert answer["probabilities"] == [proba[n][c] for n, c in enumerate(answer["predictions"])]
+    assert answer["probabilities"] != proba[:, 1].tolist()  # not P(class 1) for every row
+
+
+def test_a_model_without_probabilities_has_none():
+    from sklearn.svm import LinearSVC
+
+    from grader.kits.deployment.inside import predict
+
+    answer = predict.predictions(fitted(LinearSVC()), [[1.0] * 30])
+    assert type(answer["predictions"][0]) is int and answer["probabilities"] is None
+
+
+@pytest.mark.parametrize("found, kept", [
+    ([0.25, 1.0], True), ([0.0, 0.5], True), ([0.5], False), ([0.5, 1.5], False), ([0.5, -0.1], False),
+    ([0.5, "0.5"], False), ([0.5, True], False), ([0.5, 1], False), ([0.5, float("nan")], False),
+    ([0.5, None], False), (None, False), (0.5, False), ({"0": 0.5}, False),
+])
+def test_probabilities_the_sandbox_wrote_are_kept_only_if_well_formed(found, kept):
+    assert probe._probabilities(found, 2) == (found if kept else None)
+
+
+def test_probe_app_reports_the_saved_models_probabilities(app_folder):
+    report = probe.probe_app(LiveNotebook({}), [[0, 0], [1, 1]], {}, get_backend("bwrap"), contract=CONTRACT)
+    assert report["error"] is None and report["probabilities"] == [1.0, 1.0]
+    assert probe.saved_predictions(LiveNotebook({}), [[0, 0], [1, 1]], get_backend("bwrap")) == [0, 1]
+
+
+@pytest.mark.parametrize("value, text", [
+    (float("nan"), b"NaN"), (float("inf"), b"Infinity"), (float("-inf"), b"-Infinity"), (1e308, b"1e+308"),
+    ("NaN", b'"NaN"'), (1.5, b"1.5"),
+])
+def test_a_request_sends_numbers_as_python_writes_them_not_finite_ones_too(value, text):
+    """JSON has no NaN: the probes send the text a client writing JSON with Python sends."""
+    import httpx
+
+    from grader.kits.deployment.inside.ask import request
+
+    sent = []
+
+    def answer(req: httpx.Request) -> httpx.Response:
+        sent.append((req.headers["content-type"], req.content))
+        return httpx.Response(422, stream=httpx.ByteStream(b'{"detail":"no"}'))
+
+    with httpx.Client(transport=httpx.MockTransport(answer), base_url="http://app") as client:
+        got = request(client, "POST", "/predict", {"features": [value, 2.0]}, time.monotonic() + 5, timeout=5,
+                      limit=100)
+    assert got == {"status": 422, "body": '{"detail":"no"}', "cut": False}
+    assert sent == [("application/json", b'{"features": [' + text + b', 2.0]}')]
 
 
 def test_probe_app_names_a_file_the_notebook_did_not_write(app_folder):

@@ -30,7 +30,7 @@ from grader.kits.deployment.dockerfile import LIVE_LABEL
 LAB = "09-deployment"
 SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
 STUDENT = REPO / "labs" / LAB / "lab.ipynb"
-FULL_MARKS = {"with_engine": 38.0, "without_engine": 29.0}
+FULL_MARKS = {"with_engine": 43.0, "without_engine": 34.0}
 NO_ENGINE = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}  # nothing answers there
 
 
@@ -123,6 +123,65 @@ HEALTHCHECK --interval=15s --timeout=5s CMD ["python", "-c", "import urllib.requ
 CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000"]
 '''
 
+# NaN and infinity refused by pydantic (FiniteFloat), with a handler of its own for the 422 answer
+# (FastAPI's repeats the refused values, and NaN cannot be written as JSON); the model on app.state;
+# the probability rounded.
+FINITE_FLOAT_APP = '''
+%%writefile app.py
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated
+
+import joblib
+import numpy as np
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, FiniteFloat
+
+NAMES = {0: "malignant", 1: "benign"}
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    app.state.model = joblib.load(Path(__file__).parent / "model.joblib")
+    yield
+
+
+app = FastAPI(title="Tumour classifier", lifespan=lifespan)
+
+
+@app.exception_handler(RequestValidationError)
+async def refused(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [{"loc": list(error["loc"]), "msg": error["msg"]} for error in exc.errors()]
+    return JSONResponse(status_code=422, content={"detail": errors})
+
+
+class Measurements(BaseModel):
+    features: Annotated[list[FiniteFloat], Field(min_length=30, max_length=30)]
+
+
+class Diagnosis(BaseModel):
+    label: str
+    prediction: int
+    probability: Annotated[float, Field(ge=0, le=1)]
+
+
+@app.get("/health")
+def health():
+    return {"status": "ok"}
+
+
+@app.post("/predict", response_model=Diagnosis)
+def predict(body: Measurements, request: Request):
+    try:
+        proba = request.app.state.model.predict_proba(np.array([body.features]))[0]
+    except ValueError:
+        return JSONResponse(status_code=422, content={"detail": "the model cannot use these numbers"})
+    best = int(np.argmax(proba))
+    return Diagnosis(label=NAMES[best], prediction=best, probability=round(float(proba[best]), 3))
+'''
+
 FREEZE_LINES = '''
 from importlib import metadata
 
@@ -155,18 +214,23 @@ CMD ["app:app", "--host", "0.0.0.0", "--port", "8080"]
 CORRECT: dict[str, dict[str, str]] = {
     "module-level-model": {"q2": MODULE_LEVEL_APP, "q4": USERADD_DOCKERFILE},
     "multi-stage-8080": {"q3": FREEZE_LINES, "q4": MULTI_STAGE_DOCKERFILE},
+    "finite-float-handler": {"q2": FINITE_FLOAT_APP},
 }
 
 # --- typical mistakes: each changes one thing in the solution ---------------------------
 
 INSTALL = "RUN pip install --no-cache-dir -r requirements.txt\n"
+FINITE_CHECK = between(SOLUTION_APP, "    if not all(math.isfinite", "    try:\n")
+CATCH = between(SOLUTION_APP, "    try:\n", "    prediction = ")
+PREDICT = '    probabilities = ml_models["classifier"].predict_proba([request.features])[0]\n'
 
 MISTAKES: dict[str, dict[str, str]] = {
     "root-user": {"q4": edit(SOLUTION_DOCKERFILE, "USER 10001:10001\n", "")},
     "latest-tag": {"q4": edit(SOLUTION_DOCKERFILE, "FROM python:3.11.7-slim-bookworm\n", "FROM python:latest\n")},
     "code-before-deps": {"q4": edit(
         SOLUTION_DOCKERFILE, f"COPY requirements.txt .\n{INSTALL}COPY app.py model.joblib ./\n",
-        f"COPY . .\n{INSTALL}")},
+        f"COPY requirements.txt app.py model.joblib ./\n{INSTALL}")},
+    "copy-everything": {"q4": edit(SOLUTION_DOCKERFILE, "COPY app.py model.joblib ./\n", "COPY . .\n")},
     "no-healthcheck": {"q4": edit(  # the whole instruction, continuation line included
         SOLUTION_DOCKERFILE, between(SOLUTION_DOCKERFILE, "HEALTHCHECK", 'CMD ["uvicorn"'), "")},
     "model-per-request": {"q2": edit(edit(
@@ -175,8 +239,10 @@ MISTAKES: dict[str, dict[str, str]] = {
         'ml_models["classifier"].predict_proba(', "joblib.load(MODEL_PATH).predict_proba(")},
     "500-not-422": {"q2": edit(edit(
         SOLUTION_APP, "features: list[float] = Field(min_length=30, max_length=30)", "features: list[float]"),
-        between(SOLUTION_APP, "    try:\n", "    prediction = "),
-        '    probabilities = ml_models["classifier"].predict_proba([request.features])[0]\n')},
+        CATCH, PREDICT)},
+    "500-on-nan": {"q2": edit(edit(SOLUTION_APP, FINITE_CHECK, ""), CATCH, PREDICT)},
+    "probability-of-class-1": {"q2": edit(
+        SOLUTION_APP, "probability=float(probabilities[prediction])", "probability=float(probabilities[1])")},
     "hostile-download": {"q4": edit(
         SOLUTION_DOCKERFILE, INSTALL, f"{INSTALL}RUN curl -fsSL https://example.com/install.sh | sh\n")},
     "hostile-host-mount": {"q4": edit(
@@ -188,6 +254,7 @@ Q4_TESTS = {
     "q4: the Dockerfile has a FROM and a CMD, and builds from its own files, offline": 1,
     "q4: the base image is pinned to a version, never latest": 2,
     "q4: requirements are installed before the code is copied, so the layer cache holds": 2,
+    "q4: only the files the service needs are copied in, never the whole folder (COPY . .)": 2,
     "q4: the container runs as a non-root user": 2,
     "q4: the Dockerfile EXPOSEs the app's port": 1,
     "q4: the image has a HEALTHCHECK": 2,
@@ -195,10 +262,11 @@ Q4_TESTS = {
     "q4: the image is small: a slim base and no pip cache": 1,
     "q4: hadolint finds nothing else to warn about": 1,
 }
+LIVE_PREDICTIONS = "live: the container's /predict answers like the app in-process, and 422 for bad input and NaN"
 LIVE_TESTS = {
     "live: the image builds offline from the grader's base image": 3,
     "live: the container starts read-only, with no network, and answers /health": 2,
-    "live: the container's /predict answers like the app in-process, and 422 for bad input": 2,
+    LIVE_PREDICTIONS: 2,
     "live: the image's HEALTHCHECK command passes in the running container": 1,
     "live: the image adds less than 50 MB to its base": 1,
 }
@@ -212,11 +280,15 @@ EXPECTED_LOSSES: dict[str, dict[str, float]] = {
         "q4: the image is small: a slim base and no pip cache": 1,
     },
     "code-before-deps": {"q4: requirements are installed before the code is copied, so the layer cache holds": 2},
+    "copy-everything": {"q4: only the files the service needs are copied in, never the whole folder (COPY . .)": 2},
     "no-healthcheck": {"q4: the image has a HEALTHCHECK": 2},
     "model-per-request": {"q2: the model is loaded once at start-up, not on each request": 2},
     "500-not-422": {
         "q2: a bad request gets 422 (missing, too few or too many numbers, words, not a list), never 500": 2,
+        "q2: NaN, infinity and 1e308, as numbers or as strings, get 422: never 500, never a prediction": 1,
     },
+    "500-on-nan": {"q2: NaN, infinity and 1e308, as numbers or as strings, get 422: never 500, never a prediction": 1},
+    "probability-of-class-1": {"q2: the probability is the one the model gives the class it predicts": 2},
     "hostile-download": Q4_TESTS,
     "hostile-host-mount": Q4_TESTS,
 }
@@ -225,9 +297,12 @@ EXPECTED_LIVE_LOSSES: dict[str, dict[str, float]] = {
     "root-user": {},
     "latest-tag": {},
     "code-before-deps": {},
+    "copy-everything": {},
     "no-healthcheck": {"live: the image's HEALTHCHECK command passes in the running container": 1},
     "model-per-request": {},
-    "500-not-422": {"live: the container's /predict answers like the app in-process, and 422 for bad input": 2},
+    "500-not-422": {LIVE_PREDICTIONS: 2},
+    "500-on-nan": {LIVE_PREDICTIONS: 2},
+    "probability-of-class-1": {},
     "hostile-download": LIVE_TESTS,
     "hostile-host-mount": LIVE_TESTS,
 }
@@ -320,7 +395,7 @@ def test_batch_ends_well_and_grades_everyone(graded):
 
 
 def test_every_notebook_has_the_batchs_maximum(graded):
-    """38 points where the live tests run, 29 where they cannot: the same for every notebook."""
+    """43 points where the live tests run, 34 where they cannot: the same for every notebook."""
     batch, (_, book, results) = graded
     assert {s: float(r["max_score"]) for s, r in book.items()} == {s: FULL_MARKS[batch] for s in book}
     assert all(sum(t["max_score"] for t in results[s]["tests"]) == FULL_MARKS[batch] for s in book)

@@ -4,7 +4,8 @@ Where a Docker engine runs, the image is built with no network from the grader's
 image (no registry is needed or reachable), started read-only with limits and no network,
 probed over loopback by a second container of the grader's image that shares only its
 network namespace (:mod:`.inside.live_probe`, from the grader package mounted read-only),
-measured, and removed (:mod:`.cleanup`). Where no engine runs, :class:`NotRun` says so and the
+measured, and removed (:mod:`.cleanup`). Whether it runs is decided once per batch
+(:func:`decide`, the kit's ``prepare``); where no engine runs, :class:`NotRun` says so and the
 tests skip: the grader reports them as not run and leaves their points out of the maximum.
 
 Whose failure is whose: an image that does not build (:class:`BuildFailed`) and a container
@@ -29,7 +30,7 @@ from grader import bounded
 from grader.engine.sandbox.base import PACKAGE_MOUNT, package_dir
 from grader.engine.sandbox.docker import engine_client
 from grader.errors import KitError, SandboxUnavailable
-from grader.kits.deployment import answers
+from grader.kits.deployment.answers import BODY_LIMIT, REQUEST_TIMEOUT, Contract, observation
 from grader.kits.deployment.cleanup import remove_build, remove_orphans
 from grader.kits.deployment.dockerfile import ROOT_USERS, BuildRefused, build_labels, rebased, refusal
 from grader.kits.deployment.files import dockerfile
@@ -73,32 +74,68 @@ class Live:
     logs: str = ""
 
 
-def engine():
-    """A Docker client and the grader's kernel image to build on; NotRun if either is missing."""
+@dataclass(frozen=True)
+class Engine:
+    """Whether the live layer runs, decided once per batch before its first submission (the kit's
+    ``prepare``, :func:`decide`) and graded under by every submission of it, so that an engine
+    that starts or stops mid-batch cannot give one batch two maximum scores. Small and
+    picklable: it travels to the batch's workers."""
+
+    base: str | None = None  # the grader's image to build on, where the live layer runs
+    not_run: str = ""  # why it does not run here (no engine, no image): the live tests are not run
+    failed: str = ""  # the engine failed while the batch asked: the grader's error on every row
+
+
+def decide() -> Engine:
+    """Whether a Docker engine runs here now and has the grader's image; the orphans of graders
+    that were killed are removed on the way. Never raises: the engine's failure is carried."""
     from grader.engine.sandbox import image
 
     try:
         client = engine_client(timeout=BUILD_TIMEOUT)
     except SandboxUnavailable:  # no engine, or no docker package: the live tests are not run here
-        raise NotRun("no Docker engine runs on the grading machine") from None
+        return Engine(not_run="no Docker engine runs on the grading machine")
+    try:
+        with _kit_failures():
+            base = image.current_image(client)
+            if base is None:
+                return Engine(not_run="the grader's image is not built here (grade image build)")
+            remove_orphans(client)
+    except KitError as exc:
+        return Engine(failed=str(exc))
+    return Engine(base=base)
+
+
+def engine(decided: Engine | None = None):
+    """A Docker client and the grader's image to build on, as the batch ``decided`` (None: as
+    decided now). NotRun where it decided that the live layer does not run; KitError where the
+    engine failed then, or where it did run and is gone since, or its image: the grader's error
+    on this row, never a maximum score of its own."""
+    decided = decided or decide()
+    if decided.failed:
+        raise KitError(decided.failed)
+    if decided.base is None:
+        raise NotRun(decided.not_run)
+    try:
+        client = engine_client(timeout=BUILD_TIMEOUT)
+    except SandboxUnavailable:
+        raise KitError("the Docker engine this batch began with no longer answers") from None
     with _kit_failures():
-        base = image.current_image(client)
-        if base is None:
-            raise NotRun("the grader's image is not built here (grade image build)")
-        remove_orphans(client)
-    return client, base
+        client.images.get(decided.base)
+    return client, decided.base
 
 
 def run_live(files: dict[str, bytes | None], rows: list[list[float]], bad: dict[str, object], *,
-             contract: answers.Contract) -> Live:
+             contract: Contract, decided: Engine | None = None) -> Live:
     """Build the notebook's image offline, run it, probe it as ``contract`` says, and remove it all.
 
-    NotRun where no engine runs; ValueError if there is no Dockerfile; BuildRefused for one
+    ``decided``: whether the live layer runs, as the batch decided (None: decide now, see
+    :func:`engine`). NotRun where no engine runs; ValueError if there is no Dockerfile; BuildRefused for one
     that reaches out or that the grader cannot rebase with certainty; BuildFailed (with the
     build log's end) when the build fails; AppFailed when the container does not run;
     KitError when the engine or the probe fails at the grader's own work.
     """
-    client, base = engine()
+    client, base = engine(decided)
     df = dockerfile(files)
     reason = refusal(df)
     if reason:
@@ -125,7 +162,7 @@ def _kit_failures() -> Iterator[None]:
 
 
 def _run(client, base: str, files: dict[str, bytes | None], text: str, build: str, port: int,
-         bodies: list[object], bad: dict[str, object], contract: answers.Contract) -> Live:
+         bodies: list[object], bad: dict[str, object], contract: Contract) -> Live:
     """Build, start as the image's own user (never root), probe, and collect what happened."""
     import docker
 
@@ -197,7 +234,7 @@ def _confined(build: str) -> dict:
 
 
 def _probe(client, base: str, app, port: int, bodies: list[object], bad: dict[str, object],
-           contract: answers.Contract, build: str) -> dict:
+           contract: Contract, build: str) -> dict:
     """Run the grader's probe (:mod:`.inside.live_probe`) in a container that shares only the
     app's network namespace, so it reaches the app on 127.0.0.1 and nothing else does; the
     grader package is mounted into it read-only, as into a kernel's container. Its answers
@@ -207,7 +244,7 @@ def _probe(client, base: str, app, port: int, bodies: list[object], bad: dict[st
 
     settings = {"port": port, "health": contract.health, "predict": contract.predict, "requests": bodies,
                 "bad": bad, "ready_within": READY_WITHIN, "requests_within": REQUESTS_WITHIN,
-                "timeout": answers.REQUEST_TIMEOUT, "limit": answers.BODY_LIMIT}
+                "timeout": REQUEST_TIMEOUT, "limit": BODY_LIMIT}
     probe = client.containers.create(
         base, ["python", "-s", "-P", "-m", live_probe.__name__, json.dumps(settings)], user=NOBODY,
         environment={"PYTHONPATH": str(PACKAGE_MOUNT)},
@@ -215,7 +252,7 @@ def _probe(client, base: str, app, port: int, bodies: list[object], bad: dict[st
         **{**_confined(build), "network_mode": f"container:{app.id}"})
     with _unless_stopped(app, "was probed"):
         probe.start()
-    wait = (READY_WITHIN + live_probe.HEALTH_TIMEOUT + REQUESTS_WITHIN + answers.REQUEST_TIMEOUT + PROBE_SLACK)
+    wait = (READY_WITHIN + live_probe.HEALTH_TIMEOUT + REQUESTS_WITHIN + REQUEST_TIMEOUT + PROBE_SLACK)
     try:
         exit_status = probe.wait(timeout=wait).get("StatusCode")
     except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError):
@@ -226,9 +263,9 @@ def _probe(client, base: str, app, port: int, bodies: list[object], bad: dict[st
     except (IndexError, ValueError):
         raise KitError(f"the live probe failed (exit status {exit_status}): "
                        f"{probe.logs(tail=20).decode(errors='replace')[-800:]}") from None
-    return {"ready_at": report["ready_at"], "health": report["health"] and answers.observation(report["health"]),
-            "predict": [answers.observation(r) for r in report["predict"]],
-            "bad": {name: answers.observation(r) for name, r in report["bad"].items()}}
+    return {"ready_at": report["ready_at"], "health": report["health"] and observation(report["health"]),
+            "predict": [observation(r) for r in report["predict"]],
+            "bad": {name: observation(r) for name, r in report["bad"].items()}}
 
 
 @contextlib.contextmanager

@@ -57,7 +57,8 @@ def probe_app(nb, rows: list[list[float]], bad: dict[str, object], backend: Back
     sent from this process, as ``contract`` says. The result is data only: ``health``,
     ``predict`` (one per row), ``bad`` (by name) hold ``{"status", "json", "text"}``;
     ``without_file`` is the first request, made while the model file was emptied;
-    ``expected`` is the saved model's own predictions; ``openapi`` the app's schema;
+    ``expected`` is the saved model's own predictions, ``probabilities`` the probability it
+    gives each of them (None if it gives none: no ``predict_proba``); ``openapi`` the app's schema;
     ``error`` why there are none of these, if so. KitError if the kit itself failed.
     """
     files = read_files(nb, [APP, MODEL])
@@ -68,8 +69,9 @@ def probe_app(nb, rows: list[list[float]], bad: dict[str, object], backend: Back
     with _kit_failures("the in-process probe"), host_copies(files) as folder:
         backend = backend or notebook_backend(nb)
         try:
-            expected = _predictions(backend, folder / MODEL, rows, deadline)
-            return {"error": None, "expected": expected, **_served(backend, folder, rows, bad, contract, deadline)}
+            expected, probabilities = _predictions(backend, folder / MODEL, rows, deadline)
+            return {"error": None, "expected": expected, "probabilities": probabilities,
+                    **_served(backend, folder, rows, bad, contract, deadline)}
         except ProbeError as exc:
             return {"error": str(exc)}
 
@@ -83,7 +85,7 @@ def saved_predictions(nb, rows: list[list[float]], backend: Backend | None = Non
     with _kit_failures("the saved model's predictions"), host_copies(model) as folder:
         try:
             return _predictions(backend or notebook_backend(nb), folder / MODEL, rows,
-                                time.monotonic() + PROBE_TIMEOUT)
+                                time.monotonic() + PROBE_TIMEOUT)[0]
         except ProbeError:
             return None
 
@@ -113,8 +115,10 @@ def _kit_failures(what: str) -> Iterator[None]:
         raise KitError(f"{what} failed: {type(exc).__name__}: {str(exc)[:LOG_TAIL]}") from exc
 
 
-def _predictions(backend: Backend, model: Path, rows: list[list[float]], deadline: float) -> list[int]:
-    """The saved model's predictions for ``rows``, made in a fresh sandbox of their own."""
+def _predictions(backend: Backend, model: Path, rows: list[list[float]],
+                 deadline: float) -> tuple[list[int], list[float] | None]:
+    """The saved model's predictions for ``rows``, and the probability it gives each (None if it
+    gives none), made in a fresh sandbox of their own."""
     with sandboxed(backend, [model], PROBE_LIMITS, predict, model.name, json.dumps(rows)) as (_, process, shared):
         if not finished(process, deadline):
             raise ProbeError(f"the saved model did not predict within {PROBE_TIMEOUT:.0f} s")
@@ -125,7 +129,14 @@ def _predictions(backend: Backend, model: Path, rows: list[list[float]], deadlin
     if not isinstance(predictions, list) or len(predictions) != len(rows) or \
             not all(type(p) is int for p in predictions):
         raise ProbeError("the saved model gave no predictions")
-    return predictions
+    return predictions, _probabilities(answer.get("probabilities"), len(rows))
+
+
+def _probabilities(found: object, rows: int) -> list[float] | None:
+    """The probabilities as the sandbox wrote them, if they are one number in [0, 1] per row."""
+    if isinstance(found, list) and len(found) == rows and all(type(p) is float and 0.0 <= p <= 1.0 for p in found):
+        return found
+    return None
 
 
 def _served(backend: Backend, folder: Path, rows: list[list[float]], bad: dict[str, object], contract: Contract,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import posixpath
 import re
 
 from grader.kits.deployment.dockerfile import ROOT_USERS, Dockerfile, Instruction
@@ -19,6 +20,7 @@ _SECRET_WORDS = {"SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIALS", "APIKEY
 _SECRET_ENDINGS = ("API_KEY", "ACCESS_KEY", "PRIVATE_KEY", "SECRET_KEY")
 _SECRET_FILE = re.compile(r"(^|/)(\.env|id_rsa|id_ed25519|\.ssh|\.aws|\.netrc|.*\.pem)$")
 _SMALL_BASE = re.compile(r"slim|alpine|distroless|minimal")
+_WHOLE_CONTEXT = {".", "/", "*", "/*"}  # sources (normalised) that take the whole build folder
 
 
 def pinned_base(df: Dockerfile) -> list[str]:
@@ -40,6 +42,15 @@ def dependencies_before_code(df: Dockerfile) -> list[str]:
         line = df.instructions[code].line
         return [f"line {line} copies the code before the dependencies are installed: every edit reinstalls them"]
     return []
+
+
+def copies_what_it_needs(df: Dockerfile) -> list[str]:
+    """No COPY or ADD of the whole build folder (``COPY . .``, ``ADD . /app``, ``COPY * ./``): it
+    takes whatever lies beside the Dockerfile into the image (notebooks, data, .env, .git). A
+    .dockerignore does not excuse it: the files are named, or the folder's next file goes in too."""
+    return [f"line {i.line}: {i.keyword} {i.value[:80]} copies the whole folder: name the files the service needs"
+            for i in df.instructions if i.keyword in ("COPY", "ADD") and "--from=" not in i.value
+            and any(posixpath.normpath(source) in _WHOLE_CONTEXT for source in _copy_sources(i))]
 
 
 def non_root(df: Dockerfile) -> list[str]:

@@ -3,8 +3,9 @@
 The grader builds your Dockerfile with no network, on its own Python image
 (which has the pinned packages), starts the container read-only with no
 network and tight limits, and talks to it over loopback from a second
-container. Where no Docker engine runs, these tests are reported as not run
-and their points are left out of the maximum.
+container. Whether a Docker engine runs is decided once, when the grading of
+a batch begins; where none does, these tests are reported as not run and their
+points are left out of the maximum.
 """
 
 import pytest
@@ -16,16 +17,19 @@ from grader.kits.deployment.probe import saved_predictions
 
 DATA = load_breast_cancer()
 ROWS = DATA.data[::57].tolist()  # ten rows across the data set
-BAD = {"missing features": {}, "29 numbers": {"features": [1.0] * 29}}
+ROW = DATA.data[0].tolist()
+BAD = {"missing features": {}, "29 numbers": {"features": [1.0] * 29},
+       "NaN": {"features": [float("nan"), *ROW[1:]]}, "1e308": {"features": [1e308] * 30}}
 MAX_ADDED_MB = 50
 
 
 @pytest.fixture(scope="module")
-def live(nb, files, contract):
+def live(nb, files, contract, docker_engine):
     """The running container's answers, or the reason there are none (the grader's own
-    failures are not caught here: they are the grader's error, not a failed test)."""
+    failures are not caught here: they are the grader's error, not a failed test).
+    ``docker_engine``: whether an engine runs, as decided for the whole batch."""
     try:
-        return run_live(files, ROWS, BAD, contract=contract), saved_predictions(nb, ROWS)
+        return run_live(files, ROWS, BAD, contract=contract, decided=docker_engine), saved_predictions(nb, ROWS)
     except (NotRun, BuildRefused, BuildFailed, AppFailed, ValueError) as exc:
         return exc, None
 
@@ -58,12 +62,12 @@ def test_live_health(live, record_property):
 
 @pytest.mark.points(2)
 def test_live_predictions(live):
-    """live: the container's /predict answers like the app in-process, and 422 for bad input"""
+    """live: the container's /predict answers like the app in-process, and 422 for bad input and NaN"""
     container, expected = running(live)
     assert container.startup is not None, f"/health never answered 200:\n{container.logs}"
     answers = [r["json"]["prediction"] if r["status"] == 200 else r["status"] for r in container.predict]
     assert answers == expected, "the container's predictions differ from the saved model's"
-    assert {name: r["status"] for name, r in container.bad.items()} == {name: 422 for name in BAD}
+    assert {name: r["status"] for name, r in container.bad.items()} == dict.fromkeys(BAD, 422)
 
 
 @pytest.mark.points(1)

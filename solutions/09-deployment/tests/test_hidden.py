@@ -3,7 +3,9 @@
 In-process: the notebook's app.py and model.joblib are copied into a fresh
 sandbox and served there with uvicorn; the requests come from the grader's
 process, and the rows are chosen at random here, so no answer can be
-written in advance. Static: the
+written in advance. Numbers that are not measurements (NaN, infinity, 1e308)
+go as the text Python's json writes for them (``NaN``, ``Infinity``) and as
+strings. Static: the
 Dockerfile is parsed and linted here, and each practice the notebook teaches
 is worth its own points. A Dockerfile that reaches for the network or the
 host at build time earns none of them.
@@ -32,11 +34,22 @@ BAD = {
     "words": {"features": ["large"] * 30},
     "one number": {"features": 3.5},
 }
+ROW = DATA.data[PICKED[0]].tolist()
+NOT_MEASUREMENTS = {  # one feature of a real row replaced, or every feature 1e308 (it overflows the scaler)
+    "NaN": {"features": [float("nan"), *ROW[1:]]},
+    "Infinity": {"features": [*ROW[:7], float("inf"), *ROW[8:]]},
+    "-Infinity": {"features": [*ROW[:29], float("-inf")]},
+    "1e308": {"features": [1e308] * 30},
+    '"NaN"': {"features": ["NaN", *ROW[1:]]},
+    '"Infinity"': {"features": [*ROW[:12], "Infinity", *ROW[13:]]},
+    '"1e308"': {"features": ["1e308"] * 30},
+}
+PROBABILITY_TOLERANCE = 0.01  # the text allows rounding to two decimals
 
 
 @pytest.fixture(scope="module")
 def app(nb, contract):
-    report = probe_app(nb, ROWS, BAD, contract=contract)
+    report = probe_app(nb, ROWS, {**BAD, **NOT_MEASUREMENTS}, contract=contract)
     assert report["error"] is None, f"the app did not start: {report['error']}"
     return report
 
@@ -67,15 +80,33 @@ def test_q2_predictions_are_the_models(app):
     """q2: the predictions are the saved model's own, and right for at least 85% of the rows"""
     predicted = [r["json"]["prediction"] if r["status"] == 200 else None for r in app["predict"]]
     assert predicted == app["expected"], "the app's answers differ from model.predict"
-    right = sum(p == t for p, t in zip(predicted, DATA.target[PICKED]))
+    right = sum(p == t for p, t in zip(predicted, DATA.target[PICKED], strict=True))
     assert right >= 0.85 * len(ROWS), f"{right} of {len(ROWS)} right"
 
 
 @pytest.mark.points(2)
 def test_q2_bad_input_is_422(app):
     """q2: a bad request gets 422 (missing, too few or too many numbers, words, not a list), never 500"""
-    statuses = {name: response["status"] for name, response in app["bad"].items()}
-    assert statuses == {name: 422 for name in BAD}, statuses
+    statuses = {name: app["bad"][name]["status"] for name in BAD}
+    assert statuses == dict.fromkeys(BAD, 422), statuses
+
+
+@pytest.mark.points(1)
+def test_q2_not_measurements_are_422(app):
+    """q2: NaN, infinity and 1e308, as numbers or as strings, get 422: never 500, never a prediction"""
+    statuses = {name: app["bad"][name]["status"] for name in NOT_MEASUREMENTS}
+    assert statuses == dict.fromkeys(NOT_MEASUREMENTS, 422), statuses
+
+
+@pytest.mark.points(2)
+def test_q2_probability_is_the_predicted_classs(app):
+    """q2: the probability is the one the model gives the class it predicts"""
+    assert app["probabilities"] is not None, "the saved model gives no probabilities (predict_proba)"
+    answered = [r["json"].get("probability") if r["status"] == 200 and isinstance(r["json"], dict) else None
+                for r in app["predict"]]
+    wrong = [(given, expected) for given, expected in zip(answered, app["probabilities"], strict=True)
+             if type(given) not in (int, float) or abs(given - expected) > PROBABILITY_TOLERANCE]
+    assert not wrong, f"{len(wrong)} of {len(ROWS)} rows: (answered, the model's for its class) {wrong[:3]}"
 
 
 @pytest.mark.points(2)
@@ -121,6 +152,12 @@ def test_q4_pinned_base(files):
 def test_q4_dependencies_before_code(files):
     """q4: requirements are installed before the code is copied, so the layer cache holds"""
     holds(files, rules.dependencies_before_code)
+
+
+@pytest.mark.points(2)
+def test_q4_copies_what_it_needs(files):
+    """q4: only the files the service needs are copied in, never the whole folder (COPY . .)"""
+    holds(files, rules.copies_what_it_needs)
 
 
 @pytest.mark.points(2)
