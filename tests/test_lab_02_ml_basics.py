@@ -1,11 +1,14 @@
 """The 02-ml-basics lab graded end to end: the solution, the untouched student notebook,
 correct solutions in other styles, and typical mistakes, in one sandboxed ``grade`` batch.
 
-The variant notebooks under ``tests/labs/02-ml-basics/`` are the solution notebook with
-some answer cells (found by tag) replaced by the sources below, so that they stay
-realistic. ``test_variant_notebooks_are_in_sync`` checks that the committed files are
-exactly that; after changing the solution, rewrite them with
-``.venv/bin/python tests/test_lab_02_ml_basics.py``.
+The graded notebooks are kept as files under ``tests/labs/02-ml-basics/``. Each is the
+solution with some answer cells (found by tag) replaced by the sources below, so that they
+stay realistic. A test below checks the files still match that recipe;
+``python tests/test_lab_02_ml_basics.py`` rewrites them after the solution changes.
+
+Each mistake must cost exactly the tests named in ``EXPECTED_LOSSES``, all of its own
+exercise: a slip in q1 or a weak q2 pipeline must not cost q3's points. The lab's lesson,
+the leak, must weigh at least 15 % of the lab.
 """
 
 from __future__ import annotations
@@ -13,15 +16,13 @@ from __future__ import annotations
 import csv
 import json
 
-import nbformat
 import pytest
-from conftest import REPO, run_grade
+from conftest import REPO, KeptNotebooks, run_grade
 
 LAB = "02-ml-basics"
-SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
 STUDENT = REPO / "labs" / LAB / "lab.ipynb"
-VARIANTS = REPO / "tests" / "labs" / LAB
-MAX_SCORE = 57
+MAX_SCORE = 66
+TEST_COUNT = 46
 
 # --- correct solutions in other styles -----------------------------------------------------
 
@@ -307,7 +308,345 @@ def pick_depth(depths, val_scores):
     return depths[int(np.argmax(np.asarray(val_scores)))]''',
 }
 
-# --- typical mistakes: each loses exactly the tests named -------------------------------------
+PANDAS_BOOSTING = {
+    "q1": '''%matplotlib inline
+import pandas as pd
+
+
+def load_data():
+    df = load_breast_cancer(as_frame=True).frame
+    y = df.pop("target").map({0: 1, 1: 0}).astype("int64")  # malignant -> 1
+    return df.to_numpy(dtype="float64"), y.to_numpy()
+
+
+def split_data(X, y, test_size=0.25, seed=0):
+    frame, labels = pd.DataFrame(X), pd.Series(y, name="y")
+    tr, te, ytr, yte = train_test_split(frame, labels, test_size=test_size, random_state=seed, stratify=labels)
+    print("split sizes", len(tr), len(te))
+    return tr.to_numpy(), te.to_numpy(), ytr.to_numpy(), yte.to_numpy()''',
+    "q2": '''from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.preprocessing import QuantileTransformer
+
+
+def build_pipeline():
+    return Pipeline(steps=[
+        ("quantiles", QuantileTransformer(n_quantiles=100, output_distribution="normal")),
+        ("boost", HistGradientBoostingClassifier(max_iter=60, learning_rate=0.1, random_state=1)),
+    ])''',
+    "q3": '''from sklearn.base import clone
+
+
+def cross_validate_model(X, y, cv=5, seed=0):
+    template = build_pipeline()
+    accs = []
+    for tr, va in StratifiedKFold(cv, shuffle=True, random_state=seed).split(X, y):
+        m = clone(template).fit(X[tr], y[tr])
+        accs.append(metrics.accuracy_score(y[va], m.predict(X[va])))
+    return np.asarray(accs, dtype=np.float32)''',
+    "q4": '''def confusion(y_true, y_pred):
+    counts, _, _ = np.histogram2d(np.asarray(y_true), np.asarray(y_pred), bins=[[-0.5, 0.5, 1.5]] * 2)
+    return counts.astype(np.int32)
+
+
+def evaluate(model, X, y):
+    y_hat = model.predict(X)
+    report = metrics.classification_report(y, y_hat, output_dict=True, zero_division=0)
+    try:
+        s = model.predict_proba(X)[:, 1]
+    except AttributeError:
+        s = model.decision_function(X)
+    fpr, tpr, _ = metrics.roc_curve(y, s)
+    return {"accuracy": report["accuracy"], "precision": report["1"]["precision"],
+            "recall": report["1"]["recall"], "roc_auc": metrics.auc(fpr, tpr)}''',
+    "q5": '''from sklearn.model_selection import GridSearchCV
+
+
+def depth_curve(X, y, depths, cv=5, seed=0):
+    search = GridSearchCV(DecisionTreeClassifier(random_state=seed), {"max_depth": list(depths)},
+                          cv=StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed),
+                          return_train_score=True).fit(X, y)
+    res = pd.DataFrame(search.cv_results_)
+    return res["mean_train_score"].to_numpy(), res["mean_test_score"].to_numpy()
+
+
+def plot_depth_curve(depths, train_scores, val_scores):
+    frame = pd.DataFrame({"depth": depths, "train": train_scores, "validation": val_scores}).set_index("depth")
+    ax = frame.plot(marker="o", title="tree depth")
+    ax.set_ylabel("accuracy")
+    ax.figure.tight_layout()
+    return ax
+
+
+def pick_depth(depths, val_scores):
+    return pd.Series(list(val_scores), index=list(depths)).idxmax()''',
+    "q6": '''def explained_variance(X, n_components):
+    Z = (X - X.mean(0)) / X.std(0, ddof=1)
+    sv = np.linalg.svd(Z, compute_uv=False)
+    return (sv ** 2 / np.sum(sv ** 2))[:n_components]
+
+
+def components_for(X, threshold):
+    running = 0.0
+    for n, r in enumerate(explained_variance(X, X.shape[1]), start=1):
+        running += r
+        if running >= threshold:
+            return n
+    return X.shape[1]''',
+    "q7": '''def _top_k_columns(X, y, k):
+    F, _ = f_classif(X, y)
+    return np.argsort(np.nan_to_num(F))[::-1][:k]
+
+
+def leaky_selection_score(X, y, k=10, seed=0):
+    cols = _top_k_columns(X, y, k)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    scores = cross_val_score(make_pipeline(StandardScaler(), LogisticRegression()), X[:, cols], y, cv=folds)
+    return np.float32(scores.mean())
+
+
+def honest_selection_score(X, y, k=10, seed=0):
+    pipe = Pipeline([("pick", SelectKBest(score_func=f_classif, k=k)), ("scale", StandardScaler()),
+                     ("lr", LogisticRegression())])
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    return np.float32(np.mean(cross_val_score(pipe, X, y, cv=folds)))''',
+}
+
+NUMPY_BY_HAND = {
+    "q1": '''def load_data():
+    X, target = load_breast_cancer(return_X_y=True)
+    return X, (1 - target).astype(np.int64)
+
+
+def split_data(X, y, test_size=0.25, seed=0):
+    rng = np.random.RandomState(seed)
+    test_rows = []
+    for cls in np.unique(y):
+        members = np.where(y == cls)[0]
+        rng.shuffle(members)
+        test_rows.extend(members[: int(np.ceil(test_size * len(members)))])
+    is_test = np.isin(np.arange(len(y)), test_rows)
+    return X[~is_test], X[is_test], y[~is_test], y[is_test]''',
+    "q2": '''from sklearn.impute import SimpleImputer
+
+
+def build_pipeline():
+    return Pipeline([
+        ("impute", SimpleImputer(strategy="median")),
+        ("scale", StandardScaler()),
+        ("pca", PCA(n_components=10)),
+        ("clf", LogisticRegression(C=0.5, max_iter=2000)),
+    ])''',
+    "q3": '''def cross_validate_model(X, y, cv=5, seed=0):
+    out = cross_validate(build_pipeline(), X, y, cv=StratifiedKFold(n_splits=cv, random_state=seed, shuffle=True),
+                         return_estimator=True, scoring=["accuracy"])
+    return out["test_accuracy"]''',
+    "q4": '''def confusion(y_true, y_pred):
+    t, p = np.asarray(y_true).astype(int), np.asarray(y_pred).astype(int)
+    return np.array([[np.sum((t == a) & (p == b)) for b in (0, 1)] for a in (0, 1)])
+
+
+def evaluate(model, X, y):
+    pred = model.predict(X)
+    prec, rec, _, _ = metrics.precision_recall_fscore_support(y, pred, average="binary", pos_label=1, zero_division=0)
+    score = getattr(model, "predict_proba", None)
+    ranking = score(X)[:, 1] if score is not None else model.decision_function(X)
+    result = dict(accuracy=np.mean(pred == y), precision=prec, recall=rec, roc_auc=metrics.roc_auc_score(y, ranking))
+    return {key: float(value) for key, value in result.items()}''',
+    "q5": '''def depth_curve(X, y, depths, cv=5, seed=0):
+    splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    rows = []
+    for d in depths:
+        tr_acc, va_acc = [], []
+        for tr, va in splitter.split(X, y):
+            t = DecisionTreeClassifier(max_depth=d, random_state=seed).fit(X[tr], y[tr])
+            tr_acc.append(metrics.accuracy_score(y[tr], t.predict(X[tr])))
+            va_acc.append(metrics.accuracy_score(y[va], t.predict(X[va])))
+        rows.append((np.mean(tr_acc), np.mean(va_acc)))
+    train_scores, val_scores = map(np.array, zip(*rows))
+    return train_scores, val_scores
+
+
+def plot_depth_curve(depths, train_scores, val_scores):
+    plt.figure(figsize=(5, 3))
+    plt.plot(depths, train_scores, label="train")
+    plt.plot(depths, val_scores, label="cv")
+    plt.xlabel("max_depth"); plt.ylabel("accuracy"); plt.legend()
+    return plt.gca()
+
+
+def pick_depth(depths, val_scores):
+    best = np.max(val_scores)
+    return next(d for d, s in zip(depths, val_scores) if s >= best)''',
+    "q6": '''def explained_variance(X, n_components):
+    Z = StandardScaler().fit_transform(X)
+    vals = np.sort(np.linalg.eigvalsh(Z.T @ Z))[::-1]
+    return (vals / vals.sum())[:n_components]
+
+
+def components_for(X, threshold):
+    cum = np.cumsum(explained_variance(X, X.shape[1]))
+    return int(np.flatnonzero(cum >= threshold)[0] + 1)''',
+    "q7": '''def leaky_selection_score(X, y, k=10, seed=0):
+    Xk = SelectKBest(f_classif, k=k).fit(X, y).transform(X)
+    accs = []
+    for tr, va in StratifiedKFold(5, shuffle=True, random_state=seed).split(Xk, y):
+        m = make_pipeline(StandardScaler(), LogisticRegression()).fit(Xk[tr], y[tr])
+        accs.append(m.score(Xk[va], y[va]))
+    return sum(accs) / len(accs)
+
+
+def honest_selection_score(X, y, k=10, seed=0):
+    accs = []
+    for tr, va in StratifiedKFold(5, shuffle=True, random_state=seed).split(X, y):
+        m = make_pipeline(SelectKBest(f_classif, k=k), StandardScaler(), LogisticRegression()).fit(X[tr], y[tr])
+        accs.append(m.score(X[va], y[va]))
+    return float(np.mean(accs))''',
+}
+
+WORKFLOW_CLASSES = {
+    "q1": '''from dataclasses import dataclass
+from sklearn.model_selection import StratifiedShuffleSplit
+
+
+@dataclass
+class Dataset:
+    X: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def breast_cancer(cls):
+        raw = load_breast_cancer()
+        return cls(np.asarray(raw.data, dtype=float), np.asarray(raw.target == 0, dtype=int))
+
+
+def load_data():
+    d = Dataset.breast_cancer()
+    print(f"loaded {d.X.shape[0]} rows, {d.y.sum()} malignant")
+    return d.X, d.y
+
+
+def split_data(X, y, test_size=0.25, seed=0):
+    sss = StratifiedShuffleSplit(n_splits=1, test_size=test_size, random_state=seed)
+    (tr, te), = sss.split(X, y)
+    return [X[tr], X[te], y[tr], y[te]]''',
+    "q2": '''from sklearn.naive_bayes import GaussianNB
+from sklearn.svm import SVC
+
+
+class Factory:
+    kind = "svc"
+
+    def make(self):
+        clf = SVC(C=1.0) if self.kind == "svc" else GaussianNB()
+        return Pipeline([("scaler", StandardScaler()), ("clf", clf)])
+
+
+factory = Factory()
+
+
+def build_pipeline():
+    return factory.make()''',
+    "q3": '''class CrossValidator:
+    def __init__(self, folds, seed):
+        self.splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+
+    def run(self, X, y):
+        return cross_val_score(build_pipeline(), X, y, cv=self.splitter, n_jobs=2)  # folds in parallel
+
+
+def cross_validate_model(X, y, cv=5, seed=0):
+    return CrossValidator(cv, seed).run(X, y)''',
+    "q4": '''class Evaluator:
+    def __init__(self, model):
+        self.model = model
+
+    def ranking(self, X):
+        if hasattr(self.model, "predict_proba"):
+            return self.model.predict_proba(X)[:, 1]
+        return self.model.decision_function(X)
+
+    def report(self, X, y):
+        tn, fp, fn, tp = confusion(y, self.model.predict(X)).ravel()
+        return {"accuracy": float((tp + tn) / (tn + fp + fn + tp)),
+                "precision": float(tp / (tp + fp)) if tp + fp else 0.0,
+                "recall": float(tp / (tp + fn)) if tp + fn else 0.0,
+                "roc_auc": float(metrics.roc_auc_score(y, self.ranking(X)))}
+
+
+def confusion(y_true, y_pred):
+    return metrics.confusion_matrix(y_true, y_pred, labels=[0, 1]).astype(np.int64)
+
+
+def evaluate(model, X, y):
+    return Evaluator(model).report(X, y)''',
+    "q5": '''from sklearn.model_selection import validation_curve
+
+
+def depth_curve(X, y, depths, cv=5, seed=0):
+    tr, va = validation_curve(DecisionTreeClassifier(random_state=seed), X, y, param_name="max_depth",
+                              param_range=depths, cv=StratifiedKFold(cv, shuffle=True, random_state=seed))
+    return tr.mean(1), va.mean(1)
+
+
+def plot_depth_curve(depths, train_scores, val_scores):
+    fig, (ax, gap_ax) = plt.subplots(1, 2, figsize=(9, 3))
+    ax.plot(depths, train_scores, "-o", label="train")
+    ax.plot(depths, val_scores, "-s", label="validation")
+    ax.set_xlabel("depth"); ax.set_ylabel("accuracy"); ax.legend()
+    gap_ax.bar([str(d) for d in depths], np.asarray(train_scores) - np.asarray(val_scores))
+    gap_ax.set_title("overfitting gap")
+    return ax
+
+
+def pick_depth(depths, val_scores):
+    order = sorted(range(len(depths)), key=lambda i: (-val_scores[i], depths[i]))
+    return depths[order[0]]
+
+
+import sklearn
+
+print("scikit-learn", sklearn.__version__)
+_, extra = plt.subplots()
+extra.hist(load_data()[0][:, 0], bins=30)
+extra.set_title("mean radius")
+plt.show()''',
+    "q6": '''class StandardPCA:
+    def __init__(self, X):
+        self.pca = PCA(svd_solver="full").fit(StandardScaler().fit_transform(X))
+
+    def ratios(self):
+        return self.pca.explained_variance_ratio_
+
+
+def explained_variance(X, n_components):
+    return StandardPCA(X).ratios()[:n_components].copy()
+
+
+def components_for(X, threshold):
+    return int(np.searchsorted(np.cumsum(StandardPCA(X).ratios()), threshold) + 1)''',
+    "q7": '''class SelectionExperiment:
+    def __init__(self, k, seed):
+        self.k, self.folds = k, StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+
+    def leaky(self, X, y):
+        Xs = SelectKBest(f_classif, k=self.k).fit_transform(X, y)
+        model = make_pipeline(StandardScaler(), LogisticRegression())
+        return cross_validate(model, Xs, y, cv=self.folds)["test_score"].mean()
+
+    def honest(self, X, y):
+        model = make_pipeline(SelectKBest(f_classif, k=self.k), StandardScaler(), LogisticRegression())
+        return cross_validate(model, X, y, cv=self.folds)["test_score"].mean()
+
+
+def leaky_selection_score(X, y, k=10, seed=0):
+    return float(SelectionExperiment(k, seed).leaky(X, y))
+
+
+def honest_selection_score(X, y, k=10, seed=0):
+    return float(SelectionExperiment(k, seed).honest(X, y))''',
+}
+
+# --- typical mistakes: each loses exactly the tests named, all in its own exercise --------
 
 LEAK_SCALE_BEFORE_SPLIT = {"q1": '''def load_data():
     data = load_breast_cancer()
@@ -358,134 +697,295 @@ def components_for(X, threshold):
     ratios = PCA().fit(X).explained_variance_ratio_
     return int(np.searchsorted(np.cumsum(ratios), threshold) + 1)'''}
 
-CORRECT = {
+SPLIT_IN_WRONG_ORDER = {"q1": '''def load_data():
+    data = load_breast_cancer()
+    return data.data, (data.target == 0).astype(int)
+
+
+def split_data(X, y, test_size=0.25, seed=0):
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_size, stratify=y, random_state=seed)
+    return X_train, y_train, X_test, y_test'''}
+
+UNDERFIT_PIPELINE = {"q2": '''def build_pipeline():
+    # strong regularisation, so that it cannot overfit
+    return make_pipeline(StandardScaler(), LogisticRegression(C=1e-4))'''}
+
+SCALED_BEFORE_CROSS_VALIDATION = {"q3": '''def cross_validate_model(X, y, cv=5, seed=0):
+    X = StandardScaler().fit_transform(X)  # scale once, up front
+    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    return cross_val_score(build_pipeline(), X, y, cv=folds)'''}
+
+FOLDS_NOT_STRATIFIED = {"q3": '''from sklearn.model_selection import KFold
+
+
+def cross_validate_model(X, y, cv=5, seed=0):
+    return cross_val_score(build_pipeline(), X, y, cv=KFold(n_splits=cv, shuffle=True, random_state=seed))'''}
+
+BENIGN_AS_POSITIVE = {"q4": '''def confusion(y_true, y_pred):
+    return metrics.confusion_matrix(y_true, y_pred, labels=[0, 1])
+
+
+def evaluate(model, X, y):
+    y_pred = model.predict(X)
+    scores = model.predict_proba(X)[:, 1] if hasattr(model, "predict_proba") else model.decision_function(X)
+    return {"accuracy": float(metrics.accuracy_score(y, y_pred)),
+            "precision": float(metrics.precision_score(y, y_pred, pos_label=0)),
+            "recall": float(metrics.recall_score(y, y_pred, pos_label=0)),
+            "roc_auc": float(metrics.roc_auc_score(y, scores))}'''}
+
+VALIDATED_ON_TRAINING_ROWS = {"q5": '''def depth_curve(X, y, depths, cv=5, seed=0):
+    train_scores = []
+    for d in depths:
+        tree = DecisionTreeClassifier(max_depth=d, random_state=seed).fit(X, y)
+        train_scores.append(tree.score(X, y))
+    return np.array(train_scores), np.array(train_scores)
+
+
+def plot_depth_curve(depths, train_scores, val_scores):
+    fig, ax = plt.subplots()
+    ax.plot(depths, train_scores, label="train")
+    ax.plot(depths, val_scores, label="validation")
+    ax.set_xlabel("depth"); ax.set_ylabel("accuracy"); ax.legend()
+    return ax
+
+
+def pick_depth(depths, val_scores):
+    return depths[int(np.argmax(val_scores))]'''}
+
+DEEPER_ON_A_TIE = {"q5": '''def depth_curve(X, y, depths, cv=5, seed=0):
+    folds = StratifiedKFold(n_splits=cv, shuffle=True, random_state=seed)
+    tr, va = [], []
+    for d in depths:
+        tree = DecisionTreeClassifier(max_depth=d, random_state=seed)
+        r = cross_validate(tree, X, y, cv=folds, return_train_score=True)
+        tr.append(r["train_score"].mean())
+        va.append(r["test_score"].mean())
+    return np.array(tr), np.array(va)
+
+
+def plot_depth_curve(depths, train_scores, val_scores):
+    fig, ax = plt.subplots()
+    ax.plot(depths, train_scores, label="train")
+    ax.plot(depths, val_scores, label="validation")
+    ax.set_xlabel("depth"); ax.set_ylabel("accuracy"); ax.legend()
+    return ax
+
+
+def pick_depth(depths, val_scores):
+    best = max(val_scores)
+    return max(d for d, s in zip(depths, val_scores) if s == best)'''}
+
+COMPONENTS_OFF_BY_ONE = {"q6": '''def explained_variance(X, n_components):
+    pca = make_pipeline(StandardScaler(), PCA(n_components=n_components)).fit(X)
+    return pca[-1].explained_variance_ratio_
+
+
+def components_for(X, threshold):
+    ratios = explained_variance(X, min(X.shape))
+    return int(np.searchsorted(np.cumsum(ratios), threshold))'''}
+
+HONEST_SELECTS_ON_ALL_ROWS = {"q7": '''def leaky_selection_score(X, y, k=10, seed=0):
+    X_selected = SelectKBest(f_classif, k=k).fit_transform(X, y)
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    return float(cross_val_score(make_pipeline(StandardScaler(), LogisticRegression()), X_selected, y, cv=folds).mean())
+
+
+def honest_selection_score(X, y, k=10, seed=0):
+    # select once, then a pipeline with the scaler inside
+    X_selected = SelectKBest(f_classif, k=k).fit_transform(X, y)
+    model = make_pipeline(StandardScaler(), LogisticRegression())
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    return float(cross_val_score(model, X_selected, y, cv=folds).mean())'''}
+
+BOTH_HONEST = {"q7": '''def honest_selection_score(X, y, k=10, seed=0):
+    model = make_pipeline(SelectKBest(f_classif, k=k), StandardScaler(), LogisticRegression())
+    folds = StratifiedKFold(n_splits=5, shuffle=True, random_state=seed)
+    return float(cross_val_score(model, X, y, cv=folds).mean())
+
+
+def leaky_selection_score(X, y, k=10, seed=0):
+    # the leak fixed here too
+    return honest_selection_score(X, y, k, seed)'''}
+
+CORRECT: dict[str, dict[str, str]] = {
     "correct_forest_functional": FOREST_FUNCTIONAL,
     "correct_svc_classes": SVC_CLASSES,
     "correct_knn_pandas": KNN_PANDAS,
+    "correct_pandas_boosting": PANDAS_BOOSTING,
+    "correct_numpy_by_hand": NUMPY_BY_HAND,
+    "correct_workflow_classes": WORKFLOW_CLASSES,
 }
 
-MISTAKES = {  # name: (replaced cells, names of the tests it must fail, points lost)
-    "mistake_leak_scale_before_split": (LEAK_SCALE_BEFORE_SPLIT, {
-        "q1: split_data returns the rows of X unchanged, each with its own label, each row once"}, 2),
-    "mistake_no_stratify": (NO_STRATIFY, {
-        "q1: split_data keeps the share of each class the same in both parts, for any seed"}, 2),
-    "mistake_scored_on_training_rows": (SCORED_ON_TRAINING_ROWS, {
-        ("q3: on data with no signal, cross-validation reports about chance "
-         "(each fold scored on rows it did not fit)")}, 2),
-    "mistake_roc_from_predictions": (ROC_FROM_PREDICTIONS, {
-        "q4: evaluate's roc_auc, for models with and without predict_proba"}, 2),
-    "mistake_pca_unscaled": (PCA_UNSCALED, {
-        "q6: explained_variance matches PCA of the standardised data",
-        "q6: explained_variance works for another data set too",
-        "q6: components_for returns the smallest number of components reaching the threshold"}, 5),
+Q1_ROWS = "q1: split_data returns the rows of X unchanged, each with its own label, each row once"
+Q1_STRATIFIED = "q1: split_data keeps the share of each class the same in both parts, for any seed"
+Q3_CHANCE = ("q3: on data with no signal, cross-validation reports about chance "
+             "(each fold scored on rows it did not fit)")
+Q3_OWN_ROWS = ("q3: each fold is fitted on its own training rows as given (nothing fitted before the split), "
+               "scored on the rest")
+Q3_STRATIFIED = "q3: the folds are stratified: each held-out fold has the same share of each class"
+Q7_LEAKY = "q7: leaky_selection_score selects features on all rows first, so it beats chance on pure noise"
+Q7_HONEST = "q7: honest_selection_score stays near chance on pure noise"
+Q7_GAP = "q7: on the same noise and folds, the leaky score is far above the honest one: that gap is the leak"
+Q7_SIGNAL = ("q7: honest_selection_score selects inside each fold: where 3 of 1,000 columns carry the signal, "
+             "it finds them")
+
+# The lab's lesson, the leak: these tests (and the public q7 check) must weigh at least 15 % of the lab.
+LESSON = {Q1_ROWS, Q3_CHANCE, Q3_OWN_ROWS, Q7_LEAKY, Q7_HONEST, Q7_GAP, Q7_SIGNAL,
+          "q7: honest_selection_score is high on the breast cancer training rows",
+          "q7: both selection scores are accuracies between 0 and 1"}
+
+MISTAKES: dict[str, dict[str, str]] = {
+    "mistake_leak_scale_before_split": LEAK_SCALE_BEFORE_SPLIT,
+    "mistake_no_stratify": NO_STRATIFY,
+    "mistake_split_in_wrong_order": SPLIT_IN_WRONG_ORDER,
+    "mistake_underfit_pipeline": UNDERFIT_PIPELINE,
+    "mistake_scored_on_training_rows": SCORED_ON_TRAINING_ROWS,
+    "mistake_scaled_before_cross_validation": SCALED_BEFORE_CROSS_VALIDATION,
+    "mistake_folds_not_stratified": FOLDS_NOT_STRATIFIED,
+    "mistake_roc_from_predictions": ROC_FROM_PREDICTIONS,
+    "mistake_benign_as_positive": BENIGN_AS_POSITIVE,
+    "mistake_validated_on_training_rows": VALIDATED_ON_TRAINING_ROWS,
+    "mistake_deeper_on_a_tie": DEEPER_ON_A_TIE,
+    "mistake_pca_unscaled": PCA_UNSCALED,
+    "mistake_components_off_by_one": COMPONENTS_OFF_BY_ONE,
+    "mistake_honest_selects_on_all_rows": HONEST_SELECTS_ON_ALL_ROWS,
+    "mistake_both_honest": BOTH_HONEST,
+}
+
+# What each mistake must cost, test by test, and nothing else: all of it in the mistake's own exercise.
+EXPECTED_LOSSES: dict[str, dict[str, float]] = {
+    "mistake_leak_scale_before_split": {Q1_ROWS: 2},
+    "mistake_no_stratify": {Q1_STRATIFIED: 2},
+    "mistake_split_in_wrong_order": {
+        "q1: split_data keeps a quarter of the rows (143 of 569) for testing": 1,
+        "q1: split_data honours test_size": 1, Q1_ROWS: 2, Q1_STRATIFIED: 2},
+    "mistake_underfit_pipeline": {
+        "q2: a pipeline fitted on training rows predicts held-out rows accurately": 3,
+        "q2: the pipeline learns from the labels it is fitted on, and nothing else": 1},
+    "mistake_scored_on_training_rows": {Q3_CHANCE: 2, Q3_OWN_ROWS: 3, Q3_STRATIFIED: 1},
+    "mistake_scaled_before_cross_validation": {Q3_OWN_ROWS: 3, Q3_STRATIFIED: 1},
+    "mistake_folds_not_stratified": {Q3_STRATIFIED: 1},
+    "mistake_roc_from_predictions": {"q4: evaluate's roc_auc, for models with and without predict_proba": 2},
+    "mistake_benign_as_positive": {
+        "q4: evaluate's accuracy, precision and recall, with malignant (1) as the positive class": 2},
+    "mistake_validated_on_training_rows": {
+        "q5: deep trees score (almost) perfectly on training folds and clearly lower on validation folds": 2,
+        "q5: on data with no signal, only deep trees fit the training folds, and none validates well": 1},
+    "mistake_deeper_on_a_tie": {"q5: pick_depth picks the best validation score, and the smaller depth on a tie": 1},
+    "mistake_pca_unscaled": {
+        "q6: explained_variance matches PCA of the standardised data": 2,
+        "q6: explained_variance works for another data set too": 1,
+        "q6: components_for returns the smallest number of components reaching the threshold": 2},
+    "mistake_components_off_by_one": {
+        "q6: components_for returns the smallest number of components reaching the threshold": 2},
+    "mistake_honest_selects_on_all_rows": {Q7_HONEST: 2, Q7_GAP: 3},
+    "mistake_both_honest": {Q7_LEAKY: 2, Q7_GAP: 3},
 }
 
 
-def variant_cells() -> dict[str, dict[str, str]]:
-    """Every variant's replaced cells, by variant name."""
-    return {**CORRECT, **{name: cells for name, (cells, _, _) in MISTAKES.items()}}
+def replacements(name: str) -> dict[str, str]:
+    """The answer cells (by tag) that notebook ``name`` replaces in the solution."""
+    return {**CORRECT, **MISTAKES}[name]
 
 
-def build_variant(replacements: dict[str, str]) -> nbformat.NotebookNode:
-    """The solution notebook with the cells tagged as in ``replacements`` given new sources."""
-    nb = nbformat.read(SOLUTION, as_version=4)
-    found = set()
-    for cell in nb.cells:
-        for tag in cell.get("metadata", {}).get("tags", []):
-            if tag in replacements:
-                cell.source = replacements[tag]
-                found.add(tag)
-    missing = set(replacements) - found
-    if missing:
-        raise LookupError(f"the solution has no cell tagged {sorted(missing)}")
-    nb.metadata["grader"] = {"lab": LAB}
-    return nb
+KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
 
 
-def variant_text(replacements: dict[str, str]) -> str:
-    return nbformat.writes(build_variant(replacements)) + "\n"
+# --- the batch ------------------------------------------------------------------------
 
-
-def write_variants() -> None:
-    """Rewrite tests/labs/02-ml-basics/*.ipynb from the current solution."""
-    VARIANTS.mkdir(parents=True, exist_ok=True)
-    for name, cells in variant_cells().items():
-        (VARIANTS / f"{name}.ipynb").write_text(variant_text(cells), encoding="utf-8")
-
-
-# --- the batch ------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    """One sandboxed ``grade`` run over the solution, the student notebook and every variant."""
-    out = tmp_path_factory.mktemp("grades-01")
-    proc = run_grade(str(VARIANTS.relative_to(REPO)), str(STUDENT.relative_to(REPO)),
-                     str(SOLUTION.relative_to(REPO)), "--out", str(out), cwd=REPO)
+def graded(tmp_path_factory):
+    """One sandboxed ``grade`` run over the kept notebooks and the untouched student notebook."""
+    out = tmp_path_factory.mktemp("lab02") / "grades"
+    proc = run_grade(str(KEPT.folder.relative_to(REPO)), str(STUDENT.relative_to(REPO)), "--out", str(out),
+                     cwd=REPO, timeout=1800)
     with open(out / "gradebook.csv", newline="") as f:
-        rows = {row["student"]: row for row in csv.DictReader(f)}
-    results = {student: json.loads((out / student / f"{LAB}.json").read_text()) for student in rows}
-    return proc, rows, results
+        book = {row["student"]: row for row in csv.DictReader(f)}
+    results = {s: json.loads((out / s / f"{LAB}.json").read_text()) for s in book}
+    return proc, book, results
 
 
-def failed_tests(result: dict) -> set[str]:
-    return {t["name"] for t in result["tests"] if t["status"] != "passed"}
+def lost_points(result: dict) -> dict[str, float]:
+    """Points lost per test name, for the tests that failed."""
+    return {t["name"]: t["max_score"] - t["score"] for t in result["tests"] if t["status"] != "passed"}
 
 
-def test_variant_notebooks_are_in_sync():
-    """The committed variants are the solution with only their own cells replaced."""
-    committed = {p.stem for p in VARIANTS.glob("*.ipynb")}
-    assert committed == set(variant_cells()), "run: .venv/bin/python tests/test_lab_02_ml_basics.py"
-    for name, cells in variant_cells().items():
-        text = (VARIANTS / f"{name}.ipynb").read_text(encoding="utf-8")
-        assert text == variant_text(cells), f"{name} is stale: run .venv/bin/python tests/test_lab_02_ml_basics.py"
+def test_kept_notebooks_follow_the_solution():
+    """Each kept notebook is exactly the solution with its replaced cells: regenerate after editing the solution."""
+    stale = KEPT.stale()
+    assert not stale, f"rewrite them: python tests/test_lab_02_ml_basics.py ({stale})"
 
 
-def test_test_names_are_unique(batch):
-    """Mistakes are recognised by the names of the tests they fail, so no two tests share a name."""
-    _, _, results = batch
-    names = [t["name"] for t in results["solution"]["tests"]]
-    assert len(names) == len(set(names)) == 42
+def test_every_mistake_has_its_expected_losses():
+    """Each mistake names what it must cost, all in one exercise, so none can pass unnoticed or spill over."""
+    assert set(EXPECTED_LOSSES) == set(MISTAKES)
+    for name, losses in EXPECTED_LOSSES.items():
+        assert losses and len({test.split(":")[0] for test in losses}) == 1, name
 
 
-def test_batch_grades_everything(batch):
-    """One row per notebook, all graded, no grader failure."""
-    proc, rows, results = batch
+def test_batch_grades_everything(graded):
+    """One row per notebook, all graded in the sandbox, no grader failure."""
+    proc, book, results = graded
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert set(rows) == {"solution", "lab", *variant_cells()}
-    for student, row in rows.items():
-        assert (row["lab"], row["status"], row["max_score"]) == (LAB, "graded", str(MAX_SCORE)), student
-        assert results[student]["status"] == "graded" and float(row["score"]) == results[student]["score"]
+    assert set(book) == {*KEPT.names(), "lab"}
+    for student, row in book.items():
+        assert (row["lab"], row["status"], row["sandboxed"], row["max_score"]) == (
+            LAB, "graded", "yes", str(MAX_SCORE)), student
+        assert float(row["score"]) == results[student]["score"]
 
 
-def test_solution_full_marks(batch):
-    _, rows, results = batch
-    assert failed_tests(results["solution"]) == set()
-    assert float(rows["solution"]["score"]) == MAX_SCORE
+def test_test_names_are_unique(graded):
+    """Mistakes are recognised by the names of the tests they fail, so no two tests share a name."""
+    _, _, results = graded
+    names = [t["name"] for t in results["solution"]["tests"]]
+    assert len(names) == len(set(names)) == TEST_COUNT
 
 
-def test_untouched_student_notebook_scores_zero(batch):
+def test_solution_full_marks(graded):
+    _, book, results = graded
+    assert lost_points(results["solution"]) == {}
+    assert float(book["solution"]["score"]) == MAX_SCORE
+
+
+def test_untouched_student_notebook_scores_zero(graded):
     """The generated notebook runs to the end (stubs raise) and earns nothing, without a grader error."""
-    _, rows, results = batch
-    assert float(rows["lab"]["score"]) == 0
-    assert rows["lab"]["message"] == ""
-    assert len(results["lab"]["tests"]) == 42 and all(t["status"] == "failed" for t in results["lab"]["tests"])
+    _, book, results = graded
+    assert float(book["lab"]["score"]) == 0 and book["lab"]["message"] == ""
+    assert len(results["lab"]["tests"]) == TEST_COUNT
+    assert all(t["status"] == "failed" for t in results["lab"]["tests"])
 
 
-@pytest.mark.parametrize("name", sorted(CORRECT))
-def test_correct_variant_full_marks(batch, name):
-    _, rows, results = batch
-    assert failed_tests(results[name]) == set()
-    assert float(rows[name]["score"]) == MAX_SCORE
+def test_leak_lesson_carries_real_weight(graded):
+    """The leak the lab is about is worth at least 15 % of its points, not a token."""
+    _, _, results = graded
+    weights = {t["name"]: t["max_score"] for t in results["solution"]["tests"]}
+    assert set(weights) >= LESSON
+    assert sum(weights[name] for name in LESSON) >= 0.15 * MAX_SCORE
 
 
-@pytest.mark.parametrize("name", sorted(MISTAKES))
-def test_mistake_loses_exactly_its_points(batch, name):
-    _, failing, lost = MISTAKES[name]
-    _, rows, results = batch
-    assert failed_tests(results[name]) == failing
-    assert float(rows[name]["score"]) == MAX_SCORE - lost
+@pytest.mark.parametrize("name", list(CORRECT))
+def test_correct_variant_full_marks(graded, name):
+    """Correct answers in other styles (libraries, structure, return types) earn full marks."""
+    _, book, results = graded
+    assert lost_points(results[name]) == {}
+    assert float(book[name]["score"]) == MAX_SCORE
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_mistake_loses_exactly_its_points(graded, name):
+    """A typical mistake fails the tests about it, and no other."""
+    _, book, results = graded
+    expected = EXPECTED_LOSSES[name]
+    assert lost_points(results[name]) == expected
+    assert float(book[name]["score"]) == MAX_SCORE - sum(expected.values())
+
+
+def test_solution_grades_within_a_minute(graded):
+    """Executing the solution and running every test takes under a minute, sandboxed, in a busy batch."""
+    _, book, _ = graded
+    assert 0 < float(book["solution"]["execution_time"]) < 60
 
 
 if __name__ == "__main__":
-    write_variants()
-    print(f"wrote {len(variant_cells())} notebooks to {VARIANTS.relative_to(REPO)}")
+    KEPT.write()

@@ -11,9 +11,20 @@ counts, metrics of given predictions, PCA ratios).
 
 The label vector of a held-out set never enters the student's kernel when the
 student's own model is scored: predictions come back and are scored here.
+
+Each exercise is tested on its own answer only: while q3 is tested,
+``build_pipeline`` in the kernel is the grader's (see ``kernel_side.py``), so a
+weak q2 answer costs q2's points and no others.
+
+The lab's central lesson, that whatever learns from data is fitted inside the
+folds, after the split, carries its weight: q1's split keeps rows unchanged, q3's
+folds are fitted on their own rows as given and scored on the others, and q7's
+leak is measured three ways (optimism on noise, the honest score at chance, the
+gap between them) besides the honest selection finding a real signal.
 """
 
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,8 +34,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, precision_score, r
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-REAL = (float, np.float64)
-INTEGER = (int, np.int64)
+KERNEL_SIDE = Path(__file__).with_name("kernel_side.py").read_text()
 SPLIT_SEEDS = (11, 2024, 77)  # the grader's own splits of the breast cancer data
 ACCURACY_FLOOR = 0.90  # mean test accuracy over SPLIT_SEEDS; measured min 0.916 (Gaussian NB)
 FLIPPED_CEILING = 0.20  # accuracy on true labels after fitting on flipped ones; measured max 0.119
@@ -33,6 +43,9 @@ CHANCE_BAND = (0.35, 0.65)  # mean 3-fold CV accuracy on three pure-noise sets; 
 LEAKY_FLOOR = 0.65  # leaky selection on noise, mean of two sets; measured min 0.755
 HONEST_BAND = (0.30, 0.70)  # honest selection on noise, mean of two sets; measured 0.405-0.655
 HONEST_REAL_FLOOR = 0.88  # either selection score on real training data; measured min 0.932
+GAP_FLOOR = 0.12  # leaky minus honest on the same noise, mean of two sets; measured min 0.240 (30 pairs)
+SPARSE_FLOOR = 0.85  # honest selection, 3 of 1,000 columns informative, mean of two sets; measured min 0.925
+#                      (30 pairs); with no selection at all at most 0.767
 DEPTHS = [1, 2, 3, 4, 6, 8, 12, 20]
 DEEP_TRAIN_FLOOR = 0.99  # training-fold accuracy at depth 20; measured 1.000 on every split
 OVERFIT_GAP_FLOOR = 0.02  # train minus validation at depth 20; measured min 0.045
@@ -40,6 +53,16 @@ UNDERFIT_RISE_FLOOR = 0.03  # training score, depth 20 minus depth 1; measured m
 VALIDATION_FLOOR = 0.85  # best validation accuracy over the depths; measured min 0.906
 NOISE_VALIDATION_CEILING = 0.75  # best validation accuracy on pure noise; measured max 0.653
 NOISE_STUMP_CEILING = 0.80  # training accuracy of a depth-1 tree on pure noise; measured max 0.655
+
+
+def real(value) -> bool:
+    """A float as plain data: Python's or NumPy's, of any width (never bool, never an object)."""
+    return type(value) is float or isinstance(value, np.floating)
+
+
+def integer(value) -> bool:
+    """An int as plain data: Python's or NumPy's, never bool."""
+    return type(value) is int or isinstance(value, np.integer)
 
 
 def cancer():
@@ -54,10 +77,24 @@ def grader_split(seed):
     return train_test_split(X, y, test_size=0.25, stratify=y, random_state=seed)
 
 
-def noise(seed, rows, columns):
-    """Features and balanced labels with no relation at all between them."""
-    rng = np.random.default_rng(seed)
-    return rng.normal(size=(rows, columns)), rng.permutation(np.repeat([0, 1], rows // 2))
+@pytest.fixture
+def lab(nb):
+    """The kernel, with the grader's own code (``kernel_side.py``) loaded as ``_g_lab``."""
+    if not nb.ref("'_g_lab' in globals()"):
+        nb.run(f"import types as _g_types\n_g_lab = _g_types.ModuleType('_g_lab')\n"
+               f"exec({KERNEL_SIDE!r}, _g_lab.__dict__)\ndel _g_types")
+    return nb
+
+
+@contextmanager
+def grader_pipeline(nb, factory: str):
+    """For the block, ``build_pipeline`` in the kernel is ``factory`` (an expression there), the
+    grader's: a test of q3 then depends on q3's answer alone. The student's is put back after."""
+    nb.run(f"_g_student_build = globals().get('build_pipeline')\nbuild_pipeline = {factory}")
+    try:
+        yield
+    finally:
+        nb.run("build_pipeline = _g_student_build\ndel _g_student_build")
 
 
 @contextmanager
@@ -69,6 +106,17 @@ def sent(nb, **values):
         yield
     finally:
         nb.run("del _g")
+
+
+@contextmanager
+def drawn(lab, data: str):
+    """Like ``sent``, for ``_g = {'X': ..., 'y': ...}`` drawn in the kernel by ``data``, a call of a
+    function of kernel_side.py such as ``noise(31, 120, 100)``."""
+    lab.run(f"_g = dict(zip('Xy', _g_lab.{data}))")
+    try:
+        yield
+    finally:
+        lab.run("del _g")
 
 
 def indexed_data(rows=1000, positives=100, seed=0):
@@ -90,13 +138,19 @@ def split(nb, X, y, **kwargs):
 
 # --- q1: loading and splitting ---------------------------------------------------------
 
+def labelled_rows(X, y):
+    """The rows of X, each with its label as a last column, in one fixed order."""
+    rows = np.column_stack([X, y])
+    return rows[np.lexsort(rows.T[::-1])]
+
+
 @pytest.mark.points(1)
 def test_q1_load_data_labels(nb):
-    """q1: load_data returns the data in its order, with y == 1 exactly for malignant tumours"""
+    """q1: load_data returns every row of the data, with y == 1 exactly for malignant tumours"""
     X, y = nb.call("load_data")
-    expected_X, expected_y = cancer()
-    assert type(X) is np.ndarray and X.dtype.kind == "f" and np.array_equal(X, expected_X)
-    assert type(y) is np.ndarray and y.dtype.kind in "iu" and np.array_equal(y, expected_y)
+    assert type(X) is np.ndarray and X.dtype.kind == "f" and X.shape == (569, 30)
+    assert type(y) is np.ndarray and y.dtype.kind in "iu" and y.shape == (569,)
+    assert np.array_equal(labelled_rows(X, y), labelled_rows(*cancer()))
 
 
 @pytest.mark.points(1)
@@ -192,43 +246,92 @@ def test_q2_learns_from_given_labels(nb):
 
 # --- q3: cross-validation --------------------------------------------------------------
 
-def cv_scores(nb, X, y, **kwargs):
-    """The student's cross_validate_model on grader data, checked to be a float array."""
-    with sent(nb, X=X, y=y):
+def cv_scores(lab, **kwargs):
+    """The student's cross_validate_model with the grader's pipeline on the data in ``_g``, checked
+    to be a float array."""
+    with grader_pipeline(lab, "_g_lab.reference_pipeline"):
         args = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-        scores = nb.ref(f"cross_validate_model(_g['X'], _g['y'], {args})")
+        scores = lab.ref(f"cross_validate_model(_g['X'], _g['y'], {args})")
     assert type(scores) is np.ndarray and scores.dtype.kind == "f"
     return scores
 
 
+def spied_folds(lab, rows, positives, cv, seed):
+    """What cross_validate_model did with a spy for build_pipeline, on ``rows`` grader rows whose first
+    column is their index: (y, the spy's answers, the returned scores, [(fit rows, held-out rows)]).
+    Held-out rows are those a fitted spy predicted without having been fitted on them."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.arange(rows, dtype=float), rng.normal(size=(rows, 2))])
+    y = rng.permutation(np.repeat([1, 0], [positives, rows - positives]))
+    answers = np.where(rng.random(rows) < 0.7, y, 1 - y)  # about 70% right, a different share per fold
+    with sent(lab, X=X, a=answers, y=y):
+        lab.run("_g['log'], _g['make'] = _g_lab.spy_factory(_g['X'], _g['a'])")
+        with grader_pipeline(lab, "_g['make']"):
+            scores = lab.ref(f"cross_validate_model(_g['X'], _g['y'], cv={cv}, seed={seed})")
+        fitted = lab.ref("_g_lab.fits(_g['log'])")
+    folds = []
+    for fit_rows, predictions in fitted:
+        held_out = sorted({i for p in predictions if not set(p) & set(fit_rows) for i in p})
+        folds.append((fit_rows, held_out))
+    return y, answers, scores, folds
+
+
 @pytest.mark.points(1)
-def test_q3_one_score_per_fold(nb):
+def test_q3_one_score_per_fold(lab):
     """q3: cross_validate_model returns cv accuracies between 0 and 1"""
     X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[1])
-    scores = cv_scores(nb, X_train, y_train, cv=4, seed=3)
+    with sent(lab, X=X_train, y=y_train):
+        scores = cv_scores(lab, cv=4, seed=3)
     assert scores.shape == (4,) and np.all((scores >= 0) & (scores <= 1))
 
 
 @pytest.mark.points(2)
-def test_q3_accurate(nb):
+def test_q3_accurate(lab):
     """q3: cross-validated accuracy on the breast cancer training rows is high"""
     X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[0])
-    assert cv_scores(nb, X_train, y_train, cv=5, seed=9).mean() >= CV_FLOOR
+    with sent(lab, X=X_train, y=y_train):
+        assert cv_scores(lab, cv=5, seed=9).mean() >= CV_FLOOR
 
 
 @pytest.mark.points(2)
-def test_q3_chance_on_noise(nb):
+def test_q3_chance_on_noise(lab):
     """q3: on data with no signal, cross-validation reports about chance (each fold scored on rows it did not fit)"""
-    means = [cv_scores(nb, *noise(seed, 120, 100), cv=3, seed=seed).mean() for seed in (31, 32, 33)]
+    means = []
+    for seed in (31, 32, 33):
+        with drawn(lab, f"noise({seed}, 120, 100)"):
+            means.append(cv_scores(lab, cv=3, seed=seed).mean())
     assert CHANCE_BAND[0] <= np.mean(means) <= CHANCE_BAND[1]
 
 
 @pytest.mark.points(1)
-def test_q3_seed_decides_the_folds(nb):
+def test_q3_seed_decides_the_folds(lab):
     """q3: the same seed gives the same scores, another seed other folds"""
     X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[2])
-    first, again, other = (cv_scores(nb, X_train, y_train, cv=2, seed=s) for s in (4, 4, 5))
+    with sent(lab, X=X_train, y=y_train):
+        first, again, other = (cv_scores(lab, cv=2, seed=s) for s in (4, 4, 5))
     assert np.array_equal(first, again) and not np.array_equal(first, other)
+
+
+@pytest.mark.points(3)
+def test_q3_folds_fit_on_their_own_rows(lab):
+    """q3: each fold is fitted on its own training rows as given (nothing fitted before the split), scored on the rest"""
+    y, answers, scores, folds = spied_folds(lab, rows=120, positives=48, cv=4, seed=6)
+    assert all(-1 not in fit_rows for fit_rows, _ in folds), "rows were changed before the folds were split"
+    folds = [(fit_rows, held_out) for fit_rows, held_out in folds if held_out]
+    assert len(folds) == 4
+    assert sorted(i for _, held_out in folds for i in held_out) == list(range(len(y)))
+    assert all(sorted(fit_rows + held_out) == list(range(len(y))) for fit_rows, held_out in folds)
+    expected = sorted(np.mean(answers[held_out] == y[held_out]) for _, held_out in folds)
+    assert type(scores) is np.ndarray and np.allclose(np.sort(scores), expected, atol=1e-6)
+
+
+@pytest.mark.points(1)
+def test_q3_folds_are_stratified(lab):
+    """q3: the folds are stratified: each held-out fold has the same share of each class"""
+    for cv, seed in ((5, 12), (4, 13)):
+        y, _, _, folds = spied_folds(lab, rows=400, positives=40, cv=cv, seed=seed)
+        counts = [int(y[held_out].sum()) for _, held_out in folds if held_out]
+        assert len(counts) == cv and max(counts) - min(counts) <= 1, counts
 
 
 # --- q4: evaluation --------------------------------------------------------------------
@@ -278,7 +381,7 @@ def test_q4_evaluate_returns_four_floats(nb):
     _, results = evaluations(nb, WITH_PROBA)
     for report, _, _ in results:
         assert type(report) is dict and set(report) == {"accuracy", "precision", "recall", "roc_auc"}
-        assert all(type(value) in REAL for value in report.values())
+        assert all(real(value) for value in report.values())
 
 
 @pytest.mark.points(2)
@@ -301,11 +404,10 @@ def test_q4_evaluate_roc_auc(nb):
 
 # --- q5: validation curve --------------------------------------------------------------
 
-def depth_scores(nb, X, y, depths, **kwargs):
-    """The student's depth_curve on grader data, checked to be two float arrays, one score per depth."""
-    with sent(nb, X=X, y=y):
-        args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-        result = nb.ref(f"depth_curve(_g['X'], _g['y'], {depths!r}{args})")
+def depth_scores(nb, depths, **kwargs):
+    """The student's depth_curve on the data in ``_g``, checked to be two float arrays, one score per depth."""
+    args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+    result = nb.ref(f"depth_curve(_g['X'], _g['y'], {depths!r}{args})")
     assert type(result) in (tuple, list) and len(result) == 2
     for scores in result:
         assert type(scores) is np.ndarray and scores.dtype.kind == "f" and scores.shape == (len(depths),)
@@ -316,7 +418,8 @@ def depth_scores(nb, X, y, depths, **kwargs):
 def test_q5_one_score_per_depth(nb):
     """q5: depth_curve returns a training and a validation score per depth, between 0 and 1"""
     X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[2])
-    train, val = depth_scores(nb, X_train, y_train, [1, 3, 20], cv=4, seed=2)
+    with sent(nb, X=X_train, y=y_train):
+        train, val = depth_scores(nb, [1, 3, 20], cv=4, seed=2)
     assert np.all((train >= 0) & (train <= 1)) and np.all((val >= 0) & (val <= 1))
 
 
@@ -324,7 +427,8 @@ def test_q5_one_score_per_depth(nb):
 def test_q5_deep_trees_overfit(nb):
     """q5: deep trees score (almost) perfectly on training folds and clearly lower on validation folds"""
     X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[0])
-    train, val = depth_scores(nb, X_train, y_train, DEPTHS, seed=7)
+    with sent(nb, X=X_train, y=y_train):
+        train, val = depth_scores(nb, DEPTHS, seed=7)
     assert train[-1] >= DEEP_TRAIN_FLOOR and train[-1] - val[-1] >= OVERFIT_GAP_FLOOR
 
 
@@ -332,7 +436,8 @@ def test_q5_deep_trees_overfit(nb):
 def test_q5_shallow_trees_underfit(nb):
     """q5: the training score rises from the shallowest to the deepest tree"""
     X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[1])
-    train, _ = depth_scores(nb, X_train, y_train, DEPTHS, seed=8)
+    with sent(nb, X=X_train, y=y_train):
+        train, _ = depth_scores(nb, DEPTHS, seed=8)
     assert train[-1] - train[0] >= UNDERFIT_RISE_FLOOR
 
 
@@ -340,14 +445,16 @@ def test_q5_shallow_trees_underfit(nb):
 def test_q5_best_validation_score(nb):
     """q5: the best validation score of the curve is high on the breast cancer data"""
     X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[2])
-    _, val = depth_scores(nb, X_train, y_train, DEPTHS, seed=9)
+    with sent(nb, X=X_train, y=y_train):
+        _, val = depth_scores(nb, DEPTHS, seed=9)
     assert val.max() >= VALIDATION_FLOOR
 
 
 @pytest.mark.points(1)
-def test_q5_noise_memorised_not_learned(nb):
+def test_q5_noise_memorised_not_learned(lab):
     """q5: on data with no signal, only deep trees fit the training folds, and none validates well"""
-    train, val = depth_scores(nb, *noise(41, 150, 20), DEPTHS, seed=0)
+    with drawn(lab, "noise(41, 150, 20)"):
+        train, val = depth_scores(lab, DEPTHS, seed=0)
     assert train[0] <= NOISE_STUMP_CEILING and train[-1] >= DEEP_TRAIN_FLOOR
     assert val.max() <= NOISE_VALIDATION_CEILING
 
@@ -376,7 +483,7 @@ def test_q5_pick_depth(nb):
     for depths, val, best in (([2, 4, 6, 8, 10], [0.9, 0.93, 0.93, 0.91, 0.5], 4),
                               ([1, 5, 9], [0.70, 0.60, 0.71], 9)):
         got = nb.call("pick_depth", depths, np.array(val))
-        assert type(got) in INTEGER and got == best
+        assert integer(got) and got == best
 
 
 # --- q6: PCA ---------------------------------------------------------------------------
@@ -417,26 +524,27 @@ def test_q6_components_for(nb):
         expected = int(np.argmax(cumulative >= threshold)) + 1
         assert np.min(np.abs(cumulative - threshold)) > 1e-3  # no answer hinges on rounding
         got = nb.call("components_for", X, threshold)
-        assert type(got) in INTEGER and got == expected
+        assert integer(got) and got == expected
 
 
 # --- q7: leakage -----------------------------------------------------------------------
-# The noise sets are drawn inside the kernel from seeds the grader picks: sending 1.6 MB
-# through nb.assign takes seconds, drawing it there takes milliseconds.
 
 NOISE_SEEDS = (51, 52)
+GAP_SEEDS = (53, 54)
+SPARSE_SEEDS = (55, 56)
 
 
-def noise_score(nb, name, seed):
-    """The student's ``name`` on 100 rows of 2,000 noise features with balanced random labels."""
-    nb.run(f"import numpy as _g_np\n_g_rng = _g_np.random.default_rng({seed})\n"
-           "_g = {'X': _g_rng.normal(size=(100, 2000)), 'y': _g_rng.permutation(_g_np.repeat([0, 1], 50))}")
-    try:
-        score = nb.ref(f"{name}(_g['X'], _g['y'], k=10, seed={seed})")
-    finally:
-        nb.run("del _g")
-    assert type(score) in REAL
+def drawn_score(lab, name, data, seed, k=10):
+    """The student's ``name`` on data drawn in the kernel (see ``drawn``)."""
+    with drawn(lab, data):
+        score = lab.ref(f"{name}(_g['X'], _g['y'], k={k}, seed={seed})")
+    assert real(score)
     return score
+
+
+def noise_score(lab, name, seed):
+    """The student's ``name`` on 100 rows of 2,000 noise features with balanced random labels."""
+    return drawn_score(lab, name, f"noise({seed}, 100, 2000)", seed)
 
 
 def real_score(nb, name):
@@ -444,23 +552,39 @@ def real_score(nb, name):
     X_train, _, y_train, _ = grader_split(SPLIT_SEEDS[0])
     with sent(nb, X=X_train, y=y_train):
         score = nb.ref(f"{name}(_g['X'], _g['y'], k=10, seed=3)")
-    assert type(score) in REAL
+    assert real(score)
     return score
 
 
 @pytest.mark.points(2)
-def test_q7_leaky_is_optimistic_on_noise(nb):
+def test_q7_leaky_is_optimistic_on_noise(lab):
     """q7: leaky_selection_score selects features on all rows first, so it beats chance on pure noise"""
-    scores = [noise_score(nb, "leaky_selection_score", seed) for seed in NOISE_SEEDS]
+    scores = [noise_score(lab, "leaky_selection_score", seed) for seed in NOISE_SEEDS]
     assert np.mean(scores) >= LEAKY_FLOOR
-    assert real_score(nb, "leaky_selection_score") >= HONEST_REAL_FLOOR
+    assert real_score(lab, "leaky_selection_score") >= HONEST_REAL_FLOOR
 
 
 @pytest.mark.points(2)
-def test_q7_honest_is_chance_on_noise(nb):
+def test_q7_honest_is_chance_on_noise(lab):
     """q7: honest_selection_score stays near chance on pure noise"""
-    scores = [noise_score(nb, "honest_selection_score", seed) for seed in NOISE_SEEDS]
+    scores = [noise_score(lab, "honest_selection_score", seed) for seed in NOISE_SEEDS]
     assert HONEST_BAND[0] <= np.mean(scores) <= HONEST_BAND[1]
+
+
+@pytest.mark.points(3)
+def test_q7_leak_measured_on_noise(lab):
+    """q7: on the same noise and folds, the leaky score is far above the honest one: that gap is the leak"""
+    gaps = [noise_score(lab, "leaky_selection_score", seed) - noise_score(lab, "honest_selection_score", seed)
+            for seed in GAP_SEEDS]
+    assert np.mean(gaps) >= GAP_FLOOR
+
+
+@pytest.mark.points(2)
+def test_q7_honest_selection_finds_the_signal(lab):
+    """q7: honest_selection_score selects inside each fold: where 3 of 1,000 columns carry the signal, it finds them"""
+    scores = [drawn_score(lab, "honest_selection_score", f"sparse_signal({seed}, 120, 1000, 3, 1.0)", seed, k=3)
+              for seed in SPARSE_SEEDS]
+    assert np.mean(scores) >= SPARSE_FLOOR
 
 
 @pytest.mark.points(1)
