@@ -127,7 +127,10 @@ def test_no_sandbox_is_marked(course):
 def test_broken_tests_are_a_grader_error(course):
     (course / "solutions" / LAB / "tests" / "test_broken.py").write_text("def test_x(nb):\n    assert (\n")
     write_notebook(course / "submissions" / "amy.ipynb", notebook(*solution_cells()))
-    proc = run_grade("submissions", cwd=course)
+    refused = run_grade("submissions", cwd=course)  # the solution's grading finds it first
+    assert refused.returncode == 2 and "test_broken.py" in refused.stderr and "Traceback" not in refused.stderr
+    assert not (course / "grades" / "gradebook.csv").exists()
+    proc = run_grade("submissions", "--skip-solution-check", cwd=course)
     assert proc.returncode == 1 and "grader error" in proc.stderr
     assert read_gradebook(course / "grades")["amy"]["status"] == "crashed"
 

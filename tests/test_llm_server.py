@@ -201,7 +201,8 @@ def test_a_sandboxed_notebook_reaches_only_the_grader_server(tmp_path, backend):
     for old in (course / "labs" / "00-warmup" / "tests").glob("*.py"):
         old.unlink()
     write_notebook(course / "submissions" / "ann.ipynb", notebook(CALLER))
-    proc = run_grade("submissions", "--backend", backend, cwd=course)
+    # the lab's tests are this test's probes, which the warm-up's solution was never meant to pass
+    proc = run_grade("submissions", "--backend", backend, "--skip-solution-check", cwd=course)
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads((course / "grades" / "ann" / "00-warmup.json").read_text())
     assert [(t["name"], t["status"]) for t in result["tests"]] == [
