@@ -112,21 +112,26 @@ def test_batch_annotations_never_show_test_output():
 
 # --- Markdown step summary ----------------------------------------------------------------------
 
-def table_rows(markdown: str) -> list[list[str]]:
-    """The rows of the one table in ``markdown``, as rendered text; only plain text is allowed in
-    a cell (no HTML, link, emphasis or code), so a hostile name cannot become markup."""
-    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
-    assert [t.type for t in tokens].count("table_open") == 1
-    rows, row = [], []
-    for token in tokens:
-        if token.type == "tr_open":
+def table_rows(markdown: str, first: str | None = None) -> list[list[str]]:
+    """The rows of the table in ``markdown`` (the one whose header starts with ``first`` where there
+    are several), as rendered text; only plain text is allowed in a cell (no HTML, link, emphasis or
+    code), so a hostile name cannot become markup."""
+    tables, rows, row = [], [], []
+    for token in MarkdownIt("commonmark").enable("table").parse(markdown):
+        if token.type == "table_open":
+            rows = []
+        elif token.type == "table_close":
+            tables.append(rows)
+        elif token.type == "tr_open":
             row = []
         elif token.type == "tr_close":
             rows.append(row)
         elif token.type == "inline" and token.level > 2:  # inside a table cell
             assert {c.type for c in token.children} <= {"text"}, token.children
             row.append("".join(c.content for c in token.children))
-    return rows
+    chosen = [t for t in tables if first is None or t[0][0] == first]
+    assert len(chosen) == 1, tables
+    return chosen[0]
 
 
 def plain(text: str) -> str:
@@ -241,8 +246,11 @@ def test_check_writes_summary_annotations_and_junit(course, tmp_path):
     proc = run_grade("check", f"labs/{LAB}/mine.ipynb", "--junit", "out/public.xml", cwd=course, env=env)
     assert proc.returncode == 0, proc.stderr
     assert summary.read_text().startswith("earlier step\n")  # appended, not replaced
-    rows = table_rows(summary.read_text())
+    rows = table_rows(summary.read_text(), "test")
     assert [r[2] for r in rows[1:]] == ["passed", "failed", "failed", "failed"]
+    exercises = table_rows(summary.read_text(), "exercise")
+    assert [(r[0], r[2]) for r in exercises[1:]] == [("q1", "1 of 1"), ("q2", "0 of 1"), ("q3", "0 of 1"),
+                                                     ("q4", "0 of 1")]
     commands = [parse_command(line) for line in proc.stdout.splitlines() if line.startswith("::")]
     assert len(commands) == 3 and {c[1]["file"] for c in commands} == {f"labs/{LAB}/mine.ipynb"}
     root = validate_junit((course / "out" / "public.xml").read_text())
