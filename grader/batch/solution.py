@@ -114,7 +114,7 @@ def _raising_cells(out: Path, result: Result) -> list[str]:
         executed = nbformat.read(result_path(out, result.student, result.lab).with_suffix(".ipynb"), as_version=4)
     except (OSError, ValueError):
         return []
-    return [f"cell {index} raised {output.get('ename', 'an error')}: {_cut(output.get('evalue', ''))}"
+    return [f"cell {index + 1} raised {output.get('ename', 'an error')}: {_cut(output.get('evalue', ''))}"
             for index, cell in enumerate(executed.cells) if cell.cell_type == "code"
             and "raises-exception" not in cell.metadata.get("tags", [])
             for output in cell.get("outputs", []) if output.get("output_type") == "error"]

@@ -336,6 +336,21 @@ def quiet():
     return stack
 
 
+def last_error_place() -> list:
+    """Kernel side: where the last error was raised in the notebook's own cells, as
+    ``[(label, line)]`` (IPython's name for the cell, ``Cell In[5]``, and the line), from the
+    innermost frame whose file IPython knows as a cell; ``[]`` when none is. IPython keeps the
+    last error in ``sys.last_traceback``."""
+    import traceback
+
+    from IPython import get_ipython
+
+    names = get_ipython().compile.format_code_name
+    places = [(name[1], line) for frame, line in traceback.walk_tb(sys.last_traceback)
+              if (name := names(frame.f_code.co_filename))]
+    return places[-1:]
+
+
 def emit(value) -> None:
     """Kernel side: send ``value`` to the grader as a display bundle of its own type. A value
     too large to cross is refused here, with a reason, rather than lost on the way."""

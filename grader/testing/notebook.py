@@ -24,10 +24,7 @@ from grader.testing.codec import CodecError
 
 _CODEC_NAME = "__grader_codec__"
 _VALUE = "__grader_value__"
-# Where the last error was raised in the notebook's own cells: the innermost frame whose file IPython
-# knows as a cell (``Cell In[5]``), as [(label, line)] (IPython keeps the error in sys.last_traceback).
-_WHERE = ("[(c[1], n) for c, n in ((get_ipython().compile.format_code_name(f.f_code.co_filename), n) "
-          "for f, n in __import__('traceback').walk_tb(__import__('sys').last_traceback)) if c][-1:]")
+_WHERE = f"{_CODEC_NAME}.last_error_place()"  # see codec.last_error_place
 _CELL_LABEL = re.compile(r"In\[(\d+)\]")
 
 
