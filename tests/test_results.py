@@ -8,9 +8,11 @@ import os
 
 import pytest
 
+from grader import files
 from grader.results import store as results
 from grader.results.model import STATUSES, Result, TestResult
-from grader.results.store import EXECUTED_LIMIT, GRADEBOOK_COLUMNS, atomic_write, csv_cell, file_name, result_path, write_gradebook, write_result
+from grader.files import atomic_write
+from grader.results.store import EXECUTED_LIMIT, GRADEBOOK_COLUMNS, csv_cell, file_name, result_path, write_gradebook, write_result
 
 
 
@@ -227,7 +229,7 @@ def test_atomic_write_failure_keeps_old_file_and_cleans_up(tmp_path, monkeypatch
     def broken_replace(src, dst):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(results.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk on fire"):
         atomic_write(path, "new")
     assert path.read_text(encoding="utf-8") == "old"
@@ -241,7 +243,7 @@ def test_atomic_write_failure_while_writing_keeps_old_file(tmp_path, monkeypatch
     def broken_fsync(fd):
         raise OSError("fsync failed")
 
-    monkeypatch.setattr(results.os, "fsync", broken_fsync)
+    monkeypatch.setattr(files.os, "fsync", broken_fsync)
     with pytest.raises(OSError):
         atomic_write(path, "new")
     assert path.read_text(encoding="utf-8") == "old"
@@ -249,7 +251,7 @@ def test_atomic_write_failure_while_writing_keeps_old_file(tmp_path, monkeypatch
 
 
 def test_atomic_write_failure_without_old_file_leaves_nothing(tmp_path, monkeypatch):
-    monkeypatch.setattr(results.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("no")))
+    monkeypatch.setattr(files.os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError("no")))
     with pytest.raises(OSError):
         atomic_write(tmp_path / "out.txt", "new")
     assert os.listdir(tmp_path) == []

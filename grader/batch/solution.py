@@ -16,6 +16,7 @@ run. Only passes are cached: a failing lab is checked again until it is fixed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -32,6 +33,7 @@ from grader.course.discover import Submission
 from grader.course.layout import Course, Lab
 from grader.engine.sandbox import Backend
 from grader.errors import SolutionFails
+from grader.files import atomic_write
 from grader.results.model import NOT_RUN, Result, Status, TestStatus
 from grader.results.store import result_path
 from grader.runner import Job
@@ -150,14 +152,9 @@ def _cached(key: str) -> SolutionCheck | None:
 
 def _store(key: str, check: SolutionCheck) -> None:
     """Remember a pass; a cache that cannot be written only costs the next run its time."""
-    folder = cache_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=folder, delete=False, suffix=".tmp", encoding="utf-8") as f:
-            json.dump({"lab": check.lab, "score": check.score, "max_score": check.max_score}, f)
-        os.replace(f.name, folder / f"{key}.json")
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        atomic_write(cache_dir() / f"{key}.json", json.dumps({"lab": check.lab, "score": check.score,
+                                                             "max_score": check.max_score}))
 
 
 def _cut(text: str) -> str:

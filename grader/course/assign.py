@@ -35,7 +35,7 @@ from grader.course.layout import GENERATED, REQUIREMENTS_FILE, SETTINGS_FILE, La
 from grader.course.markers import Marker, boundary, leaks, nbgrader_solution, read_solution, region_after, stub_cell
 from grader.course.settings import student_toml
 from grader.errors import AssignError, InternalError
-from grader.results.store import atomic_write
+from grader.files import atomic_write
 
 SOLUTION_ONLY_TAG = "solution-only"
 PUBLIC_TESTS = "public_tests"  # solutions/<id>/public_tests/ -> labs/<id>/tests/

@@ -27,8 +27,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from grader.errors import ExitCode
+from grader.files import atomic_write
 from grader.results.model import NOT_RUN, Result, Status, TestResult
-from grader.results.store import atomic_write
 
 FAIL_UNDER_STATUS = ExitCode.BELOW_THRESHOLD  # 1 and 2 already mean grader error and usage error
 MAX_MESSAGE = 1000  # characters of a test's output put into an annotation or a summary cell

@@ -34,10 +34,11 @@ import nbformat
 
 from grader import bounded
 from grader.course.layout import Course, CourseError
+from grader.files import atomic_write
 from grader.report.filters import ansi2html, clean_html, highlight_code, markdown2html, strip_files_prefix
 from grader.results import history
 from grader.results.model import NOT_RUN, OTHER, Result, Subtotal, TestResult
-from grader.results.store import atomic_write, result_path
+from grader.results.store import result_path
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter

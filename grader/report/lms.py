@@ -48,9 +48,10 @@ from grader.course.layout import Course, Lab
 from grader.engine.sandbox import SandboxUnavailable, get_backend
 from grader.engine.sandbox.base import package_dir
 from grader.errors import UsageError
+from grader.files import atomic_write
 from grader.results import history
 from grader.results.model import NOT_RUN, Result, Status, TestResult
-from grader.results.store import atomic_write, csv_cell, read_result
+from grader.results.store import csv_cell, read_result
 
 CANVAS_FIXED = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed, so the same inputs give the same zip

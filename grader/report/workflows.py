@@ -12,7 +12,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from grader.results.store import atomic_write
+from grader.files import atomic_write
 
 DESTINATIONS = {"github": Path(".github/workflows/grade.yml"), "gitlab": Path(".gitlab-ci.yml")}
 

@@ -13,12 +13,11 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from grader import bounded
+from grader.files import atomic_write
 from grader.results.model import Result
 
 RESULT_LIMIT = 16 * 2**20  # bytes of a results file read back: the grader writes far less
@@ -105,16 +104,3 @@ def _number(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.4g}"
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
