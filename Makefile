@@ -26,6 +26,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/flood_memory.py
 	$(BIN)/python benchmarks/feedback_growth.py
 	$(BIN)/python benchmarks/fake_vs_sandbox.py
+	$(BIN)/python benchmarks/solution_check.py
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system
