@@ -189,6 +189,18 @@ def test_read_files_skips_missing_symlinked_and_huge(app_folder):
     assert files == {"app.py": APP.encode(), "missing": None, "link": None, "huge": None}
 
 
+@pytest.mark.parametrize("folder", ["service", "./service", "build/context"])
+def test_read_files_of_a_folder_keys_them_by_their_names_in_it(app_folder, folder):
+    """A notebook that keeps the image's build context in a folder of its own: the files are read
+    there (never the same names beside the notebook), keyed by the names the image sees."""
+    context = app_folder / folder
+    context.mkdir(parents=True)
+    (context / "app.py").write_text("# the service's app\n")
+    (context / "link").symlink_to(app_folder / "app.py")
+    files = read_files(LiveNotebook({}), ["app.py", "model.joblib", "link"], folder)
+    assert files == {"app.py": b"# the service's app\n", "model.joblib": None, "link": None}
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request):
     """Each sandbox backend the app can be probed in."""
@@ -591,6 +603,22 @@ def test_probe_app_reports_the_saved_models_probabilities(app_folder):
     report = probe.probe_app(LiveNotebook({}), [[0, 0], [1, 1]], {}, get_backend("bwrap"), contract=CONTRACT)
     assert report["error"] is None and report["probabilities"] == [1.0, 1.0]
     assert probe.saved_predictions(LiveNotebook({}), [[0, 0], [1, 1]], get_backend("bwrap")) == [0, 1]
+
+
+def test_the_probes_use_the_files_the_labs_tests_read(app_folder):
+    """Given the files a lab's tests read (from wherever its notebook wrote them), the probes use
+    those, and nothing of the notebook's own folder; a missing one is named as before."""
+    files = read_files(LiveNotebook({}), ["app.py", "model.joblib"])
+    for name in files:
+        (app_folder / name).unlink()
+    bwrap = get_backend("bwrap")
+    report = probe.probe_app(LiveNotebook({}), [[0, 0], [1, 1]], {}, bwrap, contract=CONTRACT, files=files)
+    assert report["error"] is None and report["expected"] == [0, 1]
+    assert probe.saved_predictions(LiveNotebook({}), [[0, 0], [1, 1]], bwrap, files=files) == [0, 1]
+    no_model = {**files, "model.joblib": None}
+    report = probe.probe_app(LiveNotebook({}), [[1, 1]], {}, bwrap, contract=CONTRACT, files=no_model)
+    assert "model.joblib missing: run the cells that write them" in report["error"]
+    assert probe.saved_predictions(LiveNotebook({}), [[1, 1]], bwrap, files=no_model) is None
 
 
 @pytest.mark.parametrize("value, text", [

@@ -6,8 +6,9 @@ points are left out of the maximum).
 
 The graded notebooks are kept as files under ``tests/labs/09-deployment/``.
 Each is the solution with some answer cells replaced; a cell is found by its
-last tag (``q1`` the model, ``q2`` the ``%%writefile app.py`` cell, ``q3``
-requirements.txt, ``q4`` the ``%%writefile Dockerfile`` cell). The mistakes
+last tag (``q1`` the model, ``q2`` the ``%%writefile service/app.py`` cell, ``q3``
+requirements.txt, ``q4`` the ``%%writefile service/Dockerfile`` cell): every file the image
+needs goes into ``service/``, its build context. The mistakes
 are the solution's own app.py or Dockerfile with one change, made by
 :func:`edit`. A test below checks that the files still match that recipe;
 ``python tests/test_lab_09_deployment.py`` rewrites them after the solution
@@ -18,13 +19,17 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+import shutil
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
-
 from conftest import REPO, KeptNotebooks, run_grade
+from nbclient import NotebookClient
+
+from grader.course.layout import GENERATED
 from grader.kits.deployment.dockerfile import LIVE_LABEL
 
 LAB = "09-deployment"
@@ -54,7 +59,7 @@ def between(text: str, start: str, end: str) -> str:
     return text[first:text.index(end, first)]
 
 
-SOLUTION_APP = solution_source("q2")  # starts with %%writefile app.py
+SOLUTION_APP = solution_source("q2")  # starts with %%writefile service/app.py
 # The solution's Dockerfile without its comments: the mistakes below change one instruction each.
 SOLUTION_DOCKERFILE = "".join(line for line in solution_source("q4").splitlines(keepends=True)
                               if not line.startswith("#"))
@@ -62,7 +67,7 @@ SOLUTION_DOCKERFILE = "".join(line for line in solution_source("q4").splitlines(
 # --- correct answers in other styles -------------------------------------------------
 
 MODULE_LEVEL_APP = '''
-%%writefile app.py
+%%writefile service/app.py
 """Tumour classifier. The model is read once, when uvicorn imports this module."""
 
 from pathlib import Path
@@ -108,7 +113,7 @@ def predict(tumour: Tumour):
 
 # A named user made with useradd (in /usr/sbin), files owned by it, another health check.
 USERADD_DOCKERFILE = '''
-%%writefile Dockerfile
+%%writefile service/Dockerfile
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \\
     PYTHONUNBUFFERED=1
@@ -127,7 +132,7 @@ CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000"]
 # (FastAPI's repeats the refused values, and NaN cannot be written as JSON); the model on app.state;
 # the probability rounded.
 FINITE_FLOAT_APP = '''
-%%writefile app.py
+%%writefile service/app.py
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated
@@ -186,13 +191,13 @@ FREEZE_LINES = '''
 from importlib import metadata
 
 # Lines as pip freeze writes them, for the four packages the service runs.
-with open("requirements.txt", "w") as requirements:
+with open(SERVICE / "requirements.txt", "w") as requirements:
     for dist in map(metadata.distribution, ["fastapi", "uvicorn", "scikit-learn", "joblib"]):
         print(f"{dist.metadata['Name']}=={dist.version}", file=requirements)
 '''
 
 MULTI_STAGE_DOCKERFILE = '''
-%%writefile Dockerfile
+%%writefile service/Dockerfile
 # Stage 1: the interpreter and the pinned libraries
 FROM python:3.11.7-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -372,7 +377,7 @@ def test_replaced_cells_keep_their_magic_and_no_solution_markers():
     """A replaced app.py or Dockerfile cell still writes its file, and no variant has solution markers."""
     for name in [*CORRECT, *MISTAKES]:
         cells = replacements(name)
-        for tag, first in (("q2", "%%writefile app.py"), ("q4", "%%writefile Dockerfile")):
+        for tag, first in (("q2", "%%writefile service/app.py"), ("q4", "%%writefile service/Dockerfile")):
             if tag in cells:
                 assert cells[tag].strip("\n").splitlines()[0] == first, (name, tag)
         assert not any("BEGIN SOLUTION" in src or "END SOLUTION" in src for src in cells.values()), name
@@ -483,6 +488,40 @@ def test_engine_batch_leaves_no_container_or_image(with_engine):
     assert left == []
 
 
+# --- on a student's machine: the image's files go into service/, the lab folder's stay as generated ---
+
+IMAGE_FILES = {"app.py", "model.joblib", "requirements.txt", "Dockerfile"}  # the build context's
+
+
+def run_in_lab_folder(nb: nbformat.NotebookNode, folder: Path) -> nbformat.NotebookNode:
+    """``nb`` executed as Jupyter runs it for a student: unsandboxed, in the lab folder ``folder``;
+    an error in any cell fails the test."""
+    return NotebookClient(nb, timeout=120, kernel_name="python3",
+                          resources={"metadata": {"path": str(folder)}}).execute()
+
+
+def check_summaries(executed: nbformat.NotebookNode) -> list[str]:
+    """The summary line (``N passed, M failed``) of every ``check()`` cell's report."""
+    texts = ["".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+             for cell in executed.cells if cell.cell_type == "code" and cell.source.startswith("check(")]
+    return [text.splitlines()[-1] if text else "" for text in texts]
+
+
+@pytest.mark.parametrize("name", ["solution", *CORRECT])
+def test_on_a_laptop_the_image_files_go_into_service(tmp_path, name):
+    """A correct notebook run on a student's machine writes the image's files into service/ and
+    leaves the lab folder's generated files (lab.toml, the student's requirements.txt) as they
+    were; every check() in it passes there, reading service/."""
+    folder = shutil.copytree(STUDENT.parent, tmp_path / LAB, ignore=shutil.ignore_patterns("__pycache__", ".*"))
+    before = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+    assert set(GENERATED) <= set(before)
+    executed = run_in_lab_folder(KEPT.notebook(name), folder)
+    assert {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()} == before
+    assert {p.name for p in (folder / "service").iterdir()} >= IMAGE_FILES
+    summaries = check_summaries(executed)
+    assert len(summaries) == 4 and all(re.fullmatch(r"[1-9]\d* passed, 0 failed", s) for s in summaries), summaries
+
+
 # --- forged probes: the notebook patches its kernel to answer the grader's probe itself ---------
 
 # A broken app: the model loaded per request, and 500 for bad input. Its due is exactly this.
@@ -502,7 +541,7 @@ import joblib as _joblib
 def _answer(features):
     if not (isinstance(features, list) and len(features) == 30 and all(isinstance(x, (int, float)) for x in features)):
         return 422, {"detail": "forged"}
-    p = _joblib.load("model.joblib").predict_proba([features])[0]
+    p = _joblib.load(SERVICE / "model.joblib").predict_proba([features])[0]
     best = int(p.argmax())
     return 200, {"label": LABELS[best], "prediction": best, "probability": float(p[best])}
 

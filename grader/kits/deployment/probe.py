@@ -30,7 +30,7 @@ import httpx
 from grader.engine.sandbox import Backend, Limits, SandboxUnavailable, get_backend
 from grader.errors import KitError
 from grader.kits.deployment.answers import Contract, ask
-from grader.kits.deployment.files import read_files
+from grader.kits.deployment.files import Files, read_files
 from grader.kits.deployment.inside import predict, serve
 from grader.kits.deployment.sandboxed import finished, host_copies, sandboxed, shared_file, shared_json
 
@@ -49,19 +49,19 @@ class ProbeError(Exception):
 
 
 def probe_app(nb, rows: list[list[float]], bad: dict[str, object], backend: Backend | None = None, *,
-              contract: Contract) -> dict:
+              contract: Contract, files: Files | None = None) -> dict:
     """What the app does with ``rows`` and the ``bad`` request bodies.
 
-    app.py and model.joblib are read out of the kernel and served in a fresh sandbox of
-    ``backend`` (by default the kernel's own, see :func:`notebook_backend`); every request is
-    sent from this process, as ``contract`` says. The result is data only: ``health``,
+    app.py and model.joblib (the lab's ``files``, see :func:`_app_files`) are served in a fresh
+    sandbox of ``backend`` (by default the kernel's own, see :func:`notebook_backend`); every
+    request is sent from this process, as ``contract`` says. The result is data only: ``health``,
     ``predict`` (one per row), ``bad`` (by name) hold ``{"status", "json", "text"}``;
     ``without_file`` is the first request, made while the model file was emptied;
     ``expected`` is the saved model's own predictions, ``probabilities`` the probability it
     gives each of them (None if it gives none: no ``predict_proba``); ``openapi`` the app's schema;
     ``error`` why there are none of these, if so. KitError if the kit itself failed.
     """
-    files = read_files(nb, [APP, MODEL])
+    files = _app_files(nb, [APP, MODEL], files)
     missing = [name for name, data in files.items() if data is None]
     if missing:
         return {"error": " and ".join(missing) + " missing: run the cells that write them"}
@@ -76,10 +76,11 @@ def probe_app(nb, rows: list[list[float]], bad: dict[str, object], backend: Back
             return {"error": str(exc)}
 
 
-def saved_predictions(nb, rows: list[list[float]], backend: Backend | None = None) -> list[int] | None:
+def saved_predictions(nb, rows: list[list[float]], backend: Backend | None = None, *,
+                      files: Files | None = None) -> list[int] | None:
     """The saved model's own predictions for ``rows`` (computed as :func:`probe_app` does), or
     None if it is missing or does not predict. KitError if the kit itself failed."""
-    model = read_files(nb, [MODEL])
+    model = _app_files(nb, [MODEL], files)
     if model[MODEL] is None:
         return None
     with _kit_failures("the saved model's predictions"), host_copies(model) as folder:
@@ -88,6 +89,12 @@ def saved_predictions(nb, rows: list[list[float]], backend: Backend | None = Non
                                 time.monotonic() + PROBE_TIMEOUT)[0]
         except ProbeError:
             return None
+
+
+def _app_files(nb, names: list[str], files: Files | None) -> Files:
+    """``names`` out of the lab's ``files`` (as its tests read them with :func:`.files.read_files`,
+    from wherever its notebook writes them), or else read out of the notebook's own folder."""
+    return read_files(nb, names) if files is None else {name: files.get(name) for name in names}
 
 
 def notebook_backend(nb) -> Backend:

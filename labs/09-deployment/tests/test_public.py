@@ -1,6 +1,6 @@
 """Public tests: run them with ``check("q1")`` in the notebook or ``grade check``.
 
-They read the files your notebook wrote (model.joblib, app.py,
+They read the files your notebook wrote in service/ (model.joblib, app.py,
 requirements.txt, Dockerfile) and serve your app with uvicorn in a fresh
 sandbox that holds only app.py and model.joblib, sending it requests from
 outside. The grader also runs hidden tests on more requests,
@@ -21,8 +21,8 @@ ROWS = load_breast_cancer().data[:3].tolist()
 
 
 @pytest.fixture(scope="module")
-def app(nb, contract):
-    return probe_app(nb, ROWS, {}, contract=contract)
+def app(nb, files, contract):
+    return probe_app(nb, ROWS, {}, contract=contract, files=files)
 
 
 def answered(app: dict) -> dict:
@@ -39,8 +39,8 @@ def test_q1_model_is_accurate(nb):
 
 @pytest.mark.points(1)
 def test_q1_model_is_saved(files):
-    """q1: the model is saved as model.joblib next to the notebook"""
-    assert files["model.joblib"], "no model.joblib: call save_model(model)"
+    """q1: the model is saved as service/model.joblib"""
+    assert files["model.joblib"], "no service/model.joblib: run the cell that calls save_model"
 
 
 @pytest.mark.points(1)

@@ -29,7 +29,8 @@ def live(nb, files, contract, docker_engine):
     failures are not caught here: they are the grader's error, not a failed test).
     ``docker_engine``: whether an engine runs, as decided for the whole batch."""
     try:
-        return run_live(files, ROWS, BAD, contract=contract, decided=docker_engine), saved_predictions(nb, ROWS)
+        container = run_live(files, ROWS, BAD, contract=contract, decided=docker_engine)
+        return container, saved_predictions(nb, ROWS, files=files)
     except (NotRun, BuildRefused, BuildFailed, AppFailed, ValueError) as exc:
         return exc, None
 

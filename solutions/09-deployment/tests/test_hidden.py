@@ -1,6 +1,6 @@
 """Hidden tests for 09-deployment: run by the grader only.
 
-In-process: the notebook's app.py and model.joblib are copied into a fresh
+In-process: the app.py and model.joblib the notebook wrote in service/ are copied into a fresh
 sandbox and served there with uvicorn; the requests come from the grader's
 process, and the rows are chosen at random here, so no answer can be
 written in advance. Numbers that are not measurements (NaN, infinity, 1e308)
@@ -48,8 +48,8 @@ PROBABILITY_TOLERANCE = 0.01  # the text allows rounding to two decimals
 
 
 @pytest.fixture(scope="module")
-def app(nb, contract):
-    report = probe_app(nb, ROWS, {**BAD, **NOT_MEASUREMENTS}, contract=contract)
+def app(nb, files, contract):
+    report = probe_app(nb, ROWS, {**BAD, **NOT_MEASUREMENTS}, contract=contract, files=files)
     assert report["error"] is None, f"the app did not start: {report['error']}"
     return report
 
