@@ -6,11 +6,16 @@ replies or faults, calls the student's function, and then checks both what
 came back and the requests the server recorded. Scripted values are random,
 so no answer can be written into the notebook in advance. Backoff delays
 are small and the timing checks generous: the grader shares its cores.
+
+Each exercise is tested on its own answer: while ask_with_retries (q5) is
+tested, ``ask`` in the notebook is the grader's (``kernel_side.py``).
 """
 
 import random
 import string
+from contextlib import contextmanager
 from itertools import pairwise
+from pathlib import Path
 
 import pytest
 
@@ -19,18 +24,7 @@ from grader.testing.notebook import NotebookError
 
 RNG = random.Random()
 
-# A client with the SDK's own retries off, so that a 429 reaches the student's retry code at once.
-KERNEL_HELPERS = r'''
-import openai as _t_openai
-
-_t_client = _t_openai.OpenAI(max_retries=0)
-
-
-def _t_hello():
-    """One chat completion; a 429 raises RateLimitError at once."""
-    reply = _t_client.chat.completions.create(model="grader-mini", messages=[{"role": "user", "content": "hello"}])
-    return reply.choices[0].message.content
-'''
+KERNEL_SIDE = Path(__file__).with_name("kernel_side.py").read_text()
 
 
 def word() -> str:
@@ -43,8 +37,18 @@ def sentence(n: int | None = None) -> str:
 
 
 def helpers(nb):
-    nb.run(KERNEL_HELPERS)
+    nb.run(KERNEL_SIDE)
     return nb
+
+
+@contextmanager
+def grader_ask(nb):
+    """For the block, ``ask`` in the notebook is the grader's; the student's is put back after."""
+    helpers(nb).run("_t_student_ask = globals().get('ask')\nask = _t_reference_ask")
+    try:
+        yield
+    finally:
+        nb.run("ask = _t_student_ask\ndel _t_student_ask")
 
 
 def statuses(llm) -> list[int]:
@@ -94,6 +98,19 @@ def test_q1_request(nb, llm):
     system, user = (m["content"] for m in body["messages"])
     assert system.strip() and question not in system
     assert question in user
+
+
+@pytest.mark.points(1)
+def test_q1_uses_the_given_client(nb, llm):
+    """q1: ask() sends its request with the client it is given (here one whose own retries are off)"""
+    helpers(nb)
+    llm.clear()
+    llm.fail(429, retry_after=0.01)
+    llm.reply(sentence())
+    error = notebook_error(nb, f"ask('Is the {word()} in stock?', client=_t_client)")
+    assert error.ename == "RateLimitError"
+    assert statuses(llm) == [429]
+    llm.clear()
 
 
 # --- q2 ---------------------------------------------------------------------------------
@@ -318,7 +335,8 @@ def test_q5_ask_with_retries_gets_through(nb, llm):
     text = sentence()
     llm.fail(429, times=2, retry_after=0.05)
     llm.reply(text)
-    assert nb.call("ask_with_retries", "Are you busy today?") == text
+    with grader_ask(nb):
+        assert nb.call("ask_with_retries", "Are you busy today?") == text
     assert statuses(llm) == [429, 429, 200]
 
 
@@ -327,7 +345,8 @@ def test_q5_ask_with_retries_one_layer(nb, llm):
     """q5: ask_with_retries makes at most max_attempts requests in all, then raises RuntimeError"""
     llm.clear()
     llm.fail(429, times=9, retry_after=0.05)
-    error = notebook_error(nb, "ask_with_retries('Still busy?', 3)")
+    with grader_ask(nb):
+        error = notebook_error(nb, "ask_with_retries('Still busy?', 3)")
     assert error.ename == "RuntimeError"
     assert statuses(llm) == [429, 429, 429]
     llm.clear()
