@@ -320,10 +320,11 @@ def load_data():
 
 
 def split_data(X, y, test_size=0.25, seed=0):
+    """DataFrames and Series out: easier to look at."""
     frame, labels = pd.DataFrame(X), pd.Series(y, name="y")
     tr, te, ytr, yte = train_test_split(frame, labels, test_size=test_size, random_state=seed, stratify=labels)
     print("split sizes", len(tr), len(te))
-    return tr.to_numpy(), te.to_numpy(), ytr.to_numpy(), yte.to_numpy()''',
+    return tr, te, ytr, yte''',
     "q2": '''from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.preprocessing import QuantileTransformer
 
@@ -337,6 +338,7 @@ def build_pipeline():
 
 
 def cross_validate_model(X, y, cv=5, seed=0):
+    X, y = np.asarray(X), np.asarray(y)
     template = build_pipeline()
     accs = []
     for tr, va in StratifiedKFold(cv, shuffle=True, random_state=seed).split(X, y):

@@ -42,8 +42,9 @@ def sparse_signal(seed, rows, columns, informative, shift):
 
 class Spy(ClassifierMixin, BaseEstimator):
     """A stand-in for build_pipeline()'s pipeline that logs, for each fit and each prediction, which
-    of the grader's rows it got (-1 for a row that is no longer as the grader sent it), and predicts
-    the grader's ``answers``. It logs to a file: cross-validation may fit it in other processes."""
+    of the grader's rows it got (-1 for a row that is no longer as the grader sent it: a cast to
+    float32 still counts as the same row, scaling does not), and predicts the grader's ``answers``.
+    It logs to a file: cross-validation may fit it in other processes."""
 
     def __init__(self, log="", reference=None, answers=None):
         self.log = log
@@ -55,7 +56,7 @@ class Spy(ClassifierMixin, BaseEstimator):
         ids = []
         for row in X:
             i = int(row[0]) if float(row[0]).is_integer() and 0 <= row[0] < len(self.reference) else -1
-            ids.append(i if i >= 0 and np.array_equal(row, self.reference[i]) else -1)
+            ids.append(i if i >= 0 and np.allclose(row, self.reference[i], rtol=1e-6, atol=1e-6) else -1)
         return ids
 
     def _note(self, kind, rows):

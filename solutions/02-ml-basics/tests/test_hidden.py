@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import load_breast_cancer, load_wine
 from sklearn.decomposition import PCA
@@ -129,11 +130,12 @@ def indexed_data(rows=1000, positives=100, seed=0):
 
 
 def split(nb, X, y, **kwargs):
-    """The student's split_data on grader data, checked to be four numpy arrays."""
+    """The student's split_data on grader data: four arrays, NumPy's or pandas' (the text leaves it
+    open), returned as NumPy arrays."""
     parts = nb.call("split_data", X, y, **kwargs)
     assert type(parts) in (tuple, list) and len(parts) == 4
-    assert all(type(p) is np.ndarray for p in parts)
-    return parts
+    assert all(type(p) in (np.ndarray, pd.DataFrame, pd.Series) for p in parts)
+    return [np.asarray(p) for p in parts]
 
 
 # --- q1: loading and splitting ---------------------------------------------------------
