@@ -59,8 +59,8 @@ class Lab:
         """What a sandbox gets of the lab: everything in ``labs/<id>/`` but what ``grade assign``
         generates there. The notebook comes as submitted; ``lab.toml`` and ``requirements.txt`` are
         for the student's machine (``grade check``, pip), not for the notebook, and are left out
-        because the sandbox's copies are read-only: a notebook that writes a ``requirements.txt``
-        of its own (the deployment lab's does) must find none in its way."""
+        because the sandbox's copies are read-only: a notebook that writes a file of one of those
+        names for a purpose of its own must find none in its way."""
         if not self.lab_dir.is_dir():
             return []
         return sorted(p for p in self.lab_dir.iterdir() if p.name not in GENERATED and not p.name.startswith("."))
