@@ -3,6 +3,7 @@ look for leftovers."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import select
@@ -138,6 +139,21 @@ def run_grade(*args: str, cwd: Path, env: dict | None = None, timeout: float = 6
     one that first joins a cgroup)."""
     return subprocess.run([*prefix, sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {}), "COLUMNS": "200"}, timeout=timeout)
+
+
+def grade_lab_batch(lab: str, out: Path, *paths: Path, env: dict | None = None, options: Sequence[str] = (),
+                    timeout: float = 1800) -> tuple[subprocess.CompletedProcess, dict[str, dict], dict[str, dict]]:
+    """One ``grade`` run from the repository root over ``paths``: the process, the gradebook's rows
+    by student, and each student's results JSON for ``lab``."""
+    proc = run_grade(*(str(p) for p in paths), "--out", str(out), *options, cwd=REPO, env=env, timeout=timeout)
+    with open(out / "gradebook.csv", newline="") as f:
+        book = {row["student"]: row for row in csv.DictReader(f)}
+    return proc, book, {s: json.loads((out / s / f"{lab}.json").read_text()) for s in book}
+
+
+def lost_points(result: dict) -> dict[str, float]:
+    """Points lost per test name, for the tests that failed (a test not run loses nothing)."""
+    return {t["name"]: t["max_score"] - t["score"] for t in result["tests"] if t["status"] == "failed"}
 
 
 def wait_for(condition: Callable[[], object], seconds: float):

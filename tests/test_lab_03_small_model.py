@@ -9,14 +9,12 @@ below checks the files still match that recipe, and
 
 from __future__ import annotations
 
-import csv
-import json
 import tomllib
 
 import nbformat
 import pytest
 
-from conftest import REPO, KeptNotebooks, last_matching_tag, run_grade
+from conftest import REPO, KeptNotebooks, grade_lab_batch, last_matching_tag, lost_points
 
 LAB = "03-small-model"
 SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
@@ -776,12 +774,7 @@ KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements, pick=last_matchin
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """One ``grade`` run over the kept notebooks and the untouched student notebook."""
-    out = tmp_path_factory.mktemp("lab03") / "grades"
-    proc = run_grade(str(KEPT.folder.relative_to(REPO)), str(STUDENT.relative_to(REPO)), "--out", str(out), cwd=REPO)
-    with open(out / "gradebook.csv", newline="") as f:
-        book = {row["student"]: row for row in csv.DictReader(f)}
-    results = {s: json.loads((out / s / f"{LAB}.json").read_text()) for s in book}
-    return proc, book, results
+    return grade_lab_batch(LAB, tmp_path_factory.mktemp("lab03") / "grades", KEPT.folder, STUDENT)
 
 
 def test_kept_notebooks_follow_the_solution():
@@ -819,16 +812,6 @@ def test_other_correct_solutions_score_full_marks(graded, name):
     _, book, results = graded
     failed = [t["name"] for t in results[name]["tests"] if t["status"] != "passed"]
     assert failed == [] and book[name]["score"] == book["solution"]["max_score"]
-
-
-def lost_points(result: dict) -> dict[str, float]:
-    """Points lost per test name (parameters stripped), for the tests that failed."""
-    lost: dict[str, float] = {}
-    for test in result["tests"]:
-        if test["status"] != "passed":
-            base = test["name"].split("[")[0]
-            lost[base] = lost.get(base, 0) + test["max_score"] - test["score"]
-    return lost
 
 
 @pytest.mark.parametrize("name", list(MISTAKES))

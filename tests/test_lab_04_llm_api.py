@@ -12,12 +12,10 @@ rewrites them after the solution changes.
 
 from __future__ import annotations
 
-import csv
-import json
 
 import pytest
 
-from conftest import REPO, KeptNotebooks, run_grade
+from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
 
 LAB = "04-llm-api"
 STUDENT = REPO / "labs" / LAB / "lab.ipynb"
@@ -634,18 +632,7 @@ KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """One ``grade`` run over the kept notebooks and the untouched student notebook."""
-    out = tmp_path_factory.mktemp("lab04") / "grades"
-    proc = run_grade(str(KEPT.folder.relative_to(REPO)), str(STUDENT.relative_to(REPO)), "--out", str(out),
-                     cwd=REPO)
-    with open(out / "gradebook.csv", newline="") as f:
-        book = {row["student"]: row for row in csv.DictReader(f)}
-    results = {s: json.loads((out / s / f"{LAB}.json").read_text()) for s in book}
-    return proc, book, results
-
-
-def lost_points(result: dict) -> dict[str, float]:
-    """Points lost per test name, for the tests that failed."""
-    return {t["name"]: t["max_score"] - t["score"] for t in result["tests"] if t["status"] != "passed"}
+    return grade_lab_batch(LAB, tmp_path_factory.mktemp("lab04") / "grades", KEPT.folder, STUDENT)
 
 
 def test_kept_notebooks_follow_the_solution():

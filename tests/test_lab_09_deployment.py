@@ -17,8 +17,6 @@ changes.
 
 from __future__ import annotations
 
-import csv
-import json
 import re
 import shutil
 import time
@@ -26,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO, KeptNotebooks, run_grade
+from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
 from nbclient import NotebookClient
 
 from grader.course.layout import GENERATED
@@ -327,13 +325,9 @@ KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
 def grade_batch(out, env: dict | None = None, paths: tuple[Path, ...] = (KEPT.folder, STUDENT), *options: str):
     """One ``grade`` run, by default over the kept notebooks and the untouched student notebook."""
     started = time.monotonic()
-    proc = run_grade(*(str(p) for p in paths), "--out", str(out), *options, cwd=REPO, env=env, timeout=1800)
-    wall = time.monotonic() - started
-    with open(out / "gradebook.csv", newline="") as f:
-        book = {row["student"]: row for row in csv.DictReader(f)}
-    results = {s: json.loads((out / s / f"{LAB}.json").read_text()) for s in book}
-    print(f"\n{out.parent.name}: grade batch took {wall:.0f} s")
-    return proc, book, results
+    graded = grade_lab_batch(LAB, out, *paths, env=env, options=options)
+    print(f"\n{out.parent.name}: grade batch took {time.monotonic() - started:.0f} s")
+    return graded
 
 
 @pytest.fixture(scope="module")
@@ -355,11 +349,6 @@ BATCHES = ["without_engine", pytest.param("with_engine", marks=pytest.mark.docke
 def graded(request):
     """Either batch, by name: (batch name, (proc, book, results))."""
     return request.param, request.getfixturevalue(request.param)
-
-
-def lost_points(result: dict) -> dict[str, float]:
-    """Points lost per test name, for the tests that failed (a test not run loses nothing)."""
-    return {t["name"]: t["max_score"] - t["score"] for t in result["tests"] if t["status"] == "failed"}
 
 
 def expected_losses(batch: str, name: str) -> dict[str, float]:

@@ -9,7 +9,6 @@ import os
 import pytest
 
 from grader import files
-from grader.results import store as results
 from grader.results.model import STATUSES, Result, TestResult
 from grader.files import atomic_write
 from grader.results.store import EXECUTED_LIMIT, GRADEBOOK_COLUMNS, csv_cell, file_name, result_path, write_gradebook, write_result
