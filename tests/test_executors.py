@@ -108,3 +108,30 @@ def test_a_worker_over_its_memory_is_killed_and_its_row_says_why():
     left = [g for g in Path("/sys/fs/cgroup").glob("*/grader-worker-*")
             if not Path("/proc", g.name.removeprefix("grader-worker-")).exists()]
     assert not left
+
+
+def test_a_batch_removes_the_groups_of_workers_a_killed_grader_left_and_no_other():
+    """A grader killed outright leaves its workers' memory groups behind; the next batch removes
+    those whose worker is gone (by the name the grader gave them), never one whose worker runs."""
+    if os.geteuid() != 0:
+        pytest.fail("the worker's memory cgroup is made as root: run the tests as root")
+    import subprocess
+
+    from grader.batch.executors import WORKER_CGROUP
+    from grader.engine.sandbox import cgroups
+
+    dead = []
+    for _ in range(3):
+        child = subprocess.Popen(["true"])
+        child.wait()
+        dead.append(child.pid)
+    live = os.getpid()  # this process runs: its group must stay
+    groups = {pid: cgroups.create(f"{WORKER_CGROUP}{pid}", 64, 16) for pid in [*dead, live]}
+    try:
+        assert all(g is not None and g.dirs for g in groups.values())
+        assert [r.status for _, r in LocalExecutor(1, fake_task).run(jobs("a"))] == ["graded"]
+        assert all(not any(d.exists() for d in groups[pid].dirs) for pid in dead)
+        assert all(d.exists() for d in groups[live].dirs)
+    finally:
+        for group in groups.values():
+            group.remove()

@@ -53,6 +53,7 @@ START_SECONDS = 60.0  # from fork to the first step: importing what the grader d
 # it is killed, and its row says so.
 WORKER_MEMORY_MIB = 2048
 WORKER_PIDS = 1024
+WORKER_CGROUP = "grader-worker-"  # + the worker's pid: the name of its memory group
 
 
 class Executor(Protocol):
@@ -194,6 +195,7 @@ class LocalExecutor:
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
         pending, running = list(jobs), []
         if pending:
+            _reclaim_dead_workers()
             _start_forkserver()
         try:
             while pending or running:
@@ -279,12 +281,20 @@ class LocalExecutor:
         shutil.rmtree(worker.scratch, ignore_errors=True)
 
 
+def _reclaim_dead_workers() -> None:
+    """Remove the empty memory groups of workers that are gone: a grader killed outright (``kill -9``)
+    could not remove its workers' groups, and nothing else would. A group is known by the name the
+    grader gave it, with its worker's pid; one whose worker still runs belongs to another batch."""
+    if os.geteuid() == 0:
+        cgroups.remove_stale(WORKER_CGROUP, lambda pid: not pid.isdigit() or Path("/proc", pid).exists())
+
+
 def _confine(pid: int) -> cgroups.Cgroup | None:
     """Move worker ``pid`` into a memory cgroup of its own (root only; else it runs as it is).
     Its sandboxes leave it for cgroups of their own as they start."""
     if os.geteuid() != 0:
         return None
-    group = cgroups.create(f"grader-worker-{pid}", WORKER_MEMORY_MIB, WORKER_PIDS)
+    group = cgroups.create(f"{WORKER_CGROUP}{pid}", WORKER_MEMORY_MIB, WORKER_PIDS)
     if group is not None:
         try:
             for procs in group.procs_files:
