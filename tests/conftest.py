@@ -152,8 +152,14 @@ def grade_lab_batch(lab: str, out: Path, *paths: Path, env: dict | None = None, 
 
 
 def lost_points(result: dict) -> dict[str, float]:
-    """Points lost per test name, for the tests that failed (a test not run loses nothing)."""
-    return {t["name"]: t["max_score"] - t["score"] for t in result["tests"] if t["status"] == "failed"}
+    """Points lost per test name, parameters stripped and their losses added up, for the tests that
+    failed (a test not run loses nothing)."""
+    lost: dict[str, float] = {}
+    for test in result["tests"]:
+        if test["status"] == "failed":
+            base = test["name"].split("[")[0]
+            lost[base] = lost.get(base, 0) + test["max_score"] - test["score"]
+    return lost
 
 
 def wait_for(condition: Callable[[], object], seconds: float):
