@@ -70,13 +70,13 @@ def check_solutions(course: Course, lab_ids: Iterable[str], backend: Backend, wo
                     ) -> dict[str, SolutionCheck | None]:
     """Each lab's check (None for a lab with no solution notebook to grade), grading in
     ``workers`` processes only the solutions not already known to pass."""
-    labs = [course.lab(lab_id) for lab_id in sorted(set(lab_ids))]
-    checks: dict[str, SolutionCheck | None] = {lab.id: None for lab in labs if not lab.solution.is_file()}
-    keys = {lab.id: _key(lab, backend) for lab in labs if lab.id not in checks}
+    labs = {lab_id: course.lab(lab_id) for lab_id in sorted(set(lab_ids))}
+    checks: dict[str, SolutionCheck | None] = {i: None for i, lab in labs.items() if not lab.solution.is_file()}
+    keys = {i: _key(lab, backend) for i, lab in labs.items() if i not in checks}
     for lab_id, key in keys.items():
         if (cached := _cached(key)) is not None:
             checks[lab_id] = cached
-    todo = [course.lab(lab_id) for lab_id in keys if lab_id not in checks]
+    todo = [labs[lab_id] for lab_id in keys if lab_id not in checks]
     if todo:
         with tempfile.TemporaryDirectory(prefix="grader-solution-") as out:
             executor = executor_factory(workers)
