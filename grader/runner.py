@@ -66,6 +66,10 @@ class Steps(Protocol):
     def deliver(self, result: Result) -> None:
         """The result exists: what follows only adds files beside it."""
 
+    def turn(self) -> None:
+        """The kernel is up: wait until this job may use a core. A watchdog starts the next job's
+        kernel while the current one's tests run, and lets it run its notebook when a core is free."""
+
 
 class NoSteps:
     """No watchdog: ``grade check`` on a student's own notebook."""
@@ -74,6 +78,9 @@ class NoSteps:
         pass
 
     def deliver(self, result: Result) -> None:
+        pass
+
+    def turn(self) -> None:
         pass
 
 
@@ -180,6 +187,7 @@ def _run(lab: Lab, job: Job, backend, nb, steps: Steps, kernel_factory: Callable
         kernel = kernel_factory(backend, lab.student_files(), bounds.sandbox, running.services)
         stack.callback(kernel.close)
         kernel.start()
+        steps.turn()
         steps.begin("running the notebook", bounds.notebook_seconds + 60)
         execution = execute_fn(kernel, nb, bounds.cell_seconds, bounds.notebook_seconds)
         steps.begin("testing", bounds.test_seconds)

@@ -1,9 +1,10 @@
-"""Where ``runner.grade`` calls run: a local process per submission now, Dask later.
+"""Where ``runner.grade`` calls run: a local process per submission (a Dask cluster runs
+the same executor on each of its workers: grader.batch.cluster).
 
 An executor takes jobs and yields ``(job, result)`` pairs as they finish, in
 any order. Each job runs in a fresh worker process (forked from a server that
-has the grader imported already), so a test suite's imports, a crash or a
-hang cannot touch the next submission.
+has the grader imported and warmed already: grader.batch.warm), so a test suite's
+imports, a crash or a hang cannot touch the next submission.
 
 The parent is the watchdog. A worker announces each step of its job with the
 time that step may take (:class:`Steps`); a worker that overruns its step, or
@@ -26,6 +27,7 @@ of under it.
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import shutil
@@ -117,6 +119,12 @@ class PipeSteps:
     def deliver(self, result: Result) -> None:
         self._send(("result", result))
 
+    def turn(self) -> None:
+        """Say the kernel is up, and wait for the parent's word to go on."""
+        self._send(("ready",))
+        if self.conn.recv() != "go":
+            raise RuntimeError("the grader sent something other than its word to go on")
+
     def warning(self, message, category, filename, lineno, file=None, line=None) -> None:
         """``warnings.showwarning`` in a worker: its stderr is the terminal, under the parent's
         progress bar, so the warning goes to the parent as text, bounded."""
@@ -160,6 +168,8 @@ class Worker:
     group: cgroups.Cgroup | None = None  # the worker's memory cgroup, where it could be made
     out_of_memory: bool = False  # the cgroup's kernel killed the worker for its memory
     hung_up: bool = False  # the worker closed its end: nothing more will come
+    waiting: bool = False  # its kernel is up, and it waits for a free core (Steps.turn)
+    admitted: bool = False  # it was given a core, and holds it until it ends
 
     def drain(self) -> None:
         """Take every message waiting: a step begins, the result, or the task's error."""
@@ -174,6 +184,8 @@ class Worker:
         if kind == "step":
             self.step, self.seconds = body
             self.deadline = time.monotonic() + self.seconds
+        elif kind == "ready":
+            self.step, self.seconds, self.deadline, self.waiting = "waiting for a free core", math.inf, math.inf, True
         elif kind == "result":
             self.result = body[0]
         elif kind == "error":
@@ -183,14 +195,19 @@ class Worker:
 
 
 class LocalExecutor:
-    """``workers`` processes on this machine, one job per process, each watched."""
+    """``workers`` processes on this machine, one job per process, each watched.
+
+    Up to ``workers`` more start ahead: each starts its own fresh kernel while the others' tests
+    run, and waits (Steps.turn) until one of the ``workers`` cores is free to run its notebook.
+    A kernel's start costs the grader's process little but waits, and a job's tests wait on the
+    kernel's replies: a job started ahead fills that idle time."""
 
     def __init__(self, workers: int | None = None, task: Task = grade_to_disk):
         self.workers = workers or os.cpu_count() or 1
         self.task = task
         self.errors: list[str] = []
         self._context = multiprocessing.get_context("forkserver")
-        self._context.set_forkserver_preload(["grader.runner", "numpy"])
+        self._context.set_forkserver_preload(["grader.runner", "numpy", "grader.batch.warm"])
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
         pending, running = list(jobs), []
@@ -199,9 +216,10 @@ class LocalExecutor:
             _start_forkserver()
         try:
             while pending or running:
-                while pending and len(running) < self.workers:
+                while pending and len(running) < 2 * self.workers:
                     with _interrupt_deferred():  # a worker started is a worker the parent ends
                         running.append(self._start(pending.pop(0)))
+                self._admit(running)
                 for worker in self._wait(running):
                     with _interrupt_deferred():
                         running.remove(worker)
@@ -214,9 +232,19 @@ class LocalExecutor:
             for worker in running:
                 self._end(worker)
 
+    def _admit(self, running: list[Worker]) -> None:
+        """Give the free cores to the workers that wait for one, first started first."""
+        free = self.workers - sum(w.admitted for w in running)
+        for worker in [w for w in running if w.waiting][:max(0, free)]:
+            worker.waiting, worker.admitted = False, True
+            worker.step, worker.seconds = "starting to run the notebook", START_SECONDS
+            worker.deadline = time.monotonic() + START_SECONDS
+            with contextlib.suppress(OSError):  # it is gone already: its exit is seen next
+                worker.conn.send("go")
+
     def _start(self, job: Job) -> Worker:
         scratch = Path(tempfile.mkdtemp(prefix="job-"))
-        receiver, sender = self._context.Pipe(duplex=False)
+        receiver, sender = self._context.Pipe()
         process = self._context.Process(target=_work, args=(self.task, job, sender, scratch), daemon=True)
         process.start()
         sender.close()
@@ -225,7 +253,8 @@ class LocalExecutor:
 
     def _wait(self, running: list[Worker]) -> list[Worker]:
         """Wait for a message, an exit or the nearest deadline; return the workers that ended."""
-        timeout = max(0.0, min(w.deadline for w in running) - time.monotonic())
+        nearest = min(w.deadline for w in running)
+        timeout = None if nearest == math.inf else max(0.0, nearest - time.monotonic())
         waiting = [w.conn for w in running if not w.hung_up] + [w.process.sentinel for w in running]
         ready = set(wait(waiting, timeout))
         ended = []

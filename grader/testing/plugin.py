@@ -73,6 +73,11 @@ class GradingPlugin:
         return self._nb
 
     def pytest_configure(self, config) -> None:
+        # A failure's message is this plugin's own (failure()); pytest's long report of it, which parses
+        # each test file again per failing test and searches every loaded module for each frame's source,
+        # was a tenth of a job's time. Python's own traceback is all pytest then keeps. The option is the
+        # terminal's (disabled here), so it is set, not passed.
+        config.option.tbstyle = "native"
         config.addinivalue_line("markers", "points(n): the test's weight in the grade (default 1)")
         config.addinivalue_line("markers", "exercise(id): the exercise the test belongs to, such as 'q1' "
                                            "(default: the qN in the test's name)")
