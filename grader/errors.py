@@ -62,6 +62,10 @@ class HistoryError(UsageError):
     """The history database cannot be read or written."""
 
 
+class ClusterError(UsageError):
+    """The Dask cluster cannot grade for this grader: no worker joined, or its workers differ from it."""
+
+
 class SandboxUnavailable(UsageError, RuntimeError):
     """The chosen sandbox cannot run on this machine."""
 

@@ -48,6 +48,7 @@ class Job:
     stop: tuple[str, str] | None = None  # (status, reason): an earlier try was stopped; run nothing
     reveal: bool = False  # every test's output shown, hidden ones too: the instructor's own solution check
     prepared: tuple[tuple[str, object], ...] = ()  # (kit, what it decided for the whole batch): grader.kits.prepare
+    limits: LabLimits | None = None  # the client's, on a Dask worker (grader.batch.cluster); else the lab's own
 
 
 READ_SECONDS = 60.0  # reading and checking a notebook of the largest size allowed
@@ -180,7 +181,7 @@ def limits(lab: Lab) -> LabLimits:
 
 def _run(lab: Lab, job: Job, backend, nb, steps: Steps, kernel_factory: Callable[..., Kernel],
          execute_fn: Callable[..., Execution]) -> tuple[str, str, list[TestResult], str]:
-    bounds = limits(lab)
+    bounds = job.limits or limits(lab)
     with contextlib.ExitStack() as stack:
         steps.begin("starting the kernel", STARTUP_TIMEOUT + 30)
         running = stack.enter_context(kits.started(lab.settings.kit_names, dict(job.prepared)))

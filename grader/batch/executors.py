@@ -58,7 +58,13 @@ WORKER_PIDS = 1024
 WORKER_CGROUP = "grader-worker-"  # + the worker's pid: the name of its memory group
 
 
+class Cancelled(Exception):
+    """The batch was called off while this executor ran: every worker it started is ended."""
+
+
 class Executor(Protocol):
+    errors: list[str]  # the grader's own failures, one line each, reported after the batch
+
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
         """Grade ``jobs``, yielding each result as soon as it exists."""
 
@@ -202,9 +208,10 @@ class LocalExecutor:
     A kernel's start costs the grader's process little but waits, and a job's tests wait on the
     kernel's replies: a job started ahead fills that idle time."""
 
-    def __init__(self, workers: int | None = None, task: Task = grade_to_disk):
+    def __init__(self, workers: int | None = None, task: Task = grade_to_disk, cancel: Connection | None = None):
         self.workers = workers or os.cpu_count() or 1
         self.task = task
+        self.cancel = cancel  # readable once the batch is called off (a Dask client's Ctrl-C): raise Cancelled
         self.errors: list[str] = []
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(["grader.runner", "numpy", "grader.batch.warm"])
@@ -256,7 +263,9 @@ class LocalExecutor:
         nearest = min(w.deadline for w in running)
         timeout = None if nearest == math.inf else max(0.0, nearest - time.monotonic())
         waiting = [w.conn for w in running if not w.hung_up] + [w.process.sentinel for w in running]
-        ready = set(wait(waiting, timeout))
+        ready = set(wait(waiting + ([self.cancel] if self.cancel else []), timeout))
+        if self.cancel is not None and self.cancel in ready:
+            raise Cancelled("the batch was called off")
         ended = []
         for worker in running:
             if worker.conn in ready:

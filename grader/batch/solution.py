@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.batch.executors import LocalExecutor
+from grader.batch.executors import Executor, LocalExecutor
 from grader.batch.fingerprint import digest, environment_fingerprint, lab_fingerprint
 from grader.course.discover import Submission
 from grader.course.layout import Course, Lab
@@ -66,7 +66,7 @@ class SolutionCheck:
 
 
 def check_solutions(course: Course, lab_ids: Iterable[str], backend: Backend, workers: int | None = None, *,
-                    executor_factory: Callable[[int | None], LocalExecutor] = LocalExecutor,
+                    executor_factory: Callable[[int | None], Executor] = LocalExecutor,
                     ) -> dict[str, SolutionCheck | None]:
     """Each lab's check (None for a lab with no solution notebook to grade), grading in
     ``workers`` processes only the solutions not already known to pass."""

@@ -7,14 +7,17 @@ what a command decides lives in those modules, not here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
+from grader.batch.executors import Executor, LocalExecutor
 from grader.batch.run import run_batch
 from grader.batch.solution import check_solutions, require_full_marks
 from grader.course.discover import Submission, discover, shown
@@ -27,6 +30,8 @@ from grader.report.feedback import publisher
 from grader.report.terminal import progress, summary_table, tests_table
 from grader.runner import Job, grade
 
+ExecutorFactory = Callable[[int | None], Executor]
+
 
 def grade_parser(commands: list[str]) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="grade", description="Grade notebooks in a sandbox against the lab's tests. "
@@ -34,6 +39,8 @@ def grade_parser(commands: list[str]) -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path, help="notebooks, zips, or folders of them")
     p.add_argument("--out", type=Path, default=Path("grades"), help="output folder (default: ./grades)")
     p.add_argument("-j", "--jobs", type=int, default=None, help="submissions graded at once (default: one per core)")
+    p.add_argument("--dask", metavar="ADDRESS", help="grade on a Dask cluster: a scheduler's address "
+                   "(tcp://host:8786), or local[:N] for a local cluster of N workers (see the README)")
     p.add_argument("--lab", help="grade every notebook as this lab, whatever its metadata says")
     p.add_argument("--course", type=Path, help="the course folder (default: the current folder)")
     p.add_argument("--backend", default="bwrap", help="sandbox backend: bwrap (default) or docker")
@@ -48,6 +55,8 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
     args = grade_parser(commands).parse_args(argv)
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("-j must be at least 1")
+    if args.jobs is not None and args.dask is not None:
+        raise UsageError("-j does not apply with --dask: each worker grades as many at once as its resources allow")
     course = Course.find(args.course)
     if args.lab is not None:
         course.lab(args.lab)
@@ -59,11 +68,13 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
     output_folder(args.out)
     signal.signal(signal.SIGINT, _interrupt_once)
     try:
-        if not args.skip_solution_check:
-            check_labs(course, {s.lab for s in subs if s.lab in course.lab_ids()}, backend, args.jobs, console)
-        with progress(console, len(subs)) as advance:
-            results, errors = run_batch(subs, course, args.out, backend, args.jobs, args.force,
-                                        publisher(args.out, course, advance))
+        with executors(args.dask, backend) as factory:
+            if not args.skip_solution_check:
+                check_labs(course, {s.lab for s in subs if s.lab in course.lab_ids()}, backend, args.jobs, console,
+                           factory)
+            with progress(console, len(subs)) as advance:
+                results, errors = run_batch(subs, course, args.out, backend, args.jobs, args.force,
+                                            publisher(args.out, course, advance), executor_factory=factory)
     except KeyboardInterrupt:
         print(f"grade: interrupted; finished results are kept in {args.out} (rerun to grade the rest)",
               file=sys.stderr, flush=True)
@@ -108,13 +119,27 @@ def add_solution_check_argument(p: argparse.ArgumentParser) -> None:
                         "loses points is refused)")
 
 
-def check_labs(course: Course, lab_ids: set[str], backend: Backend, workers: int | None, console: Console) -> None:
+@contextlib.contextmanager
+def executors(dask: str | None, backend: Backend) -> Iterator[ExecutorFactory]:
+    """What grades the batch: processes on this machine, or the Dask cluster at ``dask``, connected
+    (its workers checked) for the solution check and the batch, and closed after both."""
+    if dask is None:
+        yield LocalExecutor
+        return
+    from grader.batch.cluster import DaskExecutor  # Dask is imported only by those who use it
+
+    with DaskExecutor(dask, backend.name) as executor:
+        yield executor
+
+
+def check_labs(course: Course, lab_ids: set[str], backend: Backend, workers: int | None, console: Console,
+               factory: ExecutorFactory = LocalExecutor) -> None:
     """Grade each lab's solution (or recall that it passed) and stop, naming every failing test,
     unless each one gets full marks."""
     if not lab_ids:
         return
     with console.status(escape(f"grading the solution of {', '.join(sorted(lab_ids))}")):
-        checks = check_solutions(course, lab_ids, backend, workers)
+        checks = check_solutions(course, lab_ids, backend, workers, executor_factory=factory)
     for lab_id, check in sorted(checks.items()):
         if check is None:
             console.print(f"{lab_id}: no solution notebook to check (solutions/{lab_id}/solution.ipynb)",
