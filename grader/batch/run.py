@@ -9,7 +9,9 @@ could not run (no Docker engine, say) is graded again: what they need may be
 there now. A kit that decides something once per batch (is a Docker engine there?)
 decides before the first submission, and every submission is graded under that
 decision (grader.kits.prepare); a result graded under another one is not reused. The gradebook is
-rewritten atomically after every result, so it is valid at any moment.
+rewritten atomically as results come, as often as keeps the rewrites' total linear in the batch's
+size (grader.results.gradebook), and once more at the end, however the batch ends: it is valid at
+any moment and complete at the end.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from grader.batch.fingerprint import digest, environment_fingerprint, lab_finger
 from grader.course.discover import Submission
 from grader.course.layout import Course
 from grader.engine.sandbox import Backend
+from grader.results.gradebook import GradebookWriter
 from grader.results.model import Result
-from grader.results.store import read_result, write_gradebook, write_result
+from grader.results.store import read_result, write_result
 from grader.runner import Job
 
 
@@ -49,13 +52,17 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
             on_result(earlier)
         else:
             jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out, prepared=prepared))
-    write_gradebook(out, results)
+    book = GradebookWriter(out)
+    book.write(results)
     executor = executor_factory(workers)
-    for _, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
-        write_result(out, result)
-        results.append(result)
-        write_gradebook(out, results)
-        on_result(result)
+    try:
+        for _, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
+            write_result(out, result)  # what a rerun after kill -9 resumes from: at once
+            results.append(result)
+            book.offer(results)
+            on_result(result)
+    finally:  # Ctrl-C or an error of the grader's: the gradebook still has every finished result
+        book.finish(results)
     return results, executor.errors
 
 

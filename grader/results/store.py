@@ -3,8 +3,9 @@
 A result file follows Gradescope's ``results.json`` schema, plus ``status``,
 ``student``, ``lab`` and, beside the tests, what Gradescope has no field for
 (``hidden_tests``; ``exercises``, each exercise's subtotal: grader.results.model).
-The gradebook is a CSV rewritten (atomically) after every result, so a grader
-killed mid-batch leaves a valid gradebook and every result it finished.
+The gradebook is a CSV rewritten (atomically) as results come, when grader.results.gradebook
+says its turn has come, and at the batch's end: a grader killed mid-batch leaves a valid
+gradebook and every result it finished in its own file.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import io
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 from grader import bounded
@@ -80,7 +82,7 @@ def write_executed(out_dir: Path, result: Result) -> None:
     atomic_write(result_path(out_dir, result.student, result.lab).with_suffix(".ipynb"), result.executed)
 
 
-def write_gradebook(out_dir: Path, results: list[Result]) -> Path:
+def write_gradebook(out_dir: Path, results: Iterable[Result]) -> Path:
     """``gradebook.csv``: one row per result, every text cell safe to open in a spreadsheet."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
