@@ -27,11 +27,13 @@ of under it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -56,6 +58,7 @@ START_SECONDS = 60.0  # from fork to the first step: importing what the grader d
 WORKER_MEMORY_MIB = 2048
 WORKER_PIDS = 1024
 WORKER_CGROUP = "grader-worker-"  # + the worker's pid: the name of its memory group
+SCRATCH = "job-"  # + the pid of the executor's process + "-": a job's scratch folder, in the temporary folder
 
 
 class Cancelled(Exception):
@@ -250,7 +253,7 @@ class LocalExecutor:
                 worker.conn.send("go")
 
     def _start(self, job: Job) -> Worker:
-        scratch = Path(tempfile.mkdtemp(prefix="job-"))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH}{os.getpid()}-"))
         receiver, sender = self._context.Pipe()
         process = self._context.Process(target=_work, args=(self.task, job, sender, scratch), daemon=True)
         process.start()
@@ -320,11 +323,20 @@ class LocalExecutor:
 
 
 def _reclaim_dead_workers() -> None:
-    """Remove the empty memory groups of workers that are gone: a grader killed outright (``kill -9``)
-    could not remove its workers' groups, and nothing else would. A group is known by the name the
-    grader gave it, with its worker's pid; one whose worker still runs belongs to another batch."""
+    """Remove the empty memory groups of workers that are gone, and the scratch folders of executors
+    that are gone: a grader (or a Dask worker) killed outright could not remove them, and nothing else
+    would. Each is known by the name the grader gave it, with a pid; one whose process still runs
+    belongs to another batch."""
     if os.geteuid() == 0:
-        cgroups.remove_stale(WORKER_CGROUP, lambda pid: not pid.isdigit() or Path("/proc", pid).exists())
+        cgroups.remove_stale(WORKER_CGROUP, _running)
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*-*"):
+        if not _running(folder.name.removeprefix(SCRATCH).split("-")[0]):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: str) -> bool:
+    """Whether process ``pid`` runs (a name without a pid counts as running: it is not the grader's)."""
+    return not pid.isdigit() or Path("/proc", pid).exists()
 
 
 def _confine(pid: int) -> cgroups.Cgroup | None:
@@ -379,6 +391,7 @@ def _work(task: Task, job: Job, conn: Connection, scratch: Path) -> None:
     """A worker: the job's temporary files go to its scratch folder; Ctrl-C is the parent's (and
     ignored here already if the fork server started deaf to it); its warnings go to the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
     os.environ["TMPDIR"] = str(scratch)
     tempfile.tempdir = str(scratch)
     steps = PipeSteps(conn)
@@ -390,6 +403,18 @@ def _work(task: Task, job: Job, conn: Connection, scratch: Path) -> None:
             conn.send(("error", failure(job, exc)))
     finally:
         conn.close()
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _die_with_parent() -> None:
+    """Be killed when the fork server exits: it does when the process that started it dies (a grader
+    or a Dask worker killed outright), and a grading process nobody watches must not grade on. The
+    sandbox, started with --die-with-parent, then goes with it."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _joined(*parts: str) -> str:
