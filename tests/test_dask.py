@@ -17,6 +17,7 @@ import pytest
 from conftest import copy_course, leftover_processes, notebook, solution_cells, wait_for, write_notebook
 from distributed import Client, LocalCluster
 from fakes import FAKE_TASK
+from test_interrupt import descendants, group
 
 from grader.batch import dask_worker
 from grader.batch.cluster import DaskExecutor, job_spec, lab_bundle, parse_address
@@ -185,3 +186,66 @@ def test_workers_unlike_the_client_are_refused_before_any_job(kind, fake_course)
 def test_no_scheduler_is_a_clear_error():
     with pytest.raises(ClusterError, match="no Dask scheduler answers"):
         DaskExecutor("tcp://127.0.0.1:9").__enter__()
+
+
+SLOW = "import time\ntime.sleep(60)"
+
+
+def start_grade(course: Path, scratch: Path, *extra: str) -> subprocess.Popen:
+    """``grade --dask local:2`` in a session of its own, as a terminal runs it."""
+    command = [sys.executable, "-m", "grader", "submissions", "--dask", "local:2", "--skip-solution-check", *extra]
+    return subprocess.Popen(command, cwd=course, start_new_session=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "TMPDIR": str(scratch)})
+
+
+@pytest.fixture
+def slow_batch(tmp_path: Path) -> tuple[Path, Path]:
+    course = copy_course(tmp_path / "course")
+    for i in range(3):
+        write_notebook(course / "submissions" / f"slow{i}.ipynb", notebook(SLOW, *solution_cells()))
+    write_notebook(course / "submissions" / "quick.ipynb", notebook(*solution_cells()))
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    return course, scratch
+
+
+def test_ctrl_c_ends_the_grading_on_every_worker(slow_batch):
+    course, scratch = slow_batch
+    proc = start_grade(course, scratch)
+    try:
+        wait_for(lambda: sum("bwrap" in cmd for _, cmd in descendants(proc.pid)) >= 2, 180)
+        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "grade: interrupted; finished results are kept in grades (rerun to grade the rest)"), stderr
+    wait_for(lambda: not group(proc.pid) and not leftover_processes(scratch), 30)
+
+
+def test_kill_9_of_the_client_then_a_rerun_keeps_what_was_done(slow_batch):
+    course, scratch = slow_batch
+    proc = start_grade(course, scratch)
+    try:
+        done = course / "grades" / "quick" / f"{LAB}.json"
+        wait_for(done.is_file, 180)
+        kept = done.read_text()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    wait_for(lambda: not group(proc.pid) and not leftover_processes(scratch), 60)
+    for i in range(3):  # now quick to grade: the rest is graded, what was done is reused
+        write_notebook(course / "submissions" / f"slow{i}.ipynb", notebook(*solution_cells()))
+    again = start_grade(course, scratch)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, out + err
+    assert done.read_text() == kept
+    assert {r["student"]: (r["status"], r["reused"]) for r in rows(course / "grades")} == {
+        "quick": ("graded", "yes"), **{f"slow{i}": ("graded", "no") for i in range(3)}}
+    wait_for(lambda: not group(again.pid) and not leftover_processes(scratch), 30)
