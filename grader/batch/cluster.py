@@ -4,9 +4,9 @@ Dask schedules, retries and moves data; the grader adds no scheduler of its
 own. Each submission is one Dask task, and what it carries is small and
 immutable (:class:`JobSpec`): the notebook's bytes, the hash of its lab's
 bundle, the limits and the grader's identity. A lab's files travel once per
-worker as a bundle, scattered by the client and extracted on the worker once,
-under its hash, in the worker's own Dask folder (Dask removes that folder
-with the worker, even one that was killed).
+worker as a bundle (the result of a task of its own, which Dask makes again if
+the worker holding it dies), extracted on the worker once, under its hash, in
+the worker's own Dask folder (Dask removes that folder with the worker).
 
 On the worker (grader.batch.dask_worker), a task grades its one submission as ``grade`` does on
 one machine: through a :class:`LocalExecutor` of one process, so the sandbox,
@@ -19,9 +19,10 @@ workers share no folder with it.
 Workers are checked before any job runs: a worker whose grader, libraries,
 kits or sandbox differ from the client's, or that cannot start a grading
 process (a daemonic Dask worker), is refused with the reason. A worker that
-dies is Dask's to handle: its other tasks run again elsewhere. A task whose
-worker died twice while running it is not run a third time: its row is
-``crashed``, its tests listed as not run, as on one machine.
+dies is Dask's to handle: its other tasks run again elsewhere. Each start of
+a job is logged on the scheduler under the job's name; a job that started
+twice on workers that died is not run a third time: its row is ``crashed``,
+its tests listed as not run, as on one machine.
 
 Ctrl-C on the client cancels every task and tells each worker to end the
 grading it is doing now (the kernel and everything it started); a local

@@ -154,11 +154,10 @@ def _written(out: Path) -> dict[str, str]:
     """Every file the job wrote under ``out``, by its path there; none past RETURN_CHARS in all."""
     files, size = {}, 0
     for path in sorted(p for p in out.rglob("*") if p.is_file()):
-        text = path.read_text(encoding="utf-8")
-        size += len(text)
+        size += path.stat().st_size  # bytes: at least as many as the characters they decode to
         if size > RETURN_CHARS:
             break
-        files[path.relative_to(out).as_posix()] = text
+        files[path.relative_to(out).as_posix()] = path.read_text(encoding="utf-8")
     return files
 
 
