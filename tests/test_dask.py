@@ -17,7 +17,7 @@ import pytest
 from conftest import copy_course, leftover_processes, notebook, solution_cells, wait_for, write_notebook
 from distributed import Client, LocalCluster
 from fakes import FAKE_TASK
-from test_interrupt import descendants, group
+from test_interrupt import ctrl_c_when, descendants, group
 
 from grader.batch import dask_worker
 from grader.batch.cluster import DaskExecutor, job_spec, lab_bundle, parse_address
@@ -212,14 +212,7 @@ def slow_batch(tmp_path: Path) -> tuple[Path, Path]:
 def test_ctrl_c_ends_the_grading_on_every_worker(slow_batch):
     course, scratch = slow_batch
     proc = start_grade(course, scratch)
-    try:
-        wait_for(lambda: sum("bwrap" in cmd for _, cmd in descendants(proc.pid)) >= 2, 180)
-        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stderr = ctrl_c_when(proc, lambda: sum("bwrap" in cmd for _, cmd in descendants(proc.pid)) >= 2, 180)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr, stderr
     assert stderr.strip().splitlines()[-1] == (

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from grader.batch.executors import LocalExecutor
+from grader.batch.processes import WORKER_MEMORY_MIB
 from grader.course.discover import Submission
-from grader.batch.executors import WORKER_MEMORY_MIB, LocalExecutor
 from grader.results.model import Result
 from grader.runner import Job, Steps
 
@@ -117,7 +118,7 @@ def test_a_batch_removes_the_groups_of_workers_a_killed_grader_left_and_no_other
         pytest.fail("the worker's memory cgroup is made as root: run the tests as root")
     import subprocess
 
-    from grader.batch.executors import WORKER_CGROUP
+    from grader.batch.processes import WORKER_CGROUP
     from grader.engine.sandbox import cgroups
 
     dead = []

@@ -56,6 +56,19 @@ def kernel(root: int) -> bool:
 MOMENTS = {"the fork server starts": forkserver, "a worker runs": worker, "a notebook runs": kernel}
 
 
+def ctrl_c_when(proc: subprocess.Popen, ready, seconds: float) -> str:
+    """Once ``ready()``, Ctrl-C as a terminal sends it (to the whole process group of ``proc``, a
+    session of its own); the batch's stderr. Whatever happens, nothing of the group outlives the test."""
+    try:
+        wait_for(ready, seconds)
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
 @pytest.fixture
 def batch(tmp_path: Path):
     course = copy_course(tmp_path / "course")
@@ -72,14 +85,7 @@ def test_ctrl_c_leaves_one_line_and_no_traceback(batch, moment):
     proc = subprocess.Popen([sys.executable, "-m", "grader", "submissions", "-j", "2", "--skip-solution-check"],
                             cwd=course, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env={**os.environ, "TMPDIR": str(scratch)})
-    try:
-        wait_for(lambda: MOMENTS[moment](proc.pid), 120)
-        os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
-        _, stderr = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+    stderr = ctrl_c_when(proc, lambda: MOMENTS[moment](proc.pid), 120)
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
     assert stderr.strip().splitlines() == [

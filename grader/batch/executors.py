@@ -17,7 +17,7 @@ worker ended.
 
 The terminal is the parent's. Ctrl-C reaches every process of the group, but the
 fork server is started deaf to it, so it and every worker ignore it from their
-first instruction (:func:`_start_forkserver`): the parent stops the batch, and no
+first instruction (grader.batch.processes.start_forkserver): the parent stops the batch, and no
 worker prints a KeyboardInterrupt traceback. A worker's Python warnings go to the
 parent (:meth:`PipeSteps.warning`), which shows each once through its own warnings
 machinery, where the progress bar's console prints them above the bar instead
@@ -27,38 +27,28 @@ of under it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import math
 import multiprocessing
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from multiprocessing import forkserver
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Protocol
 
+from grader.batch import processes
 from grader.engine.sandbox import cgroups, reclaim_worker
 from grader.errors import TestsBroken
 from grader.results.model import Result, Status
 from grader.runner import Job, Steps, grade_to_disk
 
 START_SECONDS = 60.0  # from fork to the first step: importing what the grader did not preload
-# The grader's own memory for one submission: its tests' imports (torch) and the kernel's
-# messages in flight. ZeroMQ bounds each frame of a message but not how many frames one
-# message has, so this cgroup (made as root) is what bounds the rest; a worker that hits
-# it is killed, and its row says so.
-WORKER_MEMORY_MIB = 2048
-WORKER_PIDS = 1024
-WORKER_CGROUP = "grader-worker-"  # + the worker's pid: the name of its memory group
-SCRATCH = "job-"  # + the pid of the executor's process + "-": a job's scratch folder, in the temporary folder
 
 
 class Cancelled(Exception):
@@ -222,16 +212,16 @@ class LocalExecutor:
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
         pending, running = list(jobs), []
         if pending:
-            _reclaim_dead_workers()
-            _start_forkserver()
+            processes.reclaim_dead_workers()
+            processes.start_forkserver()
         try:
             while pending or running:
                 while pending and len(running) < 2 * self.workers:
-                    with _interrupt_deferred():  # a worker started is a worker the parent ends
+                    with processes.interrupt_deferred():  # a worker started is a worker the parent ends
                         running.append(self._start(pending.pop(0)))
                 self._admit(running)
                 for worker in self._wait(running):
-                    with _interrupt_deferred():
+                    with processes.interrupt_deferred():
                         running.remove(worker)
                         result = self._finish(worker)
                     if result is None:  # the job ended without a row: give it one, alone
@@ -253,13 +243,13 @@ class LocalExecutor:
                 worker.conn.send("go")
 
     def _start(self, job: Job) -> Worker:
-        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH}{os.getpid()}-"))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{processes.SCRATCH}{os.getpid()}-"))
         receiver, sender = self._context.Pipe()
         process = self._context.Process(target=_work, args=(self.task, job, sender, scratch), daemon=True)
         process.start()
         sender.close()
         return Worker(job, process, receiver, scratch, deadline=time.monotonic() + START_SECONDS,
-                      group=_confine(process.pid))
+                      group=processes.confine(process.pid))
 
     def _wait(self, running: list[Worker]) -> list[Worker]:
         """Wait for a message, an exit or the nearest deadline; return the workers that ended."""
@@ -303,7 +293,7 @@ class LocalExecutor:
         code = worker.process.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
         if worker.out_of_memory:
-            how = f"it used the {WORKER_MEMORY_MIB} MiB the grader allows itself per submission"
+            how = f"it used the {processes.WORKER_MEMORY_MIB} MiB the grader allows itself per submission"
         return Status.CRASHED, f"grading stopped: the grading process died while {worker.step} ({how})"
 
     @staticmethod
@@ -322,76 +312,11 @@ class LocalExecutor:
         shutil.rmtree(worker.scratch, ignore_errors=True)
 
 
-def _reclaim_dead_workers() -> None:
-    """Remove the empty memory groups of workers that are gone, and the scratch folders of executors
-    that are gone: a grader (or a Dask worker) killed outright could not remove them, and nothing else
-    would. Each is known by the name the grader gave it, with a pid; one whose process still runs
-    belongs to another batch."""
-    if os.geteuid() == 0:
-        cgroups.remove_stale(WORKER_CGROUP, _running)
-    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*-*"):
-        if not _running(folder.name.removeprefix(SCRATCH).split("-")[0]):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _running(pid: str) -> bool:
-    """Whether process ``pid`` runs (a name without a pid counts as running: it is not the grader's)."""
-    return not pid.isdigit() or Path("/proc", pid).exists()
-
-
-def _confine(pid: int) -> cgroups.Cgroup | None:
-    """Move worker ``pid`` into a memory cgroup of its own (root only; else it runs as it is).
-    Its sandboxes leave it for cgroups of their own as they start."""
-    if os.geteuid() != 0:
-        return None
-    group = cgroups.create(f"{WORKER_CGROUP}{pid}", WORKER_MEMORY_MIB, WORKER_PIDS)
-    if group is not None:
-        try:
-            for procs in group.procs_files:
-                procs.write_text(str(pid))
-        except OSError:  # the worker is gone already: nothing to confine
-            pass
-    return group
-
-
-def _start_forkserver() -> None:
-    """Start the fork server, if it is not running, with SIGINT ignored for the moment it takes to
-    spawn it: an ignored signal stays ignored across exec, and Python then installs no handler
-    of its own, so the server (while it imports what it preloads) and every worker forked from
-    it ignore Ctrl-C from their first instruction. Only the main thread may set a handler;
-    elsewhere the first worker starts the server as it would."""
-    if threading.current_thread() is not threading.main_thread():
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-@contextlib.contextmanager
-def _interrupt_deferred() -> Iterator[None]:
-    """Hold Ctrl-C back until the block is over, then deliver it: between starting a worker
-    and keeping it in the list of those to end (or taking it off the list and ending it), an
-    interrupt would leave a worker that nobody ends, grading on after the parent is gone."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            signal.raise_signal(signal.SIGINT)
-
-
 def _work(task: Task, job: Job, conn: Connection, scratch: Path) -> None:
     """A worker: the job's temporary files go to its scratch folder; Ctrl-C is the parent's (and
     ignored here already if the fork server started deaf to it); its warnings go to the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with_parent()
+    processes.die_with_parent()
     os.environ["TMPDIR"] = str(scratch)
     tempfile.tempdir = str(scratch)
     steps = PipeSteps(conn)
@@ -403,18 +328,6 @@ def _work(task: Task, job: Job, conn: Connection, scratch: Path) -> None:
             conn.send(("error", failure(job, exc)))
     finally:
         conn.close()
-
-
-PR_SET_PDEATHSIG = 1  # prctl(2)
-
-
-def _die_with_parent() -> None:
-    """Be killed when the fork server exits: it does when the process that started it dies (a grader
-    or a Dask worker killed outright), and a grading process nobody watches must not grade on. The
-    sandbox, started with --die-with-parent, then goes with it."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _joined(*parts: str) -> str:

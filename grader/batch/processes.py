@@ -1,0 +1,106 @@
+"""The processes a local executor starts (grader.batch.executors), as the operating system sees them:
+the memory group each grading process runs in, the signals they hear, and what a grader or a Dask
+worker killed outright leaves behind for the next batch on the machine to remove.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from multiprocessing import forkserver
+from pathlib import Path
+
+from grader.engine.sandbox import cgroups
+
+# The grader's own memory for one submission: its tests' imports (torch) and the kernel's
+# messages in flight. ZeroMQ bounds each frame of a message but not how many frames one
+# message has, so this cgroup (made as root) is what bounds the rest; a worker that hits
+# it is killed, and its row says so.
+WORKER_MEMORY_MIB = 2048
+WORKER_PIDS = 1024
+WORKER_CGROUP = "grader-worker-"  # + the worker's pid: the name of its memory group
+SCRATCH = "job-"  # + the pid of the executor's process + "-": a job's scratch folder, in the temporary folder
+
+
+def reclaim_dead_workers() -> None:
+    """Remove the empty memory groups of workers that are gone, and the scratch folders of executors
+    that are gone: a grader (or a Dask worker) killed outright could not remove them, and nothing else
+    would. Each is known by the name the grader gave it, with a pid; one whose process still runs
+    belongs to another batch."""
+    if os.geteuid() == 0:
+        cgroups.remove_stale(WORKER_CGROUP, _running)
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*-*"):
+        if not _running(folder.name.removeprefix(SCRATCH).split("-")[0]):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _running(pid: str) -> bool:
+    """Whether process ``pid`` runs (a name without a pid counts as running: it is not the grader's)."""
+    return not pid.isdigit() or Path("/proc", pid).exists()
+
+
+def confine(pid: int) -> cgroups.Cgroup | None:
+    """Move worker ``pid`` into a memory cgroup of its own (root only; else it runs as it is).
+    Its sandboxes leave it for cgroups of their own as they start."""
+    if os.geteuid() != 0:
+        return None
+    group = cgroups.create(f"{WORKER_CGROUP}{pid}", WORKER_MEMORY_MIB, WORKER_PIDS)
+    if group is not None:
+        try:
+            for procs in group.procs_files:
+                procs.write_text(str(pid))
+        except OSError:  # the worker is gone already: nothing to confine
+            pass
+    return group
+
+
+def start_forkserver() -> None:
+    """Start the fork server, if it is not running, with SIGINT ignored for the moment it takes to
+    spawn it: an ignored signal stays ignored across exec, and Python then installs no handler
+    of its own, so the server (while it imports what it preloads) and every worker forked from
+    it ignore Ctrl-C from their first instruction. Only the main thread may set a handler;
+    elsewhere the first worker starts the server as it would."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def interrupt_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back until the block is over, then deliver it: between starting a worker
+    and keeping it in the list of those to end (or taking it off the list and ending it), an
+    interrupt would leave a worker that nobody ends, grading on after the parent is gone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            signal.raise_signal(signal.SIGINT)
+
+
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def die_with_parent() -> None:
+    """Be killed when the fork server exits: it does when the process that started it dies (a grader
+    or a Dask worker killed outright), and a grading process nobody watches must not grade on. The
+    sandbox, started with --die-with-parent, then goes with it."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
