@@ -63,6 +63,9 @@ def test_a_bundle_depends_on_the_lab_files_only(tmp_path):
     (second / "labs" / "other").mkdir()
     (second / "labs" / "other" / "lab.ipynb").write_text("{}")
     assert lab_bundle(Course(first), LAB) == lab_bundle(Course(second), LAB)
+    (second / "solutions" / "conftest.py").write_text("# read by pytest above every lab's tests\n")
+    assert lab_bundle(Course(first), LAB) != lab_bundle(Course(second), LAB)
+    (second / "solutions" / "conftest.py").unlink()
     test = second / "solutions" / LAB / "tests" / "test_hidden.py"
     test.write_text(test.read_text() + "\n# changed\n")
     assert lab_bundle(Course(first), LAB) != lab_bundle(Course(second), LAB)

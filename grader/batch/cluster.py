@@ -81,21 +81,28 @@ def parse_address(address: str) -> tuple[str | None, int]:
     return address, 0
 
 def lab_bundle(course: Course, lab_id: str) -> bytes:
-    """``labs/<id>/`` and ``solutions/<id>/`` as a tar whose bytes depend on their contents only."""
+    """``labs/<id>/`` and ``solutions/<id>/``, with the conftest.py files pytest would read above them,
+    as a tar whose bytes depend on their contents only."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for top in ("labs", "solutions"):
-            folder = course.root / top / lab_id
-            for path in sorted(folder.rglob("*")) if folder.is_dir() else []:
-                if path.is_file() and "__pycache__" not in path.parts:
-                    data = path.read_bytes()
-                    info = tarfile.TarInfo(str(PurePosixPath(top, lab_id, *path.relative_to(folder).parts)))
-                    info.size, info.mode = len(data), 0o755 if path.stat().st_mode & 0o111 else 0o644
-                    tar.addfile(info, io.BytesIO(data))
-                    if buffer.tell() > BUNDLE_BYTES:
-                        raise UsageError(f"lab {lab_id}: its files pass {BUNDLE_BYTES >> 20} MiB, "
-                                         "too many to send to every Dask worker")
+        for path in _bundled(course.root, lab_id):
+            data = path.read_bytes()
+            info = tarfile.TarInfo(path.relative_to(course.root).as_posix())
+            info.size, info.mode = len(data), 0o755 if path.stat().st_mode & 0o111 else 0o644
+            tar.addfile(info, io.BytesIO(data))
+            if buffer.tell() > BUNDLE_BYTES:
+                raise UsageError(f"lab {lab_id}: its files pass {BUNDLE_BYTES >> 20} MiB, "
+                                 "too many to send to every Dask worker")
     return buffer.getvalue()
+
+
+def _bundled(root: Path, lab_id: str) -> list[Path]:
+    """The files of a lab's bundle, in order."""
+    files = [p for p in (root / "conftest.py", root / "labs" / "conftest.py", root / "solutions" / "conftest.py")
+             if p.is_file()]
+    for folder in (root / "labs" / lab_id, root / "solutions" / lab_id):
+        files += sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return files
 
 
 def job_spec(job: Job, bundle: str, client_identity: str) -> JobSpec:
