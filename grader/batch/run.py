@@ -25,6 +25,7 @@ from grader.batch.fingerprint import digest, environment_fingerprint, lab_finger
 from grader.course.discover import Submission
 from grader.course.layout import Course
 from grader.engine.sandbox import Backend
+from grader.results.compact import SharedTests
 from grader.results.gradebook import GradebookWriter
 from grader.results.model import Result
 from grader.results.store import read_result, write_result
@@ -40,7 +41,8 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
     environment = environment_fingerprint(backend)
     labs = {lab_id: lab_fingerprint(course.lab(lab_id)) for lab_id in course.lab_ids()}
     decided = _decisions(course, {sub.lab for sub in subs})
-    results: list[Result] = []
+    results: list[Result] = []  # each test outcome kept once across them (grader.results.compact)
+    shared = SharedTests()
     jobs: list[Job] = []
     for sub in subs:
         prepared = decided.get(sub.lab, ())
@@ -48,7 +50,7 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
         earlier = None if force else read_result(out, sub.student, sub.lab)
         if earlier is not None and earlier.fingerprint == fingerprint and not earlier.incomplete:
             earlier.reused = True
-            results.append(earlier)
+            results.append(shared.share(earlier))
             on_result(earlier)
         else:
             jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out, prepared=prepared))
@@ -58,7 +60,7 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
     try:
         for _, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
             write_result(out, result)  # what a rerun after kill -9 resumes from: at once
-            results.append(result)
+            results.append(shared.share(result))
             book.offer(results)
             on_result(result)
     finally:  # Ctrl-C or an error of the grader's: the gradebook still has every finished result
