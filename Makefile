@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/feedback_growth.py
 	$(BIN)/python benchmarks/fake_vs_sandbox.py
 	$(BIN)/python benchmarks/solution_check.py
+	$(BIN)/python benchmarks/scale.py
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system
