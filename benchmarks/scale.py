@@ -12,8 +12,9 @@ Three tables, each against a baseline measured in the same run:
 * **dask**: seconds per submission of ``grade --dask local:N`` for N = 1, 2 and 4 on 12
   copies of the same submissions, in the bubblewrap sandbox with the hidden tests (the
   solution check skipped: it is not the batch), and the efficiency against one worker
-  (speedup / workers). Wall time includes starting the local cluster. ``grade -j 2``,
-  the local executor, is shown beside it for reference.
+  (speedup / workers). Wall time includes starting the local cluster, so each is also
+  shown past its start-up: the run's time less that of a run of one submission, per
+  further submission. ``grade -j 2``, the local executor, is shown beside it for reference.
 * **gradebook**: the time spent rewriting ``gradebook.csv`` per row, as a batch of 1k, 2k,
   4k and 8k synthetic results goes through run_batch's loop (each result's JSON written,
   then a rewrite offered: grader.results.gradebook), against the old rewrite after every
