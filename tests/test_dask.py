@@ -118,7 +118,7 @@ def kills_its_worker(job: Job, steps: Steps) -> None:
     parent of the fork server that forked this grading process), once per attempt it is given."""
     if job.submission.student == "killer" and job.stop is None:
         with open(os.environ["ATTEMPTS"], "a") as f:
-            f.write("attempt\n")
+            f.write(f"attempt {os.getpid()}\n")
         server = int(Path(f"/proc/{os.getppid()}/stat").read_text().rsplit(")", 1)[1].split()[1])
         os.kill(server, signal.SIGKILL)
         signal.pause()
@@ -147,8 +147,8 @@ def test_a_submission_that_kills_its_worker_costs_its_row_only(fake_course, tmp_
     assert all(found[f"s{i}"].status == Status.GRADED and found[f"s{i}"].score > 0 for i in range(5))
     assert all(len(hashes) == len(set(hashes)) <= 1 for hashes in bundles.values()), bundles
     assert not executor.errors
-
-
+    killers = [int(line.split()[1]) for line in attempts.read_text().splitlines()]
+    wait_for(lambda: not any(Path("/proc", str(pid)).exists() for pid in killers), 30)  # died with their workers
 def test_each_lab_goes_to_a_worker_once(fake_course):
     course, jobs = fake_course
     jobs = [job for job in jobs if job.submission.student != "killer"] * 3

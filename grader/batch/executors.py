@@ -214,6 +214,7 @@ class LocalExecutor:
         if pending:
             processes.reclaim_dead_workers()
             processes.start_forkserver()
+        self._lifeline = self._context.Pipe(duplex=False)  # (read, write): see processes.die_with_watchdog
         try:
             while pending or running:
                 while pending and len(running) < 2 * self.workers:
@@ -231,6 +232,8 @@ class LocalExecutor:
         finally:
             for worker in running:
                 self._end(worker)
+            for end in self._lifeline:
+                end.close()
 
     def _admit(self, running: list[Worker]) -> None:
         """Give the free cores to the workers that wait for one, first started first."""
@@ -245,7 +248,8 @@ class LocalExecutor:
     def _start(self, job: Job) -> Worker:
         scratch = Path(tempfile.mkdtemp(prefix=f"{processes.SCRATCH}{os.getpid()}-"))
         receiver, sender = self._context.Pipe()
-        process = self._context.Process(target=_work, args=(self.task, job, sender, scratch), daemon=True)
+        process = self._context.Process(target=_work, args=(self.task, job, sender, scratch, self._lifeline[0]),
+                                        daemon=True)
         process.start()
         sender.close()
         return Worker(job, process, receiver, scratch, deadline=time.monotonic() + START_SECONDS,
@@ -312,11 +316,12 @@ class LocalExecutor:
         shutil.rmtree(worker.scratch, ignore_errors=True)
 
 
-def _work(task: Task, job: Job, conn: Connection, scratch: Path) -> None:
+def _work(task: Task, job: Job, conn: Connection, scratch: Path, lifeline: Connection) -> None:
     """A worker: the job's temporary files go to its scratch folder; Ctrl-C is the parent's (and
-    ignored here already if the fork server started deaf to it); its warnings go to the parent."""
+    ignored here already if the fork server started deaf to it); its warnings go to the parent; it
+    dies with the parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    processes.die_with_parent()
+    processes.die_with_watchdog(lifeline)
     os.environ["TMPDIR"] = str(scratch)
     tempfile.tempdir = str(scratch)
     steps = PipeSteps(conn)

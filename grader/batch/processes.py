@@ -6,15 +6,14 @@ worker killed outright leaves behind for the next batch on the machine to remove
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
 from multiprocessing import forkserver
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from grader.engine.sandbox import cgroups
@@ -94,13 +93,15 @@ def interrupt_deferred() -> Iterator[None]:
             signal.raise_signal(signal.SIGINT)
 
 
-PR_SET_PDEATHSIG = 1  # prctl(2)
+def die_with_watchdog(lifeline: Connection) -> None:
+    """Be killed as soon as the process that watches this one is gone, however it ended (SIGKILL
+    too): only that process holds ``lifeline``'s other end, so a read ends only then (nothing is ever
+    sent). A grading process nobody watches must not grade on; its sandbox, started with
+    --die-with-parent, goes with it. The fork server's exit cannot be the signal: each process it
+    forks holds the server's own liveness pipe, so the server outlives the process that started it."""
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            lifeline.recv()
+        os.kill(os.getpid(), signal.SIGKILL)
 
-
-def die_with_parent() -> None:
-    """Be killed when the fork server exits: it does when the process that started it dies (a grader
-    or a Dask worker killed outright), and a grading process nobody watches must not grade on. The
-    sandbox, started with --die-with-parent, then goes with it."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    threading.Thread(target=watch, name="grader-lifeline", daemon=True).start()

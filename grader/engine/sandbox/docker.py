@@ -195,7 +195,14 @@ def _alive(pid: int) -> bool:
 
 
 def _remove(client, name: str) -> None:
+    """Remove container ``name``, unless it is gone or going: the jobs of a batch all look for the
+    orphans of a killed grader, and the engine refuses a removal already in progress (409)."""
     import docker
 
-    with contextlib.suppress(docker.errors.NotFound):
+    try:
         client.containers.get(name).remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError as exc:
+        if exc.status_code != 409:
+            raise
