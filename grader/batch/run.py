@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from grader import kits
-from grader.batch.executors import LocalExecutor
+from grader.batch.executors import Executor, LocalExecutor
 from grader.batch.fingerprint import digest, environment_fingerprint, lab_fingerprint, submission_fingerprint
 from grader.course.discover import Submission
 from grader.course.layout import Course
@@ -34,7 +34,7 @@ from grader.runner import Job
 
 def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backend, workers: int | None,
               force: bool, on_result: Callable[[Result], None], *,
-              executor_factory: Callable[[int | None], LocalExecutor] = LocalExecutor,
+              executor_factory: Callable[[int | None], Executor] = LocalExecutor,
               ) -> tuple[list[Result], list[str]]:
     """Grade ``subs`` (reusing what still holds); return the results and the grader's own errors.
     ``executor_factory`` (given ``workers``) is the seam for the tests' fake (tests/fakes.py)."""
