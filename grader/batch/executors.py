@@ -246,7 +246,7 @@ class LocalExecutor:
                 worker.conn.send("go")
 
     def _start(self, job: Job) -> Worker:
-        scratch = Path(tempfile.mkdtemp(prefix=f"{processes.SCRATCH}{os.getpid()}-"))
+        scratch = processes.scratch_folder()
         receiver, sender = self._context.Pipe()
         process = self._context.Process(target=_work, args=(self.task, job, sender, scratch, self._lifeline[0]),
                                         daemon=True)
