@@ -17,7 +17,6 @@ import os
 import re
 import shlex
 import socket
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
@@ -268,13 +267,8 @@ def on_loopback(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def gone(processes: list[psutil.Process], seconds: float = 30) -> list[psutil.Process]:
-    """Those of ``processes`` still running after ``seconds`` (a zombie has ended)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.1)
+    """Those of ``processes`` still running after ``seconds``, waited for by psutil."""
+    return psutil.wait_procs(processes, timeout=seconds)[1]
 
 
 @contextmanager
