@@ -20,8 +20,8 @@ from fakes import FAKE_TASK
 from test_interrupt import ctrl_c_when, descendants, group
 
 from grader.batch import dask_worker
-from grader.batch.cluster import DaskExecutor, job_spec, lab_bundle, parse_address
-from grader.batch.dask_worker import DIED_TWICE, extracted_bundles
+from grader.batch.cluster import DaskExecutor, LabTask, job_spec, lab_bundle, parse_address
+from grader.batch.dask_worker import DIED_TWICE, carried, extracted_bundles
 from grader.course.discover import discover
 from grader.course.layout import Course
 from grader.errors import ClusterError, UsageError
@@ -75,7 +75,8 @@ def test_a_job_spec_is_small_and_immutable(tmp_path):
     course = copy_course(tmp_path / "course")
     path = write_notebook(course / "submissions" / "s.ipynb", notebook(*solution_cells()))
     sub = discover([path], Course(course).lab_ids())[0]
-    spec = job_spec(Job(sub, course, out=tmp_path / "out"), "abc", "me")
+    lab = LabTask("abc", None, limits(Course(course).lab(LAB)))
+    spec = job_spec(Job(sub, course, out=tmp_path / "out"), lab, "me")
     assert spec.notebook == path.read_bytes() and spec.bundle == "abc" and spec.identity == "me"
     assert spec.limits == limits(Course(course).lab(LAB))
     assert len(pickle.dumps(spec)) < len(spec.notebook) + 4096
@@ -245,3 +246,25 @@ def test_kill_9_of_the_client_then_a_rerun_keeps_what_was_done(slow_batch):
     assert {r["student"]: (r["status"], r["reused"]) for r in rows(course / "grades")} == {
         "quick": ("graded", "yes"), **{f"slow{i}": ("graded", "no") for i in range(3)}}
     wait_for(lambda: not group(again.pid) and not leftover_processes(scratch), 30)
+
+
+def test_only_a_window_of_jobs_is_submitted_at_once(fake_course):
+    """The notebooks held by the client and the scheduler are a window's, however large the batch."""
+    course, jobs = fake_course
+    jobs = [job for job in jobs if job.submission.student != "killer"] * 4
+    counts = {"submitted": 0, "yielded": 0, "most": 0}
+    with DaskExecutor("local:1", task=FAKE_TASK) as executor:
+        executor.window = 3
+        submit = executor.client.submit
+
+        def counted(function, *args, **kwargs):
+            if function is not carried:
+                counts["submitted"] += 1
+                counts["most"] = max(counts["most"], counts["submitted"] - counts["yielded"])
+            return submit(function, *args, **kwargs)
+
+        executor.client.submit = counted
+        for _ in executor.run(jobs):
+            counts["yielded"] += 1
+    assert counts["submitted"] == counts["yielded"] == len(jobs)
+    assert counts["most"] <= executor.window + 1  # a job is submitted as the one before it is handed over

@@ -7,6 +7,9 @@ bundle, the limits and the grader's identity. A lab's files travel once per
 worker as a bundle (the result of a task of its own, which Dask makes again if
 the worker holding it dies), extracted on the worker once, under its hash, in
 the worker's own Dask folder (Dask removes that folder with the worker).
+Jobs are submitted in a window, a few per sandbox the workers offer, topped up
+as rows come back: the client and the scheduler hold a window's notebooks,
+not the batch's.
 
 On the worker (grader.batch.dask_worker), a task grades its one submission as ``grade`` does on
 one machine: through a :class:`LocalExecutor` of one process, so the sandbox,
@@ -62,12 +65,14 @@ from grader.course.layout import Course
 from grader.errors import ClusterError, UsageError
 from grader.files import atomic_write
 from grader.results.model import Result, Status
-from grader.runner import Job, grade_to_disk, limits
+from grader.runner import Job, LabLimits, grade_to_disk, limits
 
 LOCAL = re.compile(r"local(?::([1-9][0-9]{0,3}))?")
 RESOURCE = "sandbox"  # one unit per sandbox a worker may run at once: its cores
 JOIN_SECONDS = 60.0  # for the first worker to join the scheduler
 BUNDLE_BYTES = 256 * 2**20  # a lab's files, as sent to every worker
+WINDOW_PER_SANDBOX = 4  # jobs submitted at once per sandbox the workers offer: enough to keep each busy
+WINDOW_MIN = 16
 RESUBMISSIONS = 3  # after Dask gave up on a job as its workers died (each time after several deaths)
 
 
@@ -105,7 +110,16 @@ def _bundled(root: Path, lab_id: str) -> list[Path]:
     return files
 
 
-def job_spec(job: Job, bundle: str, client_identity: str) -> JobSpec:
+@dataclass(frozen=True)
+class LabTask:
+    """What every job of one lab carries: its bundle's hash, the task that holds the bundle, its limits."""
+
+    bundle: str
+    holder: object  # a Dask future
+    limits: LabLimits
+
+
+def job_spec(job: Job, lab: LabTask | None, client_identity: str) -> JobSpec:
     """The task of ``job``: its notebook's bytes read here, once, and bounded as every read is."""
     notebook, problem = None, job.submission.problem
     if problem is None:
@@ -113,10 +127,9 @@ def job_spec(job: Job, bundle: str, client_identity: str) -> JobSpec:
             notebook = job.submission.read_bytes()
         except (OSError, ValueError) as exc:
             problem = f"cannot read the notebook: {exc}"
-    course = Course(job.course_root)
-    bounds = limits(course.lab(job.submission.lab)) if job.submission.lab in course.lab_ids() else None
-    return JobSpec(replace(job, submission=replace(job.submission, problem=problem)), notebook, bundle,
-                   bounds, client_identity)
+    return JobSpec(replace(job, submission=replace(job.submission, problem=problem)), notebook,
+                   lab.bundle if lab else "", lab.limits if lab else None, client_identity)
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -139,6 +152,7 @@ class DaskExecutor:
         self.errors: list[str] = []
         self.client: Client | None = None
         self.identity = ""
+        self.window = WINDOW_MIN  # jobs submitted at once: set from the workers' sandboxes when they are checked
         self._stack = contextlib.ExitStack()
 
     def __call__(self, workers: int | None = None) -> DaskExecutor:
@@ -185,49 +199,62 @@ class DaskExecutor:
                     if (why := _unlike(mine, found, workers.get(address, {}).get("resources", {})))]
         if problems:
             raise ClusterError("these Dask workers cannot grade for this client:\n  " + "\n  ".join(problems))
+        slots = sum(info.get("resources", {}).get(RESOURCE, 0) for info in workers.values())
+        self.window = max(WINDOW_MIN, int(WINDOW_PER_SANDBOX * slots))
 
     def run(self, jobs: Iterable[Job]) -> Iterator[tuple[Job, Result]]:
-        """Submit every job at once (Dask queues them on the scheduler) and yield each row as it comes."""
+        """Keep a window of jobs submitted (Dask queues them) and yield each row as it comes. Only the
+        window's notebooks are held, here and on the scheduler, however large the batch."""
         jobs = list(jobs)
         if not jobs:
             return
         batch = f"grader-{uuid.uuid4().hex}"
-        bundles = self._bundles(jobs)
-        futures = {self._submit(Attempt(job, f"{batch}-{i}"), bundles, batch): Attempt(job, f"{batch}-{i}")
-                   for i, job in enumerate(jobs)}
-        pending = as_completed(futures)
+        labs = self._labs(jobs)
+        waiting = iter([Attempt(job, f"{batch}-{i}") for i, job in enumerate(jobs)])
+        futures: dict = {}
+        pending = as_completed()
         try:
+            self._top_up(waiting, futures, pending, labs, batch)
             for future in pending:
                 attempt = futures.pop(future)
                 outcome = self._result(attempt, future)
                 if isinstance(outcome, Attempt):  # its worker died: Dask gave up on it, the grader does not yet
-                    again = self._submit(outcome, bundles, batch)
-                    futures[again] = outcome
-                    pending.add(again)
+                    self._top_up(iter([outcome]), futures, pending, labs, batch)
                     continue
+                self._top_up(waiting, futures, pending, labs, batch)
                 yield attempt.job, outcome
         finally:
             if futures:
                 self._call_off(list(futures), batch)
 
-    def _bundles(self, jobs: list[Job]) -> dict[str, tuple[str, object]]:
-        """Each lab's bundle as a task of its own: lab -> (hash, future). A worker fetches its result
-        once, when a grading task there needs it; and unlike scattered data, which dies with the
-        worker that holds it, Dask makes it again elsewhere when that worker dies."""
+    def _top_up(self, attempts: Iterator[Attempt], futures: dict, pending, labs: dict[str, LabTask],
+                batch: str) -> None:
+        """Submit from ``attempts`` until the window is full (a resubmission always goes in)."""
+        for attempt in attempts:
+            future = self._submit(attempt, labs, batch)
+            futures[future] = attempt
+            pending.add(future)
+            if len(futures) >= self.window:
+                return
+
+    def _labs(self, jobs: list[Job]) -> dict[str, LabTask]:
+        """Each lab's bundle, as a task of its own, and its limits, once per batch. A worker fetches
+        the bundle once, when a grading task there needs it; and unlike scattered data, which dies
+        with the worker that holds it, Dask makes it again elsewhere when that worker dies."""
         course = Course(jobs[0].course_root)
         found = {}
         for lab in sorted({job.submission.lab for job in jobs} & set(course.lab_ids())):
             data = lab_bundle(course, lab)
             bundle = hashlib.sha256(data).hexdigest()
-            found[lab] = (bundle, self.client.submit(carried, data, key=f"grader-bundle-{bundle}"))
+            found[lab] = LabTask(bundle, self.client.submit(carried, data, key=f"grader-bundle-{bundle}"),
+                                 limits(course.lab(lab)))
         return found
 
-    def _submit(self, attempt: Attempt, bundles: dict[str, tuple[str, object]], batch: str):
-        job = attempt.job
-        bundle, data = bundles.get(job.submission.lab, ("", None))
-        spec = job_spec(job, bundle, self.identity)
-        return self.client.submit(grade_on_worker, spec, data, self.task, batch, attempt.name, pure=False,
-                                  resources={RESOURCE: 1}, key=f"{attempt.name}-{uuid.uuid4().hex}")
+    def _submit(self, attempt: Attempt, labs: dict[str, LabTask], batch: str):
+        lab = labs.get(attempt.job.submission.lab)
+        spec = job_spec(attempt.job, lab, self.identity)
+        return self.client.submit(grade_on_worker, spec, lab.holder if lab else None, self.task, batch, attempt.name,
+                                  pure=False, resources={RESOURCE: 1}, key=f"{attempt.name}-{uuid.uuid4().hex}")
 
     def _result(self, attempt: Attempt, future) -> Result | Attempt:
         """The row of a finished task, its files written; or, if Dask gave up on it as its workers

@@ -66,6 +66,7 @@ class Returned:
     files: dict[str, str] = field(default_factory=dict)  # path under --out -> text
     errors: list[str] = field(default_factory=list)
 
+
 def identity(backend: str) -> str:
     """What must be the same on the client and every worker for their grades to agree."""
     kit_files = [path for name in kits.available() for path in kits.files(name)]
