@@ -36,15 +36,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[all]"
 	touch $(STAMP)
 
-# The default sandbox needs bubblewrap (and util-linux's prlimit and setpriv); the feedback tests, chromium.
+# The default sandbox needs bubblewrap (and util-linux's prlimit and setpriv); the feedback tests, chromium;
+# the SSH cluster recipe's test, an sshd it starts on loopback (openssh-server).
 system:
 	@if command -v bwrap >/dev/null && command -v prlimit >/dev/null && command -v setpriv >/dev/null \
-			&& command -v chromium >/dev/null; then \
+			&& command -v chromium >/dev/null && [ -x /usr/sbin/sshd ]; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux chromium >/dev/null; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux chromium \
+			openssh-server >/dev/null; \
 	else \
-		echo "note: install bubblewrap for the sandbox, chromium for the tests (sudo apt-get install bubblewrap chromium)"; \
+		echo "note: install bubblewrap for the sandbox, chromium and openssh-server for the tests" \
+			"(sudo apt-get install bubblewrap chromium openssh-server)"; \
 	fi
 
 clean:

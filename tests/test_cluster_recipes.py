@@ -2,7 +2,7 @@
 
 Each code block the README says comes from a file under deploy/ is that file's
 text; each command parses with the program it names; the SSH recipe starts a
-real cluster over the loopback sshd that CI starts (.ci/sshd) and grades on
+real cluster over an sshd on loopback that the test starts, and grades on
 it; the SLURM job script is rendered with no SLURM; the Kubernetes manifests
 validate against the Kubernetes schema.
 """
@@ -16,7 +16,9 @@ import importlib.util
 import os
 import re
 import shlex
+import signal
 import socket
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
@@ -30,7 +32,7 @@ import kubernetes_validate
 import psutil
 import pytest
 import yaml
-from conftest import EXAMPLE, LAB, run_grade
+from conftest import EXAMPLE, LAB, run_grade, wait_for
 from dask_jobqueue import SLURMCluster
 from distributed import Client, SSHCluster
 from distributed.deploy import ssh as dask_ssh
@@ -229,33 +231,41 @@ def test_ssh_recipe_sets_the_non_daemon_config_exactly_while_the_cluster_starts(
 # --- SSH: a real cluster over the loopback sshd --------------------------------------------------
 
 
-def ssh_problem(folder: str | None) -> str | None:
-    """Why the loopback sshd cannot be used here, or None."""
-    if not folder:
-        return "GRADER_SSH_DIR is not set: run `export GRADER_SSH_DIR=$(.ci/sshd)` first (as .ci/run does)"
-    try:
-        import asyncssh  # noqa: F401  (SSHCluster imports it when it connects)
-    except ImportError:
-        return "asyncssh is not installed: distributed.SSHCluster needs it on the client"
-    try:
-        port = int((Path(folder) / "port").read_text())
-        socket.create_connection((LOOPBACK, port), timeout=5).close()
-    except (OSError, ValueError) as exc:
-        return f"no sshd answers as {folder} says ({exc}): start it with .ci/sshd"
-    return None
+SSHD = Path("/usr/sbin/sshd")  # openssh-server: `make test` installs it, as it does bubblewrap
 
 
-@pytest.fixture
-def loopback_ssh() -> dict[str, Any]:
-    """asyncssh's options for root@127.0.0.1 with .ci/sshd's throwaway key. CI sets GRADER_REQUIRE_SSH=1:
-    there a missing sshd fails; elsewhere the test is skipped, saying what is missing."""
-    folder = os.environ.get("GRADER_SSH_DIR")
-    if problem := ssh_problem(folder):
-        if os.environ.get("GRADER_REQUIRE_SSH") == "1":
-            pytest.fail(problem)
-        pytest.skip(problem)
-    return {"port": int((Path(folder) / "port").read_text()), "username": "root", "agent_path": None,
-            "client_keys": [str(Path(folder) / "id_ed25519")], "known_hosts": str(Path(folder) / "known_hosts")}
+def _sshd_config(folder: Path, port: int) -> str:
+    return "\n".join([f"ListenAddress {LOOPBACK}", f"Port {port}", f"HostKey {folder / 'host_key'}",
+                      f"PidFile {folder / 'sshd.pid'}", f"AuthorizedKeysFile {folder / 'authorized_keys'}",
+                      "PermitRootLogin prohibit-password", "PasswordAuthentication no",
+                      "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no", ""])
+
+
+@pytest.fixture(scope="module")
+def loopback_ssh(tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """asyncssh's options for root@127.0.0.1, against an sshd of the test's own: it listens on
+    loopback only, accepts one key made here, keeps everything in one temporary folder and is
+    stopped after the tests."""
+    if not SSHD.is_file():
+        pytest.fail(f"{SSHD} is missing: install openssh-server (make test does, as root with apt-get)")
+    folder = tmp_path_factory.mktemp("sshd")
+    for key in ("host_key", "id_ed25519"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(folder / key)], check=True)
+    (folder / "authorized_keys").write_text((folder / "id_ed25519.pub").read_text())
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        port = probe.getsockname()[1]
+    host_key = " ".join((folder / "host_key.pub").read_text().split()[:2])
+    (folder / "known_hosts").write_text(f"[{LOOPBACK}]:{port} {host_key}\n")
+    (folder / "sshd_config").write_text(_sshd_config(folder, port))
+    Path("/run/sshd").mkdir(parents=True, exist_ok=True)  # sshd's privilege separation folder
+    subprocess.run([str(SSHD), "-f", str(folder / "sshd_config"), "-E", str(folder / "sshd.log")], check=True)
+    pid = int(wait_for(lambda: (folder / "sshd.pid").is_file() and (folder / "sshd.pid").read_text().strip(), 30))
+    try:
+        yield {"port": port, "username": "root", "agent_path": None,
+               "client_keys": [str(folder / "id_ed25519")], "known_hosts": str(folder / "known_hosts")}
+    finally:
+        os.kill(pid, signal.SIGTERM)
 
 
 def on_loopback(options: dict[str, Any]) -> dict[str, Any]:

@@ -214,12 +214,12 @@ class LocalExecutor:
         if pending:
             processes.reclaim_dead_workers()
             processes.start_forkserver()
-        self._lifeline = self._context.Pipe(duplex=False)  # (read, write): see processes.die_with_watchdog
+        lifeline = self._context.Pipe(duplex=False)  # (read, write): see processes.die_with_watchdog
         try:
             while pending or running:
                 while pending and len(running) < 2 * self.workers:
                     with processes.interrupt_deferred():  # a worker started is a worker the parent ends
-                        running.append(self._start(pending.pop(0)))
+                        running.append(self._start(pending.pop(0), lifeline[0]))
                 self._admit(running)
                 for worker in self._wait(running):
                     with processes.interrupt_deferred():
@@ -232,7 +232,7 @@ class LocalExecutor:
         finally:
             for worker in running:
                 self._end(worker)
-            for end in self._lifeline:
+            for end in lifeline:
                 end.close()
 
     def _admit(self, running: list[Worker]) -> None:
@@ -245,10 +245,10 @@ class LocalExecutor:
             with contextlib.suppress(OSError):  # it is gone already: its exit is seen next
                 worker.conn.send("go")
 
-    def _start(self, job: Job) -> Worker:
+    def _start(self, job: Job, lifeline: Connection) -> Worker:
         scratch = processes.scratch_folder()
         receiver, sender = self._context.Pipe()
-        process = self._context.Process(target=_work, args=(self.task, job, sender, scratch, self._lifeline[0]),
+        process = self._context.Process(target=_work, args=(self.task, job, sender, scratch, lifeline),
                                         daemon=True)
         process.start()
         sender.close()
