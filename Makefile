@@ -37,17 +37,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The default sandbox needs bubblewrap (and util-linux's prlimit and setpriv); the feedback tests, chromium;
-# the SSH cluster recipe's test, an sshd it starts on loopback (openssh-server).
+# the SSH cluster recipe's test, an sshd it starts on loopback (openssh-server); 00-python-git's kernel, git.
 system:
 	@if command -v bwrap >/dev/null && command -v prlimit >/dev/null && command -v setpriv >/dev/null \
-			&& command -v chromium >/dev/null && [ -x /usr/sbin/sshd ]; then \
+			&& command -v chromium >/dev/null && [ -x /usr/sbin/sshd ] && command -v git >/dev/null; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux chromium \
-			openssh-server >/dev/null; \
+			openssh-server git >/dev/null; \
 	else \
-		echo "note: install bubblewrap for the sandbox, chromium and openssh-server for the tests" \
-			"(sudo apt-get install bubblewrap chromium openssh-server)"; \
+		echo "note: install bubblewrap and git for the sandbox, chromium and openssh-server for the tests" \
+			"(sudo apt-get install bubblewrap git chromium openssh-server)"; \
 	fi
 
 clean:

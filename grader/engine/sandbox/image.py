@@ -27,13 +27,20 @@ from pathlib import Path
 from grader.errors import ImageError
 
 REPOSITORY = "grader-kernel"
-BASE_TAG = "grader-base:bookworm"
+BASE_REPOSITORY = "grader-base"
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
+# The base system's packages: git is a tool the kernel runs (00-python-git's notebook, and the git
+# kit's fresh sandboxes that read the repository it made).
+BASE_PACKAGES = ("python3", "python3-venv", "git")
+# Named after its packages, so that a base made before one was added is never reused.
+BASE_TAG = (f"{BASE_REPOSITORY}:{DEBIAN_SUITE}-"
+            f"{hashlib.sha256(','.join(BASE_PACKAGES).encode()).hexdigest()[:8]}")
+# pytest: the mutation kit runs a student's own tests in a fresh sandbox of the kernel's backend.
 KERNEL_PACKAGES = ("ipykernel", "numpy", "pandas", "scikit-learn", "joblib", "matplotlib", "torch", "openai",
-                   "pydantic", "tenacity", "fastapi", "uvicorn", "httpx")
+                   "pydantic", "tenacity", "fastapi", "uvicorn", "httpx", "pytest")
 VENV = "/opt/venv"
-RECIPE = "4"  # bump when the build steps below change
+RECIPE = "5"  # bump when the build steps below change
 BUILD_TIMEOUT = 1800  # seconds for one Docker API call: committing the image writes gigabytes
 
 
@@ -94,15 +101,15 @@ def build(client, base: str | None = None, log=print) -> str:
         _pip_download(Path(wheels))
         log(f"installing them offline into {tag}")
         _install_and_commit(client, base, Path(wheels), tag)
-    _remove_superseded(client, tag, log)
+    _remove_superseded(client, REPOSITORY, tag, log)
     return tag
 
 
-def _remove_superseded(client, keep: str, log) -> None:
-    """Older kernel images (gigabytes each) that nothing uses any more."""
+def _remove_superseded(client, repository: str, keep: str, log) -> None:
+    """Older images of ``repository`` (the grader's own: gigabytes each) that nothing uses any more."""
     import docker.errors
 
-    for old in client.images.list(REPOSITORY):
+    for old in client.images.list(repository):
         if keep not in old.tags:
             try:
                 client.images.remove(old.id, force=False)
@@ -112,7 +119,7 @@ def _remove_superseded(client, keep: str, log) -> None:
 
 
 def ensure_debian_base(client, log=print) -> str:
-    """``grader-base:bookworm`` from debootstrap, made once and kept."""
+    """:data:`BASE_TAG` from debootstrap, made once and kept (older bases are removed)."""
     import docker.errors
 
     try:
@@ -123,12 +130,13 @@ def ensure_debian_base(client, log=print) -> str:
     with tempfile.TemporaryDirectory(prefix="grader-rootfs-") as tmp:
         rootfs, archive = Path(tmp) / "rootfs", Path(tmp) / "rootfs.tar"
         log(f"debootstrap {DEBIAN_SUITE} (a few minutes)")
-        _run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv", DEBIAN_SUITE,
+        _run(["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}", DEBIAN_SUITE,
               str(rootfs), DEBIAN_MIRROR])
         _run(["tar", "-C", str(rootfs), "-cf", str(archive), "."])
         log(f"docker import -> {BASE_TAG}")
         repository, tag = BASE_TAG.split(":")
         client.api.import_image(src=str(archive), repository=repository, tag=tag)
+    _remove_superseded(client, BASE_REPOSITORY, BASE_TAG, log)
     return BASE_TAG
 
 
@@ -142,6 +150,8 @@ def _install_and_commit(client, base: str, wheels: Path, tag: str) -> None:
     try:
         container.start()
         container.put_archive("/tmp", _tar_folder(wheels, "wheels"))
+        _exec(container, ["git", "--version"], "the base image has no git, which the kernel needs: "
+              "build on the grader's own base (no --base), or on one with git installed")
         _exec(container, ["python3", "-m", "venv", VENV])
         _exec(container, [f"{VENV}/bin/pip", "install", "--quiet", "--no-index", "--find-links", "/tmp/wheels",
                           *requirements()])
@@ -164,10 +174,11 @@ def _tar_folder(folder: Path, name: str) -> bytes:
     return buffer.getvalue()
 
 
-def _exec(container, cmd: list[str]) -> None:
+def _exec(container, cmd: list[str], why: str = "") -> None:
+    """``cmd`` in the build container; ImageError with ``why`` (or the command's output) if it fails."""
     code, output = container.exec_run(cmd)
     if code != 0:
-        raise ImageError(f"{' '.join(cmd)} failed ({code}):\n{output.decode(errors='replace')[-3000:]}")
+        raise ImageError(why or f"{' '.join(cmd)} failed ({code}):\n{output.decode(errors='replace')[-3000:]}")
 
 
 def _run(cmd: list[str]) -> None:

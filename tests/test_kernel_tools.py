@@ -1,0 +1,44 @@
+"""What the course's notebooks run is in the kernel of both backends: the git CLI (00-python-git
+makes a repository; the git kit reads it in a fresh sandbox), pytest (the mutation kit runs a
+student's tests), and the libraries of the data labs."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import BACKENDS
+from grader.engine.kernel import Kernel
+from grader.engine.sandbox import Limits, get_backend
+
+GIT_ROUND_TRIP = """
+import subprocess
+def git(*args):
+    return subprocess.run(["git", *args], cwd="project", capture_output=True, text=True, check=True).stdout
+import os
+os.makedirs("project")
+git("init", "-q", "-b", "main")
+git("config", "user.email", "student@example.org")
+git("config", "user.name", "Student")
+open("project/notes.txt", "w").write("first\\n")
+git("add", "notes.txt")
+git("commit", "-q", "-m", "Add notes")
+print(git("log", "--format=%s").strip(), git("ls-files").strip())
+"""
+
+
+@pytest.fixture(params=BACKENDS)
+def kernel(request):
+    k = Kernel(get_backend(request.param), [], Limits(memory=512))
+    k.start()
+    yield k
+    k.close()
+
+
+def test_git_makes_a_repository_in_the_kernel(kernel):
+    assert kernel.execute(GIT_ROUND_TRIP, 60).stdout.split() == ["Add", "notes", "notes.txt"]
+
+
+@pytest.mark.parametrize("module", ["pytest", "httpx", "numpy", "pandas", "matplotlib", "sqlite3"])
+def test_the_labs_libraries_import(kernel, module):
+    reply = kernel.execute(f"import {module}\nprint({module}.__name__)", 60)
+    assert reply.stdout.strip() == module, reply
