@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.kits.llm.bounds import Limits
+from grader.kits.served import Record
 
 MODELS = ("grader-mini", "grader-large")
 EMBEDDING_DIM = 16
@@ -69,27 +70,22 @@ class LLMState:
     """The script and the record, shared by the app and the tests."""
 
     limits: Limits = field(default_factory=Limits)
-    requests: list[Recorded] = field(default_factory=list)
-    dropped: int = 0  # requests that came once the record was full
-    kept_bytes: int = 0
     script: deque = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    kept: Record[Recorded] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.kept = Record(self.limits.recorded, self.limits.recorded_bytes)
 
     def next_reply(self) -> Reply | None:
         with self.lock:
             return self.script.popleft() if self.script else None
 
     def record(self, path: str, raw: bytes) -> Recorded:
-        """The request's entry, kept while the record has room (``Limits.recorded`` requests,
-        ``Limits.recorded_bytes`` of bodies), else only counted: a notebook calling in a loop
-        must not grow the grader without end."""
+        """The request's entry, kept while the record has room (its body's bytes count)."""
         entry = Recorded(path, raw, time.monotonic())
         with self.lock:
-            if len(self.requests) < self.limits.recorded and self.kept_bytes + len(raw) <= self.limits.recorded_bytes:
-                self.requests.append(entry)
-                self.kept_bytes += len(raw)
-            else:
-                self.dropped += 1
+            self.kept.add(entry, len(raw))
         return entry
 
 
@@ -103,13 +99,13 @@ class LLM:
     def requests(self) -> list[Recorded]:
         """The requests kept so far, oldest first: all of them unless ``dropped`` says otherwise."""
         with self._state.lock:
-            return list(self._state.requests)
+            return list(self._state.kept.entries)
 
     @property
     def dropped(self) -> int:
         """How many requests came after the record was full (see :class:`Limits`): counted, not kept."""
         with self._state.lock:
-            return self._state.dropped
+            return self._state.kept.dropped
 
     def chat_requests(self) -> list[dict]:
         """The bodies of the chat completion requests kept so far."""
@@ -127,9 +123,8 @@ class LLM:
     def clear(self) -> None:
         """Forget the record and the script (between two phases of one test)."""
         with self._state.lock:
-            self._state.requests.clear()
+            self._state.kept.clear()
             self._state.script.clear()
-            self._state.dropped = self._state.kept_bytes = 0
 
 
 def _as_reply(r: Reply | str | dict) -> Reply:

@@ -1,5 +1,6 @@
 """The grader's own OpenAI-compatible server: the test model of :mod:`grader.kits.llm.model`
-served over HTTP, every request bounded by :mod:`grader.kits.llm.bounds`.
+served over HTTP, every request bounded by :mod:`grader.kits.served` (and
+:mod:`grader.kits.llm.bounds`).
 
 The HTTP side has no endpoint that reveals or changes the script or the
 record: only the tests, in the grader's own process, reach those.
@@ -15,17 +16,12 @@ on loopback TCP for students working locally.
 import asyncio
 import contextlib
 import math
-import os
-import shutil
-import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from grader import bounded
-from grader.errors import KitError
-from grader.kits.llm.bounds import BoundedRequests, Limits, bounded_protocol, error_body
+from grader.kits import served
+from grader.kits.llm.bounds import Limits, error_body
 from grader.kits.llm.model import (
     LLM,
     MODELS,
@@ -39,11 +35,6 @@ from grader.kits.llm.model import (
 PORT = 8000  # what the notebook sees: OPENAI_BASE_URL=http://127.0.0.1:8000/v1
 DUMMY_KEY = "grader-dummy-key"
 DEFAULT_LIMITS = Limits()  # frozen: one instance serves every server
-
-
-class ServerNotStarted(KitError, RuntimeError):
-    """The LLM server did not come up in time: the grader's failure, never the student's.
-    (Also a RuntimeError, what ``Server.start`` raised before the kit had its own errors.)"""
 
 
 def create_app(state: LLMState):
@@ -95,7 +86,7 @@ def create_app(state: LLMState):
             return StreamingResponse(stream_chunks(completion, include_usage), media_type="text/event-stream")
         return completion
 
-    return BoundedRequests(app, limits)
+    return served.BoundedRequests(app, limits, error_body)
 
 
 async def _body(request, limits: Limits) -> tuple[bytes, Any]:
@@ -110,53 +101,19 @@ async def _body(request, limits: Limits) -> tuple[bytes, Any]:
         return raw, None
 
 
-class Server:
-    """The app served by uvicorn in a background thread, on a Unix socket or a TCP port."""
+class Server(served.Server):
+    """The LLM app served by uvicorn in a background thread, on a Unix socket or a TCP port;
+    ``state`` is what the tests read and script."""
 
     def __init__(self, uds: Path | None = None, host: str = "127.0.0.1", port: int = 0,
                  limits: Limits = DEFAULT_LIMITS):
-        import uvicorn
-
         self.state = LLMState(limits)
-        # Warnings are per request (an invalid one, an upgrade): a notebook must not be able
-        # to write to the grader's log in a loop. Upgrades to WebSocket are not served.
-        config = uvicorn.Config(create_app(self.state), uds=str(uds) if uds else None, host=host, port=port,
-                                log_level="error", lifespan="off", ws="none", http=bounded_protocol(limits),
-                                h11_max_incomplete_event_size=limits.head)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="llm-server", daemon=True)
-
-    def start(self, timeout: float = 10) -> None:
-        """Serve in the background; ServerNotStarted if not listening within ``timeout`` seconds."""
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise ServerNotStarted("the LLM server did not start")
-            time.sleep(0.01)
-
-    def wait(self) -> None:
-        """Block until the server stops (``grade llm-server`` in the foreground)."""
-        while self._thread.is_alive():
-            self._thread.join(0.5)
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(5)
+        super().__init__(create_app(self.state), limits, "llm-server", uds=uds, host=host, port=port)
 
 
 @contextlib.contextmanager
 def sandbox_service():
     """A fresh server on a Unix socket, as a sandbox service; yields (service, LLM for tests)."""
-    from grader.engine.sandbox import Service
-
-    folder = Path(tempfile.mkdtemp(prefix="grader-llm-"))
-    server = Server(uds=folder / "llm.sock")
-    try:
-        server.start()
-        os.chmod(folder / "llm.sock", 0o666)  # the sandbox's user connects to it
-        env = (("OPENAI_BASE_URL", f"http://127.0.0.1:{PORT}/v1"), ("OPENAI_API_KEY", DUMMY_KEY))
-        yield Service(PORT, folder / "llm.sock", env), LLM(server.state)
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+    env = (("OPENAI_BASE_URL", f"http://127.0.0.1:{PORT}/v1"), ("OPENAI_API_KEY", DUMMY_KEY))
+    with served.sandbox_service(lambda path: Server(uds=path), PORT, env, "llm") as (service, server):
+        yield service, LLM(server.state)
