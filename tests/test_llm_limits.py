@@ -12,17 +12,16 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import select
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
+from raw_http import RESET, chunked, connect, exchange, header_fields, status_or_reset, trickle
 
 from grader.kits.llm.bounds import KiB, Limits, MiB
 from grader.kits.llm.model import LLM
@@ -41,13 +40,6 @@ def serving(tmp_path: Path, limits: Limits = LIMITS) -> Iterator[tuple[Path, LLM
         yield sock, LLM(server.state)
     finally:
         server.stop()
-
-
-def connect(sock: Path) -> socket.socket:
-    conn = socket.socket(socket.AF_UNIX)
-    conn.settimeout(30)
-    conn.connect(str(sock))
-    return conn
 
 
 def head(length: int | None = None, path: bytes = CHAT, extra: bytes = b"") -> bytes:
@@ -70,38 +62,9 @@ def chat_body(size: int) -> bytes:
     return b"".join(chat_pieces(size))
 
 
-def chunked(pieces: Iterable[bytes]) -> Iterator[bytes]:
-    for piece in pieces:
-        yield b"%x\r\n%s\r\n" % (len(piece), piece)
-    yield b"0\r\n\r\n"
-
-
-def in_pieces(data: bytes, piece: int = 64 * KiB) -> list[bytes]:
-    return [data[start:start + piece] for start in range(0, len(data), piece)]
-
-
 def message(body: bytes) -> str:
     """The error message of an answer in OpenAI's shape."""
     return json.loads(body)["error"]["message"]
-
-
-def exchange(sock: Path, first: bytes, rest: Iterable[bytes] = ()) -> tuple[int, bytes, int]:
-    """Send ``first``, then each of ``rest`` until the server answers; return the status and
-    body of the answer and how many bytes of ``rest`` went out before it came."""
-    with connect(sock) as conn:
-        conn.sendall(first)
-        sent = 0
-        for piece in rest:
-            if select.select([conn], [], [], 0)[0]:
-                break
-            try:
-                conn.sendall(piece)
-            except (BrokenPipeError, ConnectionResetError):
-                break
-            sent += len(piece)
-        answer = http.client.HTTPResponse(conn)
-        answer.begin()
-        return answer.status, answer.read(), sent
 
 
 def still_answers(sock: Path) -> None:
@@ -156,14 +119,6 @@ def test_nesting_around_and_far_over_the_bound(server, depth):
     still_answers(sock)
 
 
-def header_fields(count: int, size: int = 8) -> bytes:
-    return b"".join(b"x-f%d: %s\r\n" % (i, b"v" * size) for i in range(count))
-
-
-RESET = 0  # h11 refuses a head that overflows its buffer, and uvicorn closes at once: the
-# client, still sending, may see the connection reset rather than the 400
-
-
 @pytest.mark.parametrize("fields, expected", [
     (header_fields(LIMITS.headers - 3), {200}),  # host, content-type, content-length make the bound
     (header_fields(LIMITS.headers - 2), {431}),
@@ -175,27 +130,10 @@ RESET = 0  # h11 refuses a head that overflows its buffer, and uvicorn closes at
 def test_heads_around_and_far_over_the_bound(server, fields, expected):
     sock, llm = server
     llm.clear()
-    try:
-        status, _, _ = exchange(sock, b"", in_pieces(head(100, extra=fields) + chat_body(100)))
-    except ConnectionResetError:
-        status = RESET
+    status = status_or_reset(sock, head(100, extra=fields) + chat_body(100))
     assert status in expected
     assert len(llm.requests) == (status == 200)
     still_answers(sock)
-
-
-def trickle(conn: socket.socket, data: bytes) -> bool:
-    """Send ``data`` a byte at a time, pausing between bytes until the server closes; True
-    if it did before everything was sent."""
-    for byte in data:
-        readable, _, _ = select.select([conn], [], [], 0.05)
-        if readable and conn.recv(1024) == b"":
-            return True
-        try:
-            conn.send(bytes([byte]))
-        except (BrokenPipeError, ConnectionResetError):
-            return True
-    return False
 
 
 @pytest.mark.parametrize("before, trickled", [
@@ -324,8 +262,9 @@ class Recording(logging.Handler):
         self.records.append(record)
 
 
-@pytest.mark.parametrize("body", [{"tools": [{"function": 1}]},
-                                  {"response_format": {"type": "json_schema", "json_schema": {"schema": {"enum": []}}}}])
+@pytest.mark.parametrize("body", [
+    {"tools": [{"function": 1}]},
+    {"response_format": {"type": "json_schema", "json_schema": {"schema": {"enum": []}}}}])
 def test_a_request_the_server_fails_on_leaves_no_traceback(server, body):
     sock, _ = server
     log = logging.getLogger("uvicorn.error")  # where uvicorn writes what the app raised

@@ -1,0 +1,78 @@
+"""Raw HTTP/1.1 on a kit server's Unix socket, the way a sandboxed notebook reaches it: lengths
+can lie, bodies can be chunked or trickle in, and heads can be as large as an attacker likes.
+Shared by the tests of every kit that serves HTTP (grader.kits.served)."""
+
+from __future__ import annotations
+
+import http.client
+import select
+import socket
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+KiB = 2**10
+
+RESET = 0  # h11 refuses a head that overflows its buffer, and uvicorn closes at once: the
+# client, still sending, may see the connection reset rather than the 400
+
+
+def connect(sock: Path) -> socket.socket:
+    conn = socket.socket(socket.AF_UNIX)
+    conn.settimeout(30)
+    conn.connect(str(sock))
+    return conn
+
+
+def chunked(pieces: Iterable[bytes]) -> Iterator[bytes]:
+    for piece in pieces:
+        yield b"%x\r\n%s\r\n" % (len(piece), piece)
+    yield b"0\r\n\r\n"
+
+
+def in_pieces(data: bytes, piece: int = 64 * KiB) -> list[bytes]:
+    return [data[start:start + piece] for start in range(0, len(data), piece)]
+
+
+def header_fields(count: int, size: int = 8) -> bytes:
+    return b"".join(b"x-f%d: %s\r\n" % (i, b"v" * size) for i in range(count))
+
+
+def exchange(sock: Path, first: bytes, rest: Iterable[bytes] = ()) -> tuple[int, bytes, int]:
+    """Send ``first``, then each of ``rest`` until the server answers; return the status and
+    body of the answer and how many bytes of ``rest`` went out before it came."""
+    with connect(sock) as conn:
+        conn.sendall(first)
+        sent = 0
+        for piece in rest:
+            if select.select([conn], [], [], 0)[0]:
+                break
+            try:
+                conn.sendall(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(piece)
+        answer = http.client.HTTPResponse(conn)
+        answer.begin()
+        return answer.status, answer.read(), sent
+
+
+def status_or_reset(sock: Path, request: bytes) -> int:
+    """The status of ``request`` sent in pieces, or RESET if the server closed on it mid-send."""
+    try:
+        return exchange(sock, b"", in_pieces(request))[0]
+    except ConnectionResetError:
+        return RESET
+
+
+def trickle(conn: socket.socket, data: bytes) -> bool:
+    """Send ``data`` a byte at a time, pausing between bytes until the server closes; True
+    if it did before everything was sent."""
+    for byte in data:
+        readable, _, _ = select.select([conn], [], [], 0.05)
+        if readable and conn.recv(1024) == b"":
+            return True
+        try:
+            conn.send(bytes([byte]))
+        except (BrokenPipeError, ConnectionResetError):
+            return True
+    return False
