@@ -26,7 +26,7 @@ from grader.kits.deployment import answers, cleanup, dockerfile, lint, probe, ru
 from grader.kits.deployment import container as live_layer
 from grader.kits.deployment.answers import Contract
 from grader.kits.deployment.dockerfile import Dockerfile
-from grader.kits.deployment.files import FILE_LIMIT, read_files
+from grader.kits.sandboxed import FILE_LIMIT, read_files
 from grader.testing.live import LiveNotebook
 
 GOOD = textwrap.dedent("""\

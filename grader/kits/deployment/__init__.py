@@ -12,9 +12,10 @@ paths, the request body for one row; the bad requests sent; the fields expected 
   than one way or what reaches for the network, the host or another image at build time
   (:func:`.dockerfile.refusal`), and rewrites every FROM onto the grader's image
   (:func:`.dockerfile.rebased`); :mod:`.lint` runs hadolint; :mod:`.rules` holds one check
-  per Dockerfile practice. :mod:`.files` reads the notebook's files out of the kernel as bytes.
+  per Dockerfile practice. :mod:`.files` reads the notebook's files out of the kernel as bytes
+  (with :func:`grader.kits.sandboxed.read_files`, which every kit shares).
 - **In-process** (:mod:`.probe`): the app is served by uvicorn in a fresh sandbox of the
-  kernel's own backend that holds only its files (:mod:`.sandboxed`), on a Unix socket the
+  kernel's own backend that holds only its files (:mod:`grader.kits.sandboxed`), on a Unix socket the
   grader moves out of the sandbox's reach; the grader's process sends every request itself,
   so nothing the notebook or the app did to a process can change what is observed. The saved
   model's own predictions come from a second fresh sandbox.
@@ -34,8 +35,8 @@ registry's :class:`Kit` (its hooks import what they call when they are called).
 
 Modules import downwards only, in this order (each imports only modules above it):
 ``inside`` (none of the kit's but its own ``ask``); ``lint``; ``dockerfile``; ``rules``,
-``files``, ``cleanup`` (on ``dockerfile``); ``answers`` (on ``inside.ask``); ``sandboxed``;
-``probe`` (on ``answers``, ``files``, ``sandboxed``, ``inside``); ``container`` (on
+``files``, ``cleanup`` (on ``dockerfile``); ``answers`` (on ``inside.ask``);
+``probe`` (on ``answers``, ``inside``, and the shared :mod:`grader.kits.sandboxed`); ``container`` (on
 ``answers``, ``cleanup``, ``dockerfile``, ``files``, ``inside.live_probe``); ``fixture`` (on
 ``container``). A failure
 that is the student's (a refused Dockerfile, an image that does not build, an app that does

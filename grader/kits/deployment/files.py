@@ -8,25 +8,12 @@ the image from all of those they are given.
 
 from __future__ import annotations
 
-from pathlib import PurePosixPath
-
 from grader.kits.deployment.dockerfile import Dockerfile
+from grader.kits.sandboxed import FILE_LIMIT, Files, read_files
 
-FILE_LIMIT = 8 * 2**20  # bytes: a lab's app, model and Dockerfile are far smaller
-Files = dict[str, bytes | None]  # a notebook's files by their names in the build context (None: not read)
-
-
-def read_files(nb, names: list[str] | tuple[str, ...], folder: str = "") -> Files:
-    """The files ``names`` the notebook wrote in ``folder`` (relative to its own; its own by
-    default), read inside the sandbox and keyed by ``names`` alone: a notebook that keeps the
-    image's build context in a folder of its own gives the kit the names the image sees.
-    Bytes, or None for one that is missing, not a regular file, or over FILE_LIMIT (checked
-    again here: the kernel's answer is the student's)."""
-    reader = ("(lambda p: p.read_bytes() if p.is_file() and not p.is_symlink() "
-              f"and p.stat().st_size <= {FILE_LIMIT} else None)(__import__('pathlib').Path({{!r}}))")
-    files = {name: nb.ref(reader.format(str(PurePosixPath(folder, name)))) for name in names}
-    return {name: data if isinstance(data, bytes) and len(data) <= FILE_LIMIT else None
-            for name, data in files.items()}
+# read_files (at most FILE_LIMIT bytes a file: a lab's app, model and Dockerfile are far smaller)
+# is the shared reader's; the labs' tests import it from here, with the parser below.
+__all__ = ["FILE_LIMIT", "Files", "dockerfile", "read_files"]
 
 
 def dockerfile(files: Files) -> Dockerfile:

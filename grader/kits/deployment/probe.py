@@ -27,12 +27,20 @@ from pathlib import Path
 
 import httpx
 
-from grader.engine.sandbox import Backend, Limits, SandboxUnavailable, get_backend
+from grader.engine.sandbox import Backend, Limits
 from grader.errors import KitError
 from grader.kits.deployment.answers import Contract, ask
-from grader.kits.deployment.files import Files, read_files
 from grader.kits.deployment.inside import predict, serve
-from grader.kits.deployment.sandboxed import finished, host_copies, sandboxed, shared_file, shared_json
+from grader.kits.sandboxed import (
+    Files,
+    finished,
+    host_copies,
+    notebook_backend,
+    read_files,
+    sandboxed,
+    shared_file,
+    shared_json,
+)
 
 APP, MODEL = "app.py", "model.joblib"  # the app (serving ``app``) and the saved model it loads
 OPENAPI = "/openapi.json"  # FastAPI's schema of the app
@@ -53,7 +61,7 @@ def probe_app(nb, rows: list[list[float]], bad: dict[str, object], backend: Back
     """What the app does with ``rows`` and the ``bad`` request bodies.
 
     app.py and model.joblib (the lab's ``files``, see :func:`_app_files`) are served in a fresh
-    sandbox of ``backend`` (by default the kernel's own, see :func:`notebook_backend`); every
+    sandbox of ``backend`` (by default the kernel's own, see :func:`grader.kits.sandboxed.notebook_backend`); every
     request is sent from this process, as ``contract`` says. The result is data only: ``health``,
     ``predict`` (one per row), ``bad`` (by name) hold ``{"status", "json", "text"}``;
     ``without_file`` is the first request, made while the model file was emptied;
@@ -95,19 +103,6 @@ def _app_files(nb, names: list[str], files: Files | None) -> Files:
     """``names`` out of the lab's ``files`` (as its tests read them with :func:`.files.read_files`,
     from wherever its notebook writes them), or else read out of the notebook's own folder."""
     return read_files(nb, names) if files is None else {name: files.get(name) for name in names}
-
-
-def notebook_backend(nb) -> Backend:
-    """The backend the notebook's kernel runs in, so that its app runs in the same kind of
-    sandbox. Tests run by ``check()`` in the student's own kernel have no grader's kernel:
-    the default backend then, or none where it cannot run, as ``grade check`` does."""
-    backend = getattr(nb, "backend", None)  # grader.testing.notebook.Notebook's; not the live notebook's
-    if backend is not None:
-        return backend
-    try:
-        return get_backend("bwrap")
-    except SandboxUnavailable:
-        return get_backend("none")
 
 
 @contextlib.contextmanager

@@ -1,9 +1,14 @@
-"""One module of :mod:`.inside`, run in a fresh sandbox of the kernel's own backend.
+"""What every kit that probes a notebook's work from outside uses: read files out of the kernel,
+and run one module of a kit's ``inside`` package in a fresh sandbox of the kernel's own backend.
 
-The sandbox holds only the files given (copies of the grader's, :func:`host_copies`) and a
-shared read-write folder, at the same path inside and here, through which the module
-answers. Whatever the sandbox leaves in that folder was chosen by the code that ran there:
-it is read without following links, within bounds (:func:`shared_file`).
+A kit never believes the student's kernel about what the notebook made: it copies the bytes out
+(:func:`read_files`, checked again here, since the kernel's answer is the student's) and judges
+them in a fresh sandbox (:func:`sandboxed`) that holds only those files (copies of the grader's,
+:func:`host_copies`) and a shared read-write folder, at the same path inside and here, through
+which the module answers. Whatever the sandbox leaves in that folder was chosen by the code that
+ran there: it is read without following links, within bounds (:func:`shared_file`).
+
+A module, not a package: the kit registry lists packages only, and this is no kit.
 """
 
 from __future__ import annotations
@@ -18,11 +23,40 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 
 from grader import bounded
-from grader.engine.sandbox import Backend, Limits
+from grader.engine.sandbox import Backend, Limits, SandboxUnavailable, get_backend
+
+FILE_LIMIT = 8 * 2**20  # bytes of one file read out of the kernel, by default
+Files = dict[str, bytes | None]  # a notebook's files by name (None: not read)
+
+
+def read_files(nb, names: list[str] | tuple[str, ...], folder: str = "", limit: int = FILE_LIMIT) -> Files:
+    """The files ``names`` the notebook wrote in ``folder`` (relative to its own; its own by
+    default), read inside the sandbox and keyed by ``names`` alone: a notebook that keeps them in
+    a folder of its own (an image's build context) gives the kit the names it knows them by.
+    Bytes, or None for one that is missing, not a regular file, or over ``limit`` (checked
+    again here: the kernel's answer is the student's)."""
+    reader = ("(lambda p: p.read_bytes() if p.is_file() and not p.is_symlink() "
+              f"and p.stat().st_size <= {int(limit)} else None)(__import__('pathlib').Path({{!r}}))")
+    files = {name: nb.ref(reader.format(str(PurePosixPath(folder, name)))) for name in names}
+    return {name: data if isinstance(data, bytes) and len(data) <= limit else None
+            for name, data in files.items()}
+
+
+def notebook_backend(nb) -> Backend:
+    """The backend the notebook's kernel runs in, so that what a kit starts runs in the same kind
+    of sandbox. Tests run by ``check()`` in the student's own kernel have no grader's kernel:
+    the default backend then, or none where it cannot run, as ``grade check`` does."""
+    backend = getattr(nb, "backend", None)  # grader.testing.notebook.Notebook's; not the live notebook's
+    if backend is not None:
+        return backend
+    try:
+        return get_backend("bwrap")
+    except SandboxUnavailable:
+        return get_backend("none")
 
 
 @contextlib.contextmanager
@@ -40,7 +74,7 @@ def host_copies(files: dict[str, bytes]) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def sandboxed(backend: Backend, files: list[Path], limits: Limits, module: ModuleType, *args: str) -> Iterator[tuple]:
-    """``python -s -P -m <module> SHARED *args`` (a module of :mod:`.inside`) started in a fresh
+    """``python -s -P -m <module> SHARED *args`` (a module of a kit's ``inside``) started in a fresh
     sandbox that holds only ``files``; SHARED is its read-write folder. The sandbox finds the
     module in the grader package it mounts read-only for the kernel (on the kernel's
     PYTHONPATH); with no sandbox, the grader's own Python finds it. Yields the sandbox, the
@@ -59,6 +93,7 @@ def sandboxed(backend: Backend, files: list[Path], limits: Limits, module: Modul
 
 
 def kill(process: subprocess.Popen) -> None:
+    """Kill the process's whole group (it was started in a session of its own) and reap it."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
