@@ -145,7 +145,10 @@ def _checked(name: str, records: object) -> tuple[dict, ...]:
     ids = [r.get("id") for r in records]
     if not all(type(i) is int for i in ids) or len(set(ids)) != len(ids):
         raise ValueError(f"every record of {name!r} needs an int 'id', each a different one")
-    return tuple(json.loads(json.dumps(list(records), allow_nan=False)))
+    try:
+        return tuple(json.loads(json.dumps(list(records), allow_nan=False)))
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"the records of {name!r} are not JSON: {exc}") from None
 
 
 class API:
