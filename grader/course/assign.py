@@ -100,7 +100,11 @@ def requirements(lab: Lab) -> str:
     lines = [REQUIREMENTS_HEADER.format(lab=lab.id).rstrip("\n")]
     seen: set[str] = set()
     for name in lab.settings.kit_names:
-        extra = kits.load(name).extra or name
+        extra = kits.load(name).extra
+        if extra is None:
+            lines.append(f"# the {name} kit: nothing beyond the grader")
+            continue
+        extra = extra or name
         lines.append(f"# the {name} kit (grader[{extra}])")
         lines += [r for r in extra_requirements(extra) if not (r in seen or seen.add(r))]
     own = lab.solution_dir / REQUIREMENTS_FILE

@@ -47,8 +47,9 @@ class Kit:
     commands: Mapping[str, Command] = field(default_factory=dict)
     summary: str = ""  # one line for the README's table of kits
     # The grader's extra (pyproject.toml) that installs what the kit imports, named in the
-    # requirements grade assign writes for a lab's students; "" means the kit's own name.
-    extra: str = ""
+    # requirements grade assign writes for a lab's students; "" means the kit's own name, None
+    # that the kit imports nothing beyond the grader's own dependencies.
+    extra: str | None = ""
     # Called once per batch, in the batch's process, before its first submission: what every
     # submission of the batch is graded under (is a Docker engine there?), so that one batch is
     # never graded two ways. Small and picklable: it travels to the workers in the Job.

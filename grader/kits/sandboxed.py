@@ -28,8 +28,10 @@ from types import ModuleType
 
 from grader import bounded
 from grader.engine.sandbox import Backend, Limits, SandboxUnavailable, get_backend
+from grader.errors import KitError
 
 FILE_LIMIT = 8 * 2**20  # bytes of one file read out of the kernel, by default
+KIT_ERROR_TAIL = 1500  # characters kept of the message of a kit's own failure
 Files = dict[str, bytes | None]  # a notebook's files by name (None: not read)
 
 
@@ -57,6 +59,19 @@ def notebook_backend(nb) -> Backend:
         return get_backend("bwrap")
     except SandboxUnavailable:
         return get_backend("none")
+
+
+@contextlib.contextmanager
+def kit_failures(what: str, *students: type[Exception]) -> Iterator[None]:
+    """Any exception but those of ``students`` (the kit's words for the student's failure) is
+    the kit's own: a KitError, so that a sandbox the grader cannot open, or a bug of the kit's,
+    never becomes a failed test."""
+    try:
+        yield
+    except (KitError, *students):
+        raise
+    except Exception as exc:
+        raise KitError(f"{what} failed: {type(exc).__name__}: {str(exc)[:KIT_ERROR_TAIL]}") from exc
 
 
 @contextlib.contextmanager

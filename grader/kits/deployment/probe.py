@@ -28,13 +28,13 @@ from pathlib import Path
 import httpx
 
 from grader.engine.sandbox import Backend, Limits
-from grader.errors import KitError
 from grader.kits.deployment.answers import Contract, ask
 from grader.kits.deployment.inside import predict, serve
 from grader.kits.sandboxed import (
     Files,
     finished,
     host_copies,
+    kit_failures,
     notebook_backend,
     read_files,
     sandboxed,
@@ -74,7 +74,7 @@ def probe_app(nb, rows: list[list[float]], bad: dict[str, object], backend: Back
     if missing:
         return {"error": " and ".join(missing) + " missing: run the cells that write them"}
     deadline = time.monotonic() + PROBE_TIMEOUT
-    with _kit_failures("the in-process probe"), host_copies(files) as folder:
+    with kit_failures("the in-process probe"), host_copies(files) as folder:
         backend = backend or notebook_backend(nb)
         try:
             expected, probabilities = _predictions(backend, folder / MODEL, rows, deadline)
@@ -91,7 +91,7 @@ def saved_predictions(nb, rows: list[list[float]], backend: Backend | None = Non
     model = _app_files(nb, [MODEL], files)
     if model[MODEL] is None:
         return None
-    with _kit_failures("the saved model's predictions"), host_copies(model) as folder:
+    with kit_failures("the saved model's predictions"), host_copies(model) as folder:
         try:
             return _predictions(backend or notebook_backend(nb), folder / MODEL, rows,
                                 time.monotonic() + PROBE_TIMEOUT)[0]
@@ -103,18 +103,6 @@ def _app_files(nb, names: list[str], files: Files | None) -> Files:
     """``names`` out of the lab's ``files`` (as its tests read them with :func:`.files.read_files`,
     from wherever its notebook writes them), or else read out of the notebook's own folder."""
     return read_files(nb, names) if files is None else {name: files.get(name) for name in names}
-
-
-@contextlib.contextmanager
-def _kit_failures(what: str) -> Iterator[None]:
-    """Any other exception than the student's ProbeError is the kit's: a KitError, so that a
-    sandbox the grader cannot open, or a bug of the kit's, never becomes a failed test."""
-    try:
-        yield
-    except KitError:
-        raise
-    except Exception as exc:
-        raise KitError(f"{what} failed: {type(exc).__name__}: {str(exc)[:LOG_TAIL]}") from exc
 
 
 def _predictions(backend: Backend, model: Path, rows: list[list[float]],
