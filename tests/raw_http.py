@@ -1,6 +1,7 @@
 """Raw HTTP/1.1 on a kit server's Unix socket, the way a sandboxed notebook reaches it: lengths
 can lie, bodies can be chunked or trickle in, and heads can be as large as an attacker likes.
-Shared by the tests of every kit that serves HTTP (grader.kits.served)."""
+Shared by the tests of every kit that serves HTTP (grader.kits.served), with the server's
+peak memory."""
 
 from __future__ import annotations
 
@@ -76,3 +77,10 @@ def trickle(conn: socket.socket, data: bytes) -> bool:
         except (BrokenPipeError, ConnectionResetError):
             return True
     return False
+
+
+def peak_rss(pid: int) -> int:
+    """The process's peak resident set size, in bytes: what a server serving from a process of
+    its own cost at most, hostile requests included."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) * KiB

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import run_grade
-from raw_http import RESET, chunked, connect, exchange, header_fields, status_or_reset, trickle
+from raw_http import RESET, chunked, connect, exchange, header_fields, peak_rss, status_or_reset, trickle
 
 from grader import kits
 from grader.course.settings import Settings
@@ -419,6 +419,55 @@ def test_connections_over_the_bound_are_closed_as_they_arrive(tmp_path):
                 assert time.monotonic() < deadline
         for conn in idle:
             conn.close()
+
+
+SERVE = """
+import sys
+from pathlib import Path
+from grader.kits.api.server import Server
+server = Server(uds=Path(sys.argv[1]))
+server.start()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def widest_query(limit: int) -> bytes:
+    """A query string of at most ``limit`` bytes with the most distinct fields: the most a
+    parsed query costs per byte sent."""
+    fields, size, number = [], -1, 0
+    while size + len(b"%d=&" % number) <= limit:
+        fields.append(b"%d=" % number)
+        size += len(fields[-1]) + 1
+        number += 1
+    return b"&".join(fields)
+
+
+def test_memory_stays_bounded_whatever_the_notebook_sends(tmp_path):
+    sock = tmp_path / "api.sock"
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(sock)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        for _ in range(20):
+            still_answers(sock)
+        before = peak_rss(proc.pid)
+        widest = widest_query(LIMITS.query)
+        assert len(widest) <= LIMITS.query and widest.count(b"&") > 800
+        with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://grader") as client:
+            for _ in range(LIMITS.recorded + 200):  # the record fills, then counts the rest
+                assert client.get("/tickets?" + widest.decode()).status_code == 200
+        for size in (2 * LIMITS.body, 100 * LIMITS.body):
+            assert exchange(sock, get(length=None), chunked(b"x" * KiB for _ in range(size // KiB)))[0] == 413
+        assert status_or_reset(sock, get(extra=header_fields(5000))) in {431, 400, RESET}
+        grown = peak_rss(proc.pid) - before
+        still_answers(sock)
+        print(f"peak RSS grew by {grown / 2**20:.1f} MiB")
+        # The record's queries (at most 1,000 of 4 KiB, kept as bytes) and one request's parse at a time.
+        assert grown < 32 * 2**20
+    finally:
+        proc.stdin.close()
+        proc.wait(10)
 
 
 # --- both HTTP kits in one sandbox ----------------------------------------------------------

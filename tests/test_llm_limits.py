@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from raw_http import RESET, chunked, connect, exchange, header_fields, status_or_reset, trickle
+from raw_http import RESET, chunked, connect, exchange, header_fields, peak_rss, status_or_reset, trickle
 
 from grader.kits.llm.bounds import KiB, Limits, MiB
 from grader.kits.llm.model import LLM
@@ -206,12 +206,6 @@ server.start()
 print("ready", flush=True)
 sys.stdin.read()
 """
-
-
-def peak_rss(pid: int) -> int:
-    """The process's peak resident set size, in bytes."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) * KiB
 
 
 def hostile_requests(sock: Path, client: httpx.Client) -> None:

@@ -47,13 +47,20 @@ class Fault:
 
 @dataclass
 class Recorded:
-    """A request as the server saw it: ``status`` is what it answered (0 if it never did)."""
+    """A request as the server saw it: ``status`` is what it answered (0 if it never did). The
+    query is kept as the bytes sent, a fraction of the memory a parsed one takes (a 4 KiB query
+    can hold a thousand fields), and parsed when read."""
 
     method: str
     path: str
-    query: dict[str, str]
+    query_string: bytes
     time: float  # time.monotonic() when it arrived
     status: int = 0
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The query's fields, the last of a repeated one winning, as the server reads them."""
+        return dict(parse_qsl(self.query_string.decode("latin-1"), keep_blank_values=True))
 
 
 @dataclass
@@ -79,8 +86,7 @@ class APIState:
 
     def arrived(self, method: str, path: str, query_string: bytes) -> Recorded:
         """The request's entry, kept while the record has room (its path and query count)."""
-        query = dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
-        entry = Recorded(method, path, query, time.monotonic())
+        entry = Recorded(method, path, query_string, time.monotonic())
         with self.lock:
             self.kept.add(entry, len(path) + len(query_string))
         return entry
@@ -190,7 +196,7 @@ class API:
         """The requests kept so far, oldest first, as copies: all of them unless ``dropped``
         says otherwise."""
         with self._state.lock:
-            return [replace(r, query=dict(r.query)) for r in self._state.kept.entries]
+            return [replace(r) for r in self._state.kept.entries]
 
     @property
     def dropped(self) -> int:
