@@ -11,7 +11,9 @@ import what they script the server with from :mod:`grader.kits.llm.model`
 (``Reply``, ``count_tokens``). Its modules, each importing only those above it:
 ``bounds`` (what a request may cost), ``model`` (the script, the record and the
 answers), ``server`` (the app and its uvicorn thread), then ``fixture`` and
-``command``.
+``command``. The HTTP machinery it shares with the api kit (the bounds, the
+record, the uvicorn thread, the sandbox service, the serve command) is
+:mod:`grader.kits.served`.
 """
 
 from grader.kits import Kit
