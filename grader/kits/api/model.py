@@ -92,6 +92,7 @@ class APIState:
         return entry
 
     def answered(self, entry: Recorded, status: int) -> None:
+        """Note the status sent: under the lock, since a test may be reading the record."""
         with self.lock:
             entry.status = status
 
@@ -108,6 +109,7 @@ class APIState:
         return None
 
     def records(self, name: str) -> tuple[dict, ...] | None:
+        """The collection as served now (a tuple no one changes, so read without the lock), or None."""
         with self.lock:
             return self.collections.get(name)
 
