@@ -102,6 +102,7 @@ def build(client, base: str | None = None, log=print) -> str:
         log(f"installing them offline into {tag}")
         _install_and_commit(client, base, Path(wheels), tag)
     _remove_superseded(client, REPOSITORY, tag, log)
+    _remove_superseded(client, BASE_REPOSITORY, BASE_TAG, log)  # once no kernel image is built on them
     return tag
 
 
@@ -119,7 +120,7 @@ def _remove_superseded(client, repository: str, keep: str, log) -> None:
 
 
 def ensure_debian_base(client, log=print) -> str:
-    """:data:`BASE_TAG` from debootstrap, made once and kept (older bases are removed)."""
+    """:data:`BASE_TAG` from debootstrap, made once and kept (older bases go after the kernel's build)."""
     import docker.errors
 
     try:
@@ -136,7 +137,6 @@ def ensure_debian_base(client, log=print) -> str:
         log(f"docker import -> {BASE_TAG}")
         repository, tag = BASE_TAG.split(":")
         client.api.import_image(src=str(archive), repository=repository, tag=tag)
-    _remove_superseded(client, BASE_REPOSITORY, BASE_TAG, log)
     return BASE_TAG
 
 
