@@ -30,6 +30,7 @@ import tarfile
 import tempfile
 import time
 import traceback
+from pathlib import PurePosixPath
 
 ANSWER = "repository.json"
 ANSWER_LIMIT = 16 * 2**20  # bytes of the answer; the grader reads no more
@@ -100,29 +101,29 @@ def facts(tar: str, settings: dict) -> dict:
 
 
 def unpack(tar: str, dest: str, folder: str) -> None:
-    """The tar unpacked into ``dest`` (its entries all under ``repo/``), within bounds, through
-    tarfile's "data" filter: nothing outside ``dest``, no device, no link out of it."""
+    """The tar unpacked into ``dest``, within bounds: only files, folders and links, all under
+    ``repo/``, no name or link that points up or out (:func:`_plain`), then tarfile's "data"
+    filter where this Python has it (3.11.4 and later: not the Debian image's 3.11.2, which the
+    first rule alone keeps safe: with no link pointing up or out, nothing lands outside)."""
     def checked(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
-        name = f"{folder}/{member.name.removeprefix('repo/')}"[:200]
         try:
-            member = tarfile.data_filter(member, path)
-        except (tarfile.AbsoluteLinkError, tarfile.LinkOutsideDestinationError):
-            raise Refused(f"{name} links outside {folder}/: the grader does not follow it") from None
+            return tarfile.data_filter(member, path)
         except tarfile.FilterError:
-            raise Refused(f"{name} is not a file, a folder or a link inside {folder}/") from None
-        if member.name != "repo" and not member.name.startswith("repo/"):
-            raise Refused(f"{name} is not inside {folder}/")
-        return member
+            raise Refused(f"{_named(member, folder)} is not a file, a folder or a link inside {folder}/") from None
 
     try:
         with tarfile.open(tar, mode="r:") as archive:
-            archive.extractall(dest, members=_bounded(archive, folder), filter=checked)
+            if hasattr(tarfile, "data_filter"):
+                archive.extractall(dest, members=_members(archive, folder), filter=checked)
+            else:
+                archive.extractall(dest, members=_members(archive, folder))
     except (tarfile.TarError, OSError, ValueError) as exc:
         raise Refused(f"{folder}/ could not be unpacked: {str(exc)[:ERROR_TAIL]}") from None
 
 
-def _bounded(archive: tarfile.TarFile, folder: str):
-    """The tar's members, refused past the bounds before any is unpacked beyond them."""
+def _members(archive: tarfile.TarFile, folder: str):
+    """The tar's members, each plain (:func:`_plain`), refused past the bounds before any
+    beyond them is unpacked."""
     total = 0
     for count, member in enumerate(archive, 1):
         total += member.size if member.isreg() else 0
@@ -130,9 +131,27 @@ def _bounded(archive: tarfile.TarFile, folder: str):
             raise Refused(f"{folder}/ holds more than {MEMBER_LIMIT} files and folders")
         if total > SIZE_LIMIT:
             raise Refused(f"the repository is over {SIZE_LIMIT >> 20} MiB")
-        if member.issparse():
-            raise Refused(f"{folder}/{member.name.removeprefix('repo/')[:200]} is a sparse file")
-        yield member
+        yield _plain(member, folder)
+
+
+def _plain(member: tarfile.TarInfo, folder: str) -> tarfile.TarInfo:
+    """``member`` if it is a file, a folder or a link (not sparse), named under ``repo/`` with no
+    ``..``, and, for a link, pointing down from where it is (a symbolic link) or at a member under
+    ``repo/`` (a hard link): a link that points up or out of the folder is not followed."""
+    if member.issparse() or not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+        raise Refused(f"{_named(member, folder)} is not a file, a folder or a link")
+    parts = PurePosixPath(member.name).parts
+    if member.name.startswith("/") or ".." in parts or parts[:1] != ("repo",):
+        raise Refused(f"{_named(member, folder)} is not inside {folder}/")
+    target = PurePosixPath(member.linkname).parts
+    if (member.issym() or member.islnk()) and (member.linkname.startswith("/") or ".." in target or not target
+                                               or (member.islnk() and target[:1] != ("repo",))):
+        raise Refused(f"{_named(member, folder)} links outside {folder}/: the grader does not follow it")
+    return member
+
+
+def _named(member: tarfile.TarInfo, folder: str) -> str:
+    return f"{folder}/{member.name.removeprefix('repo/')}"[:200]
 
 
 def _git_dir(work: str, folder: str) -> str:
