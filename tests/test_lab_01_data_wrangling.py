@@ -20,8 +20,8 @@ from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
 LAB = "01-data-wrangling"
 SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
 STUDENT = REPO / "labs" / LAB / "lab.ipynb"
-MAX_SCORE = 72
-TEST_COUNT = 41
+MAX_SCORE = 73
+TEST_COUNT = 42
 
 # --- correct solutions in other styles -----------------------------------------------------
 
@@ -375,6 +375,9 @@ def replaced(tag: str, old: str, new: str, *more: str) -> dict[str, str]:
 
 
 MISTAKE_CELLS = {  # made from the current solution's cells, so that they follow it
+    "mistake_loop_in_disguise": lambda: {"q1": '''def shipping_fees(amounts, weights):
+    """Still one Python step per order, only shorter."""
+    return np.array([0.0 if a >= 50.0 else 4.90 + 1.20 * max(w - 2.0, 0.0) for a, w in zip(amounts, weights)])'''},
     "mistake_strict_free_shipping": lambda: replaced("q1", "amounts >= 50.0", "amounts > 50.0"),
     "mistake_case_only_city": lambda: replaced("q2", "city.str.strip().str.capitalize()", "city.str.capitalize()"),
     "mistake_dates_guessed": lambda: replaced(
@@ -422,6 +425,8 @@ Q6_SEGMENTS = "q6: sql_segment_revenue adds up each segment's orders, each once 
 
 # What each mistake must cost, test by test, and nothing else: all of it in the mistake's own exercise.
 EXPECTED_LOSSES: dict[str, dict[str, float]] = {
+    "mistake_loop_in_disguise": {
+        "q1: shipping_fees works on whole arrays: no loop, comprehension, map or np.vectorize in its cell": 1},
     "mistake_strict_free_shipping": {
         "q1: shipping_fees equals the loop's fees on other orders, as a float array of the same shape": 2,
         "q1: an order of exactly 50.00 ships free, one of 49.99 does not": 1},

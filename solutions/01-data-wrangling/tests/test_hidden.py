@@ -15,6 +15,7 @@ Every answer here has one right value, so no threshold is needed: money is compa
 (sums of floats may differ in their last bits, in pandas and in SQL alike).
 """
 
+import ast
 import importlib.util
 import sys
 from contextlib import contextmanager
@@ -122,6 +123,28 @@ def test_q1_weight_above_2kg(nb):
     """q1: below 50.00, 1.20 per kilogram above the first 2 kg is added to 4.90"""
     got = nb.call("shipping_fees", np.full(4, 10.0), np.array([0.5, 2.0, 3.5, 12.0]))
     assert type(got) is np.ndarray and np.allclose(got, [4.90, 4.90, 6.70, 16.90], rtol=0, atol=1e-9)
+
+
+LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+LOOPING_CALLS = {"vectorize", "frompyfunc", "apply_along_axis", "fromiter", "map"}  # a loop in disguise
+
+
+def called_name(node: ast.Call) -> str:
+    return node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+
+
+@pytest.mark.points(1)
+def test_q1_no_python_loop(nb):
+    """q1: shipping_fees works on whole arrays: no loop, comprehension, map or np.vectorize in its cell"""
+    got = nb.call("shipping_fees", np.array([20.0, 60.0]), np.array([3.0, 1.0]))  # a stub has no loop either
+    assert type(got) is np.ndarray and np.allclose(got, [6.10, 0.0], rtol=0, atol=1e-9)
+    source = nb.cell("q1").source
+    # Read here, in the grader, from the notebook as handed in: IPython's magics are not Python.
+    tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    nodes = list(ast.walk(tree))
+    assert any(isinstance(n, ast.FunctionDef) and n.name == "shipping_fees" for n in nodes)
+    assert not any(isinstance(n, LOOPS) for n in nodes)
+    assert not any(isinstance(n, ast.Call) and called_name(n) in LOOPING_CALLS for n in nodes)
 
 
 # --- q2: cleaning ----------------------------------------------------------------------------
