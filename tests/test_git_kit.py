@@ -376,7 +376,14 @@ def garbage_objects(repo: Path) -> None:
             obj.write_bytes(b"not zlib at all")
 
 
+def missing_object(repo: Path) -> None:
+    commit_one(repo)
+    blob = git(repo, "rev-parse", "HEAD:a.txt").strip()
+    (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+
+
 HOSTILE = {
+    "a missing object": (missing_object, "is missing from the repository"),
     "many branches": (many_branches, "more than 100 branches"),
     "absurd refs": (absurd_refs, None),
     "a ref to a blob": (ref_to_a_blob, None),  # git lists it, with no history

@@ -6,7 +6,9 @@ commit's files and the paths to ask ``git check-ignore`` about. The answer, one 
 in SHARED (:data:`ANSWER`), is what :mod:`grader.kits.git.inspect` reads: the repository's
 facts (:func:`facts`), or ``{"error": why}`` when the repository cannot be read (the student's:
 a message meant for them), or ``{"crash": traceback}`` when this module failed (the kit's).
-The answer's file is opened before anything of the student's is unpacked.
+The answer's file is opened before anything of the student's is unpacked. An error that data
+can cause (a ValueError parsing what git printed, a full disk) is the student's; any other is
+this module's mistake, the kit's.
 
 Everything here reads student data, so everything is bounded: the tar (members, bytes, no
 sparse files, tarfile's "data" filter: nothing outside the folder, no devices), every git
@@ -65,7 +67,9 @@ def main(shared: str, tar: str, settings_text: str) -> None:
         answer = facts(tar, settings)
     except Refused as exc:
         answer = {"error": str(exc)}
-    except Exception:
+    except (ValueError, LookupError, OSError, MemoryError) as exc:  # what data git printed can cause: the data's
+        answer = {"error": f"git could not read it: {type(exc).__name__}: {str(exc)[:ERROR_TAIL]}"}
+    except Exception:  # what only a mistake of this module's causes (GitMissing among them): the kit's
         answer = {"crash": traceback.format_exc(limit=-4)[-2000:]}
     text = json.dumps(answer)
     if len(text) > ANSWER_LIMIT:
@@ -315,8 +319,10 @@ def _blob_contents(git: Git, trees: dict) -> dict[str, bytes]:
     if not shas:
         return {}
     listing = "\n".join(shas).encode()
-    sizes = [line.split(b" ") for line in git("cat-file", "--batch-check=%(objectsize)", stdin=listing).splitlines()]
-    total = sum(int(size[0]) for size in sizes)
+    sizes = git("cat-file", "--batch-check=%(objectsize)", stdin=listing).splitlines()
+    if any(size.endswith(b" missing") for size in sizes):
+        raise Refused("git could not read it: a file of one of its commits is missing from the repository")
+    total = sum(map(int, sizes))
     if total > HISTORY_LIMIT:
         raise Refused(f"the repository's files, over all its commits, are over {HISTORY_LIMIT >> 20} MiB unpacked")
     out, contents, at = git("cat-file", "--batch", stdin=listing, limit=total + 200 * len(shas)), {}, 0
