@@ -39,6 +39,9 @@ HOST_GIT = {"GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_AU
             "GIT_AUTHOR_EMAIL": "ann@example.org", "GIT_COMMITTER_NAME": "Ann Lee",
             "GIT_COMMITTER_EMAIL": "ann@example.org", "FILTER_BRANCH_SQUELCH_WARNING": "1",
             "GIT_NO_REPLACE_OBJECTS": "1"}  # the kit reads past replace refs: so does the truth
+# Where the reader runs: bubblewrap (the host's Python, with tarfile's data filter), unsandboxed
+# (only the kit's own defences), Docker (the image's Python 3.11.2, without the data filter).
+READERS = ["bwrap", "none", pytest.param("docker", marks=pytest.mark.docker)]
 SLOW = 20.0  # seconds: no inspection here may take longer (a small repository takes under one)
 
 
@@ -396,7 +399,7 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("backend_name", ["bwrap", "none"])
+@pytest.mark.parametrize("backend_name", READERS)
 @pytest.mark.parametrize("case", sorted(HOSTILE))
 def test_a_hostile_repository_is_refused_or_read_right(project, backend_name, case, tmp_path, monkeypatch):
     make, refused = HOSTILE[case]
@@ -406,7 +409,7 @@ def test_a_hostile_repository_is_refused_or_read_right(project, backend_name, ca
         assert len(inspected().found[SECRET]) == 1
 
 
-@pytest.mark.parametrize("backend_name", ["bwrap", "none"])
+@pytest.mark.parametrize("backend_name", READERS)
 def test_config_hooks_and_attributes_of_the_student_run_nothing(project, backend_name, tmp_path):
     marker = tmp_path / "ran"
     runs_commands(marker)(project)
@@ -493,7 +496,7 @@ def hostile_tars(outside: Path) -> dict[str, tuple[bytes, str]]:
     }
 
 
-@pytest.mark.parametrize("backend_name", ["bwrap", "none"])
+@pytest.mark.parametrize("backend_name", READERS)
 @pytest.mark.parametrize("case", sorted(hostile_tars(Path("/x/escaped"))))
 def test_a_hostile_tar_is_refused_and_writes_nothing_outside(case, backend_name, tmp_path, monkeypatch):
     outside = tmp_path / "escaped"
