@@ -6,7 +6,9 @@ A kit never believes the student's kernel about what the notebook made: it copie
 them in a fresh sandbox (:func:`sandboxed`) that holds only those files (copies of the grader's,
 :func:`host_copies`) and a shared read-write folder, at the same path inside and here, through
 which the module answers. Whatever the sandbox leaves in that folder was chosen by the code that
-ran there: it is read without following links, within bounds (:func:`shared_file`).
+ran there: it is read without following links, within bounds (:func:`shared_file`). The
+sandbox is of the kernel's own kind (:func:`notebook_backend`); what fails there for a reason of
+the kit's own, rather than the student's, becomes a KitError (:func:`kit_failures`).
 
 A module, not a package: the kit registry lists packages only, and this is no kit.
 """
