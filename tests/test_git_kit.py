@@ -385,7 +385,19 @@ def missing_object(repo: Path) -> None:
     (repo / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
 
 
+def unpacks_large(repo: Path) -> None:
+    """Ten commits of a 7 MiB file that compresses to almost nothing: small packed, 70 MiB unpacked."""
+    commit_one(repo)
+    for i in range(10):
+        (repo / "zeros.bin").write_bytes(bytes([i]) + bytes(7 * 2**20))
+        git(repo, "add", "zeros.bin")
+        git(repo, "commit", "-q", "-m", f"zeros {i}")
+    git(repo, "rm", "-q", "zeros.bin")
+    git(repo, "commit", "-q", "-m", "no zeros")
+
+
 HOSTILE = {
+    "a history too large unpacked": (unpacks_large, "over 64 MiB unpacked"),
     "a missing object": (missing_object, "is missing from the repository"),
     "many branches": (many_branches, "more than 100 branches"),
     "absurd refs": (absurd_refs, None),
