@@ -13,7 +13,14 @@ The lab's real-world concern, joins that fan out and a ``dropna`` that deletes, 
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
 
@@ -350,10 +357,143 @@ def sql_segment_revenue(con):
     return fig''',
 }
 
+BEGINNER_LOOPS = {
+    "q1": '''def shipping_fees(amounts, weights):
+    fees = np.full(amounts.shape, 4.90)
+    heavy = weights > 2.0
+    fees[heavy] += 1.20 * (weights[heavy] - 2.0)
+    fees[amounts >= 50] = 0
+    return fees''',
+    "q2": '''def parse_amount(text):
+    values = []
+    for t in text:
+        if isinstance(t, str):
+            values.append(float(t.replace("€", "").replace(",", "").replace(" ", "")))
+        else:
+            values.append(float("nan"))
+    return pd.Series(values, index=text.index)
+
+
+def parse_dates(text):
+    dates = []
+    for t in text:
+        if "." in t:
+            day, month, year = t.split(".")
+        else:
+            year, month, day = t.split("-")
+        dates.append(pd.Timestamp(int(year), int(month), int(day)))
+    return pd.Series(dates, index=text.index)
+
+
+def normalise_city(city):
+    names = []
+    for c in city:
+        if isinstance(c, str):
+            c = c.strip()
+            names.append(c[0].upper() + c[1:].lower())
+        else:
+            names.append("Unknown")
+    return pd.Series(names, index=city.index)
+
+
+def clean_orders(raw):
+    amounts = parse_amount(raw["amount"])
+    dates = parse_dates(raw["order_date"])
+    cities = normalise_city(raw["city"])
+    seen, rows = set(), []
+    for i in raw.index:
+        order_id = raw.at[i, "order_id"]
+        if order_id in seen or pd.isna(amounts[i]) or amounts[i] > 5000:
+            continue
+        seen.add(order_id)
+        rows.append({"order_id": order_id, "order_date": dates[i], "customer_id": raw.at[i, "customer_id"],
+                     "city": cities[i], "amount": amounts[i], "coupon": raw.at[i, "coupon"]})
+    return pd.DataFrame(rows)''',
+    "q3": '''def join_segments(orders, customers):
+    last_copy = customers.groupby("customer_id").tail(1)
+    joined = pd.merge(orders, last_copy[["customer_id", "segment"]], on="customer_id", how="left")
+    assert len(joined) == len(orders)
+    return joined
+
+
+def damage(orders, customers):
+    careless = orders.merge(customers, on="customer_id")
+    without_missing = orders.dropna()
+    result = {}
+    result["join_extra_rows"] = len(careless) - len(orders)
+    result["join_extra_revenue"] = round(careless["amount"].sum() - orders["amount"].sum(), 2)
+    result["dropna_lost_rows"] = len(orders) - len(without_missing)
+    result["dropna_lost_revenue"] = round(orders["amount"].sum() - without_missing["amount"].sum(), 2)
+    return result''',
+    "q4": '''def city_summary(orders):
+    rows = []
+    for city in orders["city"].unique():
+        amounts = orders.loc[orders["city"] == city, "amount"]
+        rows.append([city, len(amounts), amounts.sum(), round(amounts.mean(), 2)])
+    rows.sort(key=lambda row: row[2], reverse=True)
+    return pd.DataFrame(rows, columns=["city", "orders", "revenue", "avg_order"])
+
+
+def monthly_pivot(orders):
+    months = sorted(orders["order_date"].dt.strftime("%Y-%m").unique())
+    table = pd.DataFrame(0.0, index=sorted(orders["city"].unique()), columns=months)
+    for _, order in orders.iterrows():
+        table.loc[order["city"], order["order_date"].strftime("%Y-%m")] += order["amount"]
+    return table''',
+    "q5": '''def daily_revenue(orders):
+    days = pd.date_range(orders["order_date"].min(), orders["order_date"].max())
+    totals = [orders.loc[orders["order_date"] == day, "amount"].sum() for day in days]
+    return pd.Series(totals, index=days)
+
+
+def weekly_revenue(orders):
+    daily = daily_revenue(orders)
+    sundays = daily.index + pd.to_timedelta(6 - daily.index.dayofweek, unit="D")
+    weekly = daily.groupby(sundays).sum()
+    weekly.index = pd.DatetimeIndex(weekly.index)
+    return weekly''',
+    "q6": '''def save_to_sqlite(orders, customers, path):
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE IF EXISTS orders")
+    con.execute("DROP TABLE IF EXISTS customers")
+    con.execute("CREATE TABLE orders (order_id INTEGER, order_date TEXT, customer_id INTEGER, city TEXT, "
+                "amount REAL, coupon TEXT)")
+    con.executemany("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?)", [
+        (int(o.order_id), str(o.order_date), int(o.customer_id), o.city, float(o.amount),
+         None if pd.isna(o.coupon) else o.coupon) for o in orders.itertuples()])
+    con.execute("CREATE TABLE customers (customer_id INTEGER, name TEXT, segment TEXT)")
+    con.executemany("INSERT INTO customers VALUES (?, ?, ?)",
+                    [(int(c.customer_id), c.name, c.segment) for c in customers.itertuples()])
+    con.commit()
+    con.close()
+
+
+def sql_city_summary(con):
+    sql = ("SELECT city, COUNT(*) AS orders, ROUND(SUM(amount), 2) AS revenue, ROUND(AVG(amount), 2) AS avg_order "
+           "FROM orders GROUP BY city ORDER BY SUM(amount) DESC")
+    return pd.read_sql_query(sql, con)
+
+
+def sql_segment_revenue(con):
+    sql = ("SELECT c.segment AS segment, SUM(o.amount) AS revenue FROM orders o "
+           "JOIN (SELECT DISTINCT customer_id, segment FROM customers) c ON o.customer_id = c.customer_id "
+           "GROUP BY c.segment ORDER BY c.segment")
+    return pd.read_sql_query(sql, con)''',
+    "q7": '''def plot_weekly_revenue(weekly):
+    fig, ax = plt.subplots()
+    ax.plot(range(len(weekly)), list(weekly))
+    ax.set_xticks(range(len(weekly)), [d.strftime("%d %b") for d in weekly.index], rotation=45)
+    ax.set_xlabel("week")
+    ax.set_ylabel("revenue")
+    ax.set_title("Revenue per week")
+    return fig''',
+}
+
 CORRECT: dict[str, dict[str, str]] = {
     "correct_chained": CHAINED,
     "correct_stepwise": STEPWISE,
     "correct_numpy_classes": NUMPY_CLASSES,
+    "correct_beginner_loops": BEGINNER_LOOPS,
 }
 
 # --- typical mistakes: each changes the solution's cell of one exercise ------------------------
@@ -477,6 +617,63 @@ def replacements(name: str) -> dict[str, str]:
 KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
 
 
+# --- the data: what the hidden tests' seeds rely on holds for every seed ---------------------
+
+
+def load(path: Path, name: str) -> ModuleType:
+    """The module at ``path``, imported under ``name``."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+shop_data = load(REPO / "solutions" / LAB / "tests" / "shop_data.py", "lab01_shop_data")
+
+
+def solution_answers() -> dict:
+    """The solution's answers to q2 and q3, defined here from its cells."""
+    namespace = {"np": np, "pd": pd}
+    for tag in ("q2", "q3"):
+        exec(solution_cell(tag), namespace)
+    return namespace
+
+
+def test_shipped_files_are_made_by_make_data():
+    """The CSV files in files/ and in the student's lab folder are what make_data.py writes: nothing edited by hand."""
+    make_data = load(REPO / "solutions" / LAB / "make_data.py", "lab01_make_data")
+    shop = make_data.make_shop(make_data.SEED)
+    for folder in (REPO / "solutions" / LAB / "files", REPO / "labs" / LAB):
+        assert (folder / "orders.csv").read_text() == shop.orders_csv
+        assert (folder / "customers.csv").read_text() == shop.customers_csv
+
+
+@pytest.mark.parametrize("seed", range(0, 200, 8))
+def test_every_export_holds_each_problem_and_the_rules_undo_them(seed):
+    """For any seed, an export has every problem the text names, in forms that catch the typical mistakes, and
+    the text's rules (as the solution applies them) give back exactly the orders it was made from."""
+    shop = shop_data.make_shop(seed, n_orders=500, n_customers=90)
+    raw, customers, answers = shop.raw_orders(), shop.customers, solution_answers()
+    assert raw.duplicated().any() and raw["order_id"].duplicated().sum() > raw.duplicated().sum()
+    german = raw["order_date"].str.extract(r"^(\d\d)\.(\d\d)\.\d{4}$").dropna().astype(int)
+    iso = raw["order_date"].str.extract(r"^\d{4}-(\d\d)-(\d\d)$").dropna().astype(int)[[1, 0]]
+    for day_month in (german, iso):  # dates a guess per row reads the wrong way round
+        assert ((day_month[0] <= 12) & (day_month[0] != day_month[1])).any()
+    city = raw["city"].dropna()
+    assert (city != city.str.strip()).any() and (city == city.str.upper()).any() and raw["city"].isna().any()
+    amounts = answers["parse_amount"](raw["amount"])
+    assert amounts.isna().any() and (amounts > 5000).any() and not amounts.between(2500.01, 5000).any()
+    assert raw["amount"].str.contains(",").any() and raw["coupon"].isna().any() and raw["coupon"].notna().any()
+    assert customers.duplicated().any() and customers["customer_id"].duplicated().sum() > customers.duplicated().sum()
+    assert customers.groupby("customer_id")["segment"].nunique().max() == 1
+    assert set(shop.orders["customer_id"]) <= set(customers["customer_id"])
+    days = shop.orders["order_date"]
+    assert pd.date_range(days.min(), days.max()).difference(pd.DatetimeIndex(days)).size >= 3
+    clean = answers["clean_orders"](raw).sort_values("order_id", ignore_index=True)
+    pd.testing.assert_frame_equal(clean, shop.orders, check_dtype=False)
+
+
 # --- the batch -------------------------------------------------------------------------------
 
 
@@ -542,8 +739,8 @@ def test_lesson_carries_real_weight(graded):
 
 @pytest.mark.parametrize("name", list(CORRECT))
 def test_correct_variant_full_marks(graded, name):
-    """Correct answers in other styles (chained or step by step, regex or Python, SQL with CTEs,
-    subqueries or window functions) earn full marks."""
+    """Correct answers in other styles (chained or step by step, regex or plain Python, loops where the text
+    allows them, SQL with CTEs, subqueries or window functions, results rounded to cents) earn full marks."""
     _, book, results = graded
     assert lost_points(results[name]) == {}
     assert float(book[name]["score"]) == MAX_SCORE

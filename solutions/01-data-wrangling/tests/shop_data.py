@@ -73,7 +73,14 @@ def _messy_orders(rng: np.random.Generator, orders: pd.DataFrame) -> pd.DataFram
                              np.round(rng.uniform(MAX_AMOUNT + 1, 99_999, len(bad)), 2))
     copies = orders.sample(max(n // 20, 2), random_state=rng)  # exported twice, rendered anew
     rows = pd.concat([orders, bad, copies, copies.iloc[: len(copies) // 3]], ignore_index=True)
-    rendered = pd.DataFrame({
+    rendered = _rendered(rng, rows)
+    exact = rendered.iloc[:n].sample(max(n // 100, 2), random_state=rng)  # exported twice, byte for byte
+    return pd.concat([rendered, exact]).sample(frac=1.0, random_state=rng).reset_index(drop=True)
+
+
+def _rendered(rng: np.random.Generator, rows: pd.DataFrame) -> pd.DataFrame:
+    """Orders as the export writes them: text in several spellings and formats."""
+    return pd.DataFrame({
         "order_id": rows["order_id"],
         "order_date": [_date_text(rng, d) for d in rows["order_date"]],
         "customer_id": rows["customer_id"],
@@ -81,7 +88,6 @@ def _messy_orders(rng: np.random.Generator, orders: pd.DataFrame) -> pd.DataFram
         "amount": [_amount_text(rng, a) for a in rows["amount"]],
         "coupon": rows["coupon"],
     })
-    return rendered.sample(frac=1.0, random_state=rng).reset_index(drop=True)
 
 
 def _date_text(rng: np.random.Generator, date: pd.Timestamp) -> str:
