@@ -245,7 +245,11 @@ NUMPY_CLASSES = {
     "q1": '''def shipping_fees(amounts, weights):
     amounts = np.asarray(amounts, dtype=np.float64)
     extra_kg = np.maximum(np.asarray(weights, dtype=np.float64) - 2.0, 0.0)
-    return np.select([amounts >= 50.0], [np.zeros_like(amounts)], default=4.90 + 1.20 * extra_kg)''',
+    return np.select([amounts >= 50.0], [np.zeros_like(amounts)], default=4.90 + 1.20 * extra_kg)
+
+
+for amount, weight, expected in [(20.0, 3.0, 6.10), (60.0, 9.0, 0.0), (50.0, 1.0, 0.0)]:  # checks, not the answer
+    assert abs(shipping_fees(np.array([amount]), np.array([weight]))[0] - expected) < 1e-9''',
     "q2": '''class OrderCleaner:
     """The cleaning rules in one place."""
 

@@ -134,6 +134,27 @@ def called_name(node: ast.Call) -> str:
     return node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
 
 
+def function_nodes(tree: ast.AST, name: str) -> list[ast.AST]:
+    """The nodes of ``name`` as the cell defines it (a def, or a name assigned), and of the cell's own
+    functions it calls, followed call by call: a helper's loop is the function's loop."""
+    defs: dict[str, ast.AST] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defs[node.name] = node
+        elif isinstance(node, ast.Assign):
+            defs.update({t.id: node.value for t in node.targets if isinstance(t, ast.Name)})
+    todo, seen, nodes = [name], set(), []
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in defs:
+            continue
+        seen.add(current)
+        body = list(ast.walk(defs[current]))
+        nodes += body
+        todo += [called_name(n) for n in body if isinstance(n, ast.Call)]
+    return nodes
+
+
 @pytest.mark.points(1)
 def test_q1_no_python_loop(nb):
     """q1: shipping_fees works on whole arrays: no loop, comprehension, map or np.vectorize in its cell"""
@@ -142,8 +163,8 @@ def test_q1_no_python_loop(nb):
     source = nb.cell("q1").source
     # Read here, in the grader, from the notebook as handed in: IPython's magics are not Python.
     tree = ast.parse("\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))))
-    nodes = list(ast.walk(tree))
-    assert any(isinstance(n, ast.FunctionDef) and n.name == "shipping_fees" for n in nodes)
+    nodes = function_nodes(tree, "shipping_fees")
+    assert nodes, "shipping_fees is not defined in its cell"
     assert not any(isinstance(n, LOOPS) for n in nodes)
     assert not any(isinstance(n, ast.Call) and called_name(n) in LOOPING_CALLS for n in nodes)
 
