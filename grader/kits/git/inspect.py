@@ -40,7 +40,7 @@ PACK_REASONS = {
     "missing": "{folder}/ is not a folder: run the cells that create the repository",
     "members": f"{{folder}}/ holds more than {read.MEMBER_LIMIT} files and folders",
     "size": f"the repository is over {read.SIZE_LIMIT >> 20} MiB",
-    "unreadable": "{folder}/ changed while it was being read",
+    "unreadable": "{folder}/ could not be read in the notebook's kernel: a file changed or is unreadable",
 }
 
 
