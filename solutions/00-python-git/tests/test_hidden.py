@@ -368,6 +368,7 @@ def test_q5_tests_catch_a_bug(outcomes, mutant):
 
 BLAND = {"wip", "update", "updates", "fix", "changes", "commit", "stuff", "misc", "."}
 MARKERS = ("<<<<<<<", "=======", ">>>>>>>")
+CONFIG_LIMIT = 64 * 2**10  # bytes of the repository's .git/config read
 PROBED_IGNORED, PROBED_KEPT = (".env", "data/raw.csv", "data/2026/march.csv"), ("README.md", "app.py", "notes.txt")
 
 
@@ -385,21 +386,24 @@ def initialised(kernel):
     """A repository made by the student's init_project in a folder and for an author of the grader's."""
     folder, (name, email) = f"_t_init_{word()}", person()
     kernel.call("init_project", folder, name, email)
-    return inspect_repository(kernel, folder, ignored=PROBED_IGNORED + PROBED_KEPT), name, email
+    config = kernel.ref(f"_t_read({folder + '/.git/config'!r}, {CONFIG_LIMIT})")
+    config = config.decode(errors="replace") if isinstance(config, bytes) and len(config) <= CONFIG_LIMIT else ""
+    return inspect_repository(kernel, folder, ignored=PROBED_IGNORED + PROBED_KEPT), name, email, config
 
 
 @pytest.mark.points(2)
 def test_q6_init_project(initialised):
-    """q6: init_project makes a repository on main with commits by the local author it is given"""
-    repo, name, email = initialised
+    """q6: init_project makes a repository on main with commits by the author it sets in the repository's own config"""
+    repo, name, email, config = initialised
     assert repo.head == "main" and repo.commits and not repo.dirty
     assert {(c.author, c.email) for c in repo.commits.values()} == {(name, email)}
+    assert name in config and email in config, "the author is not set in the repository's .git/config"
 
 
 @pytest.mark.points(2)
 def test_q6_gitignore_keeps_secrets_and_data_out(initialised):
     """q6: .gitignore and README.md are committed; .env and data/ are ignored, the code is not"""
-    repo, _, _ = initialised
+    repo = initialised[0]
     assert {".gitignore", "README.md"} <= set(repo.tracked) and ".env" not in repo.tracked
     assert set(PROBED_IGNORED) <= repo.ignored and not set(PROBED_KEPT) & repo.ignored
 
@@ -540,7 +544,7 @@ def test_q7_other_files_and_commits_kept(scrubbed):
     assert [c.subject for c in repo.history("main")] == ["Add the app", "Add the settings", "Add the README"]
     assert [c.subject for c in repo.history(branch)][:2] == ["Turn debugging on", "Add the search command"]
     assert set(repo.head_files) == {"README.md", "settings.py", "app.py"}
-    assert repo.commits[repo.branches[branch]].files == ("README.md", "app.py", "search.py", "settings.py")
+    assert set(repo.commits[repo.branches[branch]].files) == {"README.md", "app.py", "search.py", "settings.py"}
 
 
 @pytest.mark.points(1)

@@ -1,0 +1,897 @@
+"""The 00-python-git lab graded end to end against the grader's REST API, git in fresh sandboxes
+and the mutation kit: the solution, the untouched student notebook, other correct solutions, and
+typical mistakes, in one ``grade`` batch.
+
+The graded notebooks are kept as files under ``tests/labs/00-python-git/``. Each is the solution
+with some answer cells replaced; a cell is found by its last tag (``q6-init``, ``q6-merge`` and
+``q6-revert`` are q6's three functions, ``q7-find``, ``q7-remove`` and ``q7-why`` q7's parts; q3
+has no cell of its own: its hints are in q1's and q2's). A test below checks that the files still
+match that recipe; ``python tests/test_lab_00_python_git.py`` rewrites them after the solution
+changes.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
+
+LAB = "00-python-git"
+STUDENT = REPO / "labs" / LAB / "lab.ipynb"
+MAX_SCORE = 66
+
+# --- correct answers in other styles -------------------------------------------------------
+
+# Counters, a dataclass, a page-number loop, parametrized tests, and git from `!` shell lines.
+COUNTER_SUMMARY = '''
+def summarise_events(lines: Iterable[str]) -> dict:
+    """One pass, counting with Counters."""
+    actions, errors, users, malformed = Counter(), Counter(), set(), 0
+    for raw in lines:
+        if not raw.strip():
+            continue
+        parts = raw.split()
+        if len(parts) == 4 and parts[3] in {"ok", "error"}:
+            _, user, action, status = parts
+            users.add(user)
+            actions[action] += 1
+            errors[action] += status == "error"
+        else:
+            malformed += 1
+    return {"events": sum(actions.values()), "malformed": malformed, "users": users, "actions": actions,
+            "error_rate": {a: errors[a] / n for a, n in actions.items()}}
+'''
+
+DATACLASS_TICKET = '''
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Self
+
+
+class TicketClosedError(RuntimeError):
+    """Closing twice."""
+
+
+@dataclass
+class Ticket:
+    id: int
+    title: str
+    status: str = "open"
+    tags: Iterable[str] = ()
+
+    def __post_init__(self) -> None:
+        if type(self.id) is not int:
+            raise TypeError(f"id {self.id!r} is not an int")
+        if self.id < 1:
+            raise ValueError(f"id {self.id} is below 1")
+        if not self.title or self.title.isspace():
+            raise ValueError("the title is blank")
+        if self.status not in {"open", "pending", "closed"}:
+            raise ValueError(f"status {self.status!r} is not open, pending or closed")
+        self.tags = {t.lower() for t in self.tags}
+
+    def close(self) -> None:
+        if self.status == "closed":
+            raise TicketClosedError(f"#{self.id} was closed already")
+        self.status = "closed"
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Self:
+        return cls(**{key: record[key] for key in ("id", "title", "status", "tags")})
+'''
+
+PAGE_NUMBER_CLIENT = '''
+def get_json(path, params=None, max_attempts=3):
+    attempts = 0
+    while True:
+        attempts += 1
+        r = http.get(path, params=params)
+        if r.status_code == 429 and attempts < max_attempts:
+            time.sleep(int(r.headers["Retry-After"]))
+            continue
+        if r.status_code == 429:
+            raise RuntimeError(f"gave up after {attempts} attempts: 429 Too Many Requests")
+        if r.status_code == 404:
+            return None
+        r.raise_for_status()
+        return r.json()
+
+
+def fetch_all(collection, per_page=10):
+    """Page numbers until the total is reached."""
+    records, page = [], 1
+    while True:
+        body = get_json(f"/{collection}", {"page": page, "per_page": per_page})
+        records += body["items"]
+        if page * per_page >= body["total"]:
+            return records
+        page += 1
+
+
+def get_record(collection, record_id):
+    return get_json(f"/{collection}/{record_id}")
+'''
+
+PARAMETRIZED_TESTS = '''
+%%writefile test_textutils.py
+import pytest
+
+from textutils import slugify
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("Login fails on Safari!", "login-fails-on-safari"),
+    ("  --Hello__World--  ", "hello-world"),
+    ("A  B", "a-b"),
+    ("Version 2.0", "version-2-0"),
+])
+def test_slugify(text, expected):
+    assert slugify(text) == expected
+
+
+@pytest.mark.parametrize("n, expected", [(5, "hello"), (6, "hello"), (7, "hello-w"), (11, "hello-world")])
+def test_max_length(n, expected):
+    assert slugify("Hello world", max_length=n) == expected
+
+
+def test_empty():
+    with pytest.raises(ValueError):
+        slugify("")
+'''
+
+SHELL_INIT = '''
+def init_project(path, name, email):
+    os.makedirs(path, exist_ok=True)
+    !git -C {path} init --quiet --initial-branch=main
+    !git -C {path} config user.name "{name}"
+    !git -C {path} config user.email "{email}"
+    Path(path, ".gitignore").write_text(".env\\ndata/\\n")
+    Path(path, "README.md").write_text("# Desk tools\\n")
+    !git -C {path} add .gitignore README.md
+    !git -C {path} commit --quiet -m "Start the project with a README and a .gitignore"
+'''
+
+SHELL_MERGE = '''
+def merge_conflicting(path, branch, main_text, branch_text):
+    notes = os.path.join(path, "notes.txt")
+    with open(notes, "w") as f:
+        f.write("status: draft\\n")
+    !git -C {path} add notes.txt && git -C {path} commit -q -m "Start the notes as a draft"
+    !git -C {path} checkout -q -b {branch}
+    with open(notes, "w") as f:
+        f.write(branch_text + "\\n")
+    !git -C {path} commit -q -am "Set the status of the notes on the branch"
+    !git -C {path} checkout -q main
+    with open(notes, "w") as f:
+        f.write(main_text + "\\n")
+    !git -C {path} commit -q -am "Set the status of the notes on main"
+    !git -C {path} merge {branch} > /dev/null
+    with open(notes, "w") as f:
+        f.write(main_text + "\\n" + branch_text + "\\n")
+    !git -C {path} add notes.txt
+    !git -C {path} commit -q -m "Merge {branch}, keeping both statuses"
+'''
+
+SHELL_REVERT = '''
+def revert_commit(path, sha):
+    !git -C {path} revert --no-edit {sha}
+'''
+
+SHELL_FIND = '''
+def commits_containing(path, secret):
+    hits = !git -C {path} grep -F -l {secret} $(git -C {path} rev-list --all)
+    return {hit.split(":")[0] for hit in hits}
+'''
+
+SHELL_REMOVE = '''
+def remove_from_history(path, filename):
+    !cd {path} && git filter-branch -f --tree-filter "rm -f {filename}" -- --all > /dev/null 2>&1
+    !cd {path} && git for-each-ref --format="%(refname)" refs/original/ | xargs -r -n 1 git update-ref -d
+'''
+
+UPPER_CASE_LETTER = '''
+WHY_ROTATE = "B"  # copies made before the rewrite
+'''
+
+# A TypedDict and comprehensions, a plain class with an exception of its own, typing's old
+# spellings, a generator of pages following `next`, a test class, and git through subprocess.
+TYPED_DICT_SUMMARY = '''
+from typing import Dict, List, Set, TypedDict
+
+
+class Summary(TypedDict):
+    events: int
+    malformed: int
+    users: Set[str]
+    actions: Dict[str, int]
+    error_rate: Dict[str, float]
+
+
+def summarise_events(lines: List[str]) -> Summary:
+    """Parse first, then count with comprehensions."""
+    rows = [line.split() for line in lines if line.strip()]
+    valid = [row for row in rows if len(row) == 4 and row[3] in ("ok", "error")]
+    counts = {action: sum(1 for row in valid if row[2] == action) for action in {row[2] for row in valid}}
+    return Summary(
+        events=len(valid), malformed=len(rows) - len(valid), users={row[1] for row in valid}, actions=counts,
+        error_rate={a: sum(1 for row in valid if row[2] == a and row[3] == "error") / n for a, n in counts.items()})
+'''
+
+PLAIN_CLASS_TICKET = '''
+from typing import Dict, Optional, Sequence
+
+
+class InvalidTicket(ValueError):
+    """Bad data for a ticket."""
+
+
+class TicketClosedError(Exception):
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__(f"ticket #{ticket_id} is closed already")
+
+
+class Ticket:
+    STATUSES = frozenset({"open", "pending", "closed"})
+
+    def __init__(self, id: int, title: str, status: str = "open", tags: Optional[Sequence[str]] = None) -> None:
+        if not isinstance(id, int) or isinstance(id, bool):
+            raise TypeError(f"expected an int id, got {type(id).__name__} {id!r}")
+        if id <= 0:
+            raise InvalidTicket(f"id must be positive: {id}")
+        if title.strip() == "":
+            raise InvalidTicket("empty title")
+        if status not in self.STATUSES:
+            raise InvalidTicket(f"bad status: {status}")
+        self.id, self.title, self.status = id, title, status
+        self.tags = set(map(str.lower, tags or []))
+
+    def close(self) -> None:
+        if self.status == "closed":
+            raise TicketClosedError(self.id)
+        self.status = "closed"
+
+    @classmethod
+    def from_record(cls, record: Dict[str, object]) -> "Ticket":
+        return cls(record["id"], record["title"], status=record["status"], tags=record["tags"])
+'''
+
+NEXT_GENERATOR_CLIENT = '''
+def get_json(path, params=None, max_attempts=3):
+    for attempt in range(max_attempts):
+        r = http.get(path, params=params)
+        if r.status_code != 429:
+            break
+        if attempt + 1 < max_attempts:
+            time.sleep(float(r.headers.get("retry-after", 1)))
+    else:
+        raise RuntimeError(f"rate limited on all {max_attempts} attempts")
+    if r.status_code == httpx.codes.NOT_FOUND:
+        return None
+    r.raise_for_status()
+    return r.json()
+
+
+def pages(collection, per_page):
+    url, params = f"/{collection}", {"per_page": per_page}
+    while url:
+        body = get_json(url, params)
+        yield body["items"]
+        url, params = body["next"], None
+
+
+def fetch_all(collection, per_page=10):
+    return [record for items in pages(collection, per_page) for record in items]
+
+
+def get_record(collection, record_id):
+    return get_json(f"/{collection}/{record_id}")
+'''
+
+TEST_CLASS = '''
+%%writefile test_textutils.py
+import pytest
+
+import textutils
+
+
+class TestSlugify:
+    def test_words(self):
+        assert textutils.slugify("Export to CSV times out") == "export-to-csv-times-out"
+
+    def test_punctuation_runs(self):
+        assert textutils.slugify("what?!... really") == "what-really"
+
+    def test_edges(self):
+        assert textutils.slugify("(urgent) refund ") == "urgent-refund"
+
+    def test_long_titles_are_cut(self):
+        assert textutils.slugify("a" * 50) == "a" * 40
+        assert textutils.slugify("x" * 39 + " yz") == "x" * 39
+
+    def test_rejects_empty(self):
+        with pytest.raises(ValueError):
+            textutils.slugify("***")
+'''
+
+SUBPROCESS_INIT = '''
+def run(path, *args, allowed=(0,)):
+    done = subprocess.run(["git", *args], cwd=path, capture_output=True, text=True)
+    if done.returncode not in allowed:
+        raise RuntimeError(done.stderr)
+    return done.stdout.strip()
+
+
+def init_project(path, name, email):
+    """git init, then rename the first branch to main once it has a commit."""
+    os.makedirs(path, exist_ok=True)
+    run(path, "init")
+    run(path, "config", "--local", "user.name", name)
+    run(path, "config", "--local", "user.email", email)
+    with open(os.path.join(path, ".gitignore"), "w") as f:
+        f.write("# local settings and secrets\\n.env\\n\\n# datasets\\n/data/\\n")
+    with open(os.path.join(path, "README.md"), "w") as f:
+        f.write("Support desk tools\\n")
+    run(path, "add", "--all")
+    run(path, "commit", "-m", "Initial commit: README and .gitignore")
+    run(path, "branch", "-M", "main")
+'''
+
+SUBPROCESS_MERGE = '''
+def merge_conflicting(path, branch, main_text, branch_text):
+    notes = Path(path) / "notes.txt"
+    notes.write_text("status: draft\\n")
+    run(path, "add", "notes.txt")
+    run(path, "commit", "-m", "Draft the notes")
+    run(path, "branch", branch)
+    run(path, "checkout", branch)
+    notes.write_text(branch_text + "\\n")
+    run(path, "commit", "-a", "-m", "Give the notes the branch status")
+    run(path, "checkout", "main")
+    notes.write_text(main_text + "\\n")
+    run(path, "commit", "-a", "-m", "Give the notes the main status")
+    run(path, "merge", "--no-ff", branch, allowed=(0, 1))
+    kept = [line for line in notes.read_text().splitlines() if not line.startswith(("<<<<<<<", "=======", ">>>>>>>"))]
+    notes.write_text("\\n".join(kept) + "\\n")
+    run(path, "add", "notes.txt")
+    run(path, "commit", "-m", "Merge the branch notes, keeping both statuses")
+'''
+
+SUBPROCESS_REVERT = '''
+def revert_commit(path, sha):
+    run(path, "revert", sha, "--no-edit")
+'''
+
+SUBPROCESS_FIND = '''
+def commits_containing(path, secret):
+    shas = run(path, "rev-list", "--all").split()
+    done = subprocess.run(["git", "grep", "-l", "-F", "-e", secret, *shas], cwd=path, capture_output=True, text=True)
+    return sorted({line.split(":", 1)[0] for line in done.stdout.splitlines()})
+'''
+
+SUBPROCESS_REMOVE = '''
+def remove_from_history(path, filename):
+    run(path, "filter-branch", "-f", "--prune-empty", "--index-filter",
+        f"git rm -q --cached --ignore-unmatch {filename}", "--", "--branches")
+    shutil.rmtree(os.path.join(path, ".git", "refs", "original"), ignore_errors=True)
+'''
+
+CORRECT: dict[str, dict[str, str]] = {
+    "counters-dataclass-shell": {"q1": COUNTER_SUMMARY, "q2": DATACLASS_TICKET, "q4": PAGE_NUMBER_CLIENT,
+                                 "q5": PARAMETRIZED_TESTS, "q6-init": SHELL_INIT, "q6-merge": SHELL_MERGE,
+                                 "q6-revert": SHELL_REVERT, "q7-find": SHELL_FIND, "q7-remove": SHELL_REMOVE,
+                                 "q7-why": UPPER_CASE_LETTER},
+    "typeddict-next-subprocess": {"q1": TYPED_DICT_SUMMARY, "q2": PLAIN_CLASS_TICKET, "q4": NEXT_GENERATOR_CLIENT,
+                                  "q5": TEST_CLASS, "q6-init": SUBPROCESS_INIT, "q6-merge": SUBPROCESS_MERGE,
+                                  "q6-revert": SUBPROCESS_REVERT, "q7-find": SUBPROCESS_FIND,
+                                  "q7-remove": SUBPROCESS_REMOVE},
+}
+
+# --- typical mistakes ----------------------------------------------------------------------
+
+BLANK_LINES_MALFORMED = '''
+def summarise_events(lines: Iterable[str]) -> dict[str, Any]:
+    actions, errors, users, malformed = {}, {}, set(), 0
+    for line in lines:
+        fields = line.split()
+        if len(fields) != 4 or fields[3] not in ("ok", "error"):
+            malformed += 1
+            continue
+        _, user, action, status = fields
+        users.add(user)
+        actions[action] = actions.get(action, 0) + 1
+        errors[action] = errors.get(action, 0) + (status == "error")
+    return {"events": sum(actions.values()), "malformed": malformed, "users": users, "actions": actions,
+            "error_rate": {a: errors[a] / n for a, n in actions.items()}}
+'''
+
+RATE_OVER_ALL_EVENTS = '''
+def summarise_events(lines: Iterable[str]) -> dict[str, Any]:
+    actions, errors, users, malformed = {}, {}, set(), 0
+    for line in lines:
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 4 or fields[3] not in ("ok", "error"):
+            malformed += 1
+            continue
+        _, user, action, status = fields
+        users.add(user)
+        actions[action] = actions.get(action, 0) + 1
+        errors[action] = errors.get(action, 0) + (status == "error")
+    total = sum(actions.values())
+    return {"events": total, "malformed": malformed, "users": users, "actions": actions,
+            "error_rate": {a: errors[a] / total for a in actions}}
+'''
+
+USERS_AS_A_LIST = '''
+def summarise_events(lines: Iterable[str]) -> dict[str, Any]:
+    actions, errors, users, malformed = {}, {}, [], 0
+    for line in lines:
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 4 or fields[3] not in ("ok", "error"):
+            malformed += 1
+            continue
+        _, user, action, status = fields
+        if user not in users:
+            users.append(user)
+        actions[action] = actions.get(action, 0) + 1
+        errors[action] = errors.get(action, 0) + (status == "error")
+    return {"events": sum(actions.values()), "malformed": malformed, "users": users, "actions": actions,
+            "error_rate": {a: errors[a] / n for a, n in actions.items()}}
+'''
+
+
+def ticket(checks: str, close: str = 'raise TicketClosedError(f"ticket {self.id} is already closed")') -> str:
+    """The solution's Ticket with other checks in __init__ or another error for a second close()."""
+    return f'''
+class TicketClosedError(Exception):
+    """Closing twice."""
+
+
+class Ticket:
+    def __init__(self, id: int, title: str, status: str = "open", tags: Iterable[str] = ()) -> None:
+{checks}
+        self.id, self.title, self.status = id, title, status
+        self.tags = {{tag.lower() for tag in tags}}
+
+    def close(self) -> None:
+        if self.status == "closed":
+            {close}
+        self.status = "closed"
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> "Ticket":
+        return cls(record["id"], record["title"], record["status"], record["tags"])
+'''
+
+
+VAGUE_ERRORS = ticket('''        if not isinstance(id, int):
+            raise TypeError("invalid id")
+        if id < 1:
+            raise ValueError("invalid id")
+        if not title.strip():
+            raise ValueError("invalid title")
+        if status not in ("open", "pending", "closed"):
+            raise ValueError("invalid status")''')
+
+ASSERTS_FOR_CHECKS = ticket('''        assert isinstance(id, int), f"id {id!r} is not an int"
+        assert id >= 1, f"id {id} is below 1"
+        assert title.strip(), "the title is blank"
+        assert status in ("open", "pending", "closed"), f"unknown status {status!r}"''')
+
+SECOND_CLOSE_IGNORED = ticket('''        if not isinstance(id, int):
+            raise TypeError(f"id {id!r} is not an int")
+        if id < 1:
+            raise ValueError(f"id {id} is below 1")
+        if not title.strip():
+            raise ValueError("the title is blank")
+        if status not in ("open", "pending", "closed"):
+            raise ValueError(f"unknown status {status!r}")''', close="return")
+
+NO_HINTS_SUMMARY = '''
+def summarise_events(lines):
+    actions, errors, users, malformed = {}, {}, set(), 0
+    for line in lines:
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 4 or fields[3] not in ("ok", "error"):
+            malformed += 1
+            continue
+        _, user, action, status = fields
+        users.add(user)
+        actions[action] = actions.get(action, 0) + 1
+        errors[action] = errors.get(action, 0) + (status == "error")
+    return {"events": sum(actions.values()), "malformed": malformed, "users": users, "actions": actions,
+            "error_rate": {a: errors[a] / n for a, n in actions.items()}}
+'''
+
+NO_HINTS_TICKET = ticket('''        if not isinstance(id, int):
+            raise TypeError(f"id {id!r} is not an int")
+        if id < 1:
+            raise ValueError(f"id {id} is below 1")
+        if not title.strip():
+            raise ValueError("the title is blank")
+        if status not in ("open", "pending", "closed"):
+            raise ValueError(f"unknown status {status!r}")''').replace(
+    "(self, id: int, title: str, status: str = \"open\", tags: Iterable[str] = ()) -> None",
+    "(self, id, title, status=\"open\", tags=())").replace("def close(self) -> None", "def close(self)").replace(
+    "(cls, record: dict[str, Any]) -> \"Ticket\"", "(cls, record)")
+
+STR_HINTS_TICKET = NO_HINTS_TICKET.replace(
+    "(self, id, title, status=\"open\", tags=())",
+    "(self, id: int, title: str, status: str = \"open\", tags: str = ()) -> None")
+
+NO_WAIT_BEFORE_RETRY = '''
+def get_json(path, params=None, max_attempts=3):
+    for attempt in range(1, max_attempts + 1):
+        response = http.get(path, params=params)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 429:
+            response.raise_for_status()
+            return response.json()
+    raise RuntimeError(f"{path}: still rate limited after {max_attempts} attempts")
+
+
+def fetch_all(collection, per_page=10):
+    records, path, params = [], f"/{collection}", {"page": 1, "per_page": per_page}
+    while path is not None:
+        page = get_json(path, params)
+        records.extend(page["items"])
+        path, params = page["next"], None
+    return records
+
+
+def get_record(collection, record_id):
+    return get_json(f"/{collection}/{record_id}")
+'''
+
+FIRST_PAGE_ONLY = '''
+def get_json(path, params=None, max_attempts=3):
+    for attempt in range(1, max_attempts + 1):
+        response = http.get(path, params=params)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 429:
+            response.raise_for_status()
+            return response.json()
+        if attempt < max_attempts:
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+    raise RuntimeError(f"{path}: still rate limited after {max_attempts} attempts")
+
+
+def fetch_all(collection, per_page=10):
+    return get_json(f"/{collection}", {"per_page": per_page})["items"]
+
+
+def get_record(collection, record_id):
+    return get_json(f"/{collection}/{record_id}")
+'''
+
+RETRIES_EVERY_ERROR = FIRST_PAGE_ONLY.replace(
+    "        if response.status_code != 429:\n"
+    "            response.raise_for_status()\n            return response.json()",
+    "        if response.status_code < 400:\n            return response.json()").replace(
+    '''    return get_json(f"/{collection}", {"per_page": per_page})["items"]''',
+    '''    records, path, params = [], f"/{collection}", {"page": 1, "per_page": per_page}
+    while path is not None:
+        page = get_json(path, params)
+        records.extend(page["items"])
+        path, params = page["next"], None
+    return records''')
+
+RETRIES_FOREVER = '''
+def get_json(path, params=None, max_attempts=3):
+    while True:
+        response = http.get(path, params=params)
+        if response.status_code == 429:
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+            continue
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
+
+
+def fetch_all(collection, per_page=10):
+    records, path, params = [], f"/{collection}", {"page": 1, "per_page": per_page}
+    while path is not None:
+        page = get_json(path, params)
+        records.extend(page["items"])
+        path, params = page["next"], None
+    return records
+
+
+def get_record(collection, record_id):
+    return get_json(f"/{collection}/{record_id}")
+'''
+
+WEAK_TESTS = '''
+%%writefile test_textutils.py
+from textutils import slugify
+
+
+def test_lowercase():
+    assert slugify("Hello World") == "hello-world"
+
+
+def test_not_too_long():
+    assert len(slugify("word " * 30)) <= 40
+
+
+def test_returns_a_string():
+    assert isinstance(slugify("Refund, please!"), str)
+'''
+
+WRONG_EXPECTATION_TESTS = '''
+%%writefile test_textutils.py
+from textutils import slugify
+
+
+def test_words():
+    assert slugify("Login fails on Safari!") == "login-fails-on-safari"
+
+
+def test_accents_are_kept():
+    assert slugify("Café crème") == "café-crème"
+'''
+
+GLOBAL_AUTHOR = '''
+def init_project(path: str, name: str, email: str) -> None:
+    Path(path).mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-b", "main")
+    git(path, "config", "--global", "user.name", name)
+    git(path, "config", "--global", "user.email", email)
+    Path(path, ".gitignore").write_text(".env\\ndata/\\n")
+    Path(path, "README.md").write_text("# Support desk tools\\n")
+    git(path, "add", ".gitignore", "README.md")
+    git(path, "commit", "-m", "Add README and ignore secrets and data")
+'''
+
+IGNORES_ONLY_ENV = GLOBAL_AUTHOR.replace('"--global", ', "").replace(".env\\ndata/\\n", ".env\\n")
+
+VAGUE_MESSAGES = GLOBAL_AUTHOR.replace('"--global", ', "").replace("Add README and ignore secrets and data", "wip")
+
+KEEPS_ONE_SIDE = '''
+def merge_conflicting(path: str, branch: str, main_text: str, branch_text: str) -> None:
+    notes = Path(path, "notes.txt")
+    notes.write_text("status: draft\\n")
+    git(path, "add", "notes.txt")
+    git(path, "commit", "-m", "Add the release notes")
+    git(path, "switch", "-c", branch)
+    notes.write_text(branch_text + "\\n")
+    git(path, "commit", "-am", f"Update the notes status on {branch}")
+    git(path, "switch", "main")
+    notes.write_text(main_text + "\\n")
+    git(path, "commit", "-am", "Update the notes status on main")
+    git(path, "merge", branch, check=False)
+    git(path, "checkout", "--ours", "notes.txt")
+    git(path, "add", "notes.txt")
+    git(path, "commit", "--no-edit")
+'''
+
+RESET_INSTEAD_OF_REVERT = '''
+def revert_commit(path: str, sha: str) -> None:
+    git(path, "reset", "--hard", f"{sha}~1")
+'''
+
+CURRENT_BRANCH_ONLY = '''
+def remove_from_history(path: str, filename: str) -> None:
+    git(path, "filter-branch", "--force", "--index-filter", f"git rm --cached --ignore-unmatch -- '{filename}'")
+    for ref in git(path, "for-each-ref", "--format=%(refname)", "refs/original/").split():
+        git(path, "update-ref", "-d", ref)
+'''
+
+DELETED_IN_A_NEW_COMMIT = '''
+def remove_from_history(path: str, filename: str) -> None:
+    git(path, "rm", "--quiet", "--", filename)
+    git(path, "commit", "-m", f"Remove {filename}, which holds a key")
+'''
+
+HEAD_ONLY_SEARCH = '''
+def commits_containing(path: str, secret: str) -> set[str]:
+    shas = git(path, "rev-list", "HEAD").split()
+    return {sha for sha in shas if git(path, "grep", "-F", "-l", secret, sha, check=False)}
+'''
+
+FILTER_BRANCH_ANSWER = '''
+WHY_ROTATE = "c"
+'''
+
+MISTAKES: dict[str, dict[str, str]] = {
+    "blank-lines-malformed": {"q1": BLANK_LINES_MALFORMED},
+    "rate-over-all-events": {"q1": RATE_OVER_ALL_EVENTS},
+    "users-as-a-list": {"q1": USERS_AS_A_LIST},
+    "vague-errors": {"q2": VAGUE_ERRORS},
+    "asserts-for-checks": {"q2": ASSERTS_FOR_CHECKS},
+    "second-close-ignored": {"q2": SECOND_CLOSE_IGNORED},
+    "no-hints": {"q1": NO_HINTS_SUMMARY, "q2": NO_HINTS_TICKET},
+    "str-hints": {"q2": STR_HINTS_TICKET},
+    "no-wait-before-retry": {"q4": NO_WAIT_BEFORE_RETRY},
+    "first-page-only": {"q4": FIRST_PAGE_ONLY},
+    "retries-every-error": {"q4": RETRIES_EVERY_ERROR},
+    "retries-forever": {"q4": RETRIES_FOREVER},
+    "weak-tests": {"q5": WEAK_TESTS},
+    "wrong-expectation-tests": {"q5": WRONG_EXPECTATION_TESTS},
+    "global-author": {"q6-init": GLOBAL_AUTHOR},
+    "ignores-only-env": {"q6-init": IGNORES_ONLY_ENV},
+    "vague-messages": {"q6-init": VAGUE_MESSAGES},
+    "keeps-one-side": {"q6-merge": KEEPS_ONE_SIDE},
+    "reset-instead-of-revert": {"q6-revert": RESET_INSTEAD_OF_REVERT},
+    "current-branch-only": {"q7-remove": CURRENT_BRANCH_ONLY},
+    "deleted-in-a-new-commit": {"q7-remove": DELETED_IN_A_NEW_COMMIT},
+    "head-only-search": {"q7-find": HEAD_ONLY_SEARCH},
+    "filter-branch-answer": {"q7-why": FILTER_BRANCH_ANSWER},
+}
+
+MUTANTS = ("cut_one_short", "dash_at_the_cut", "keeps_case", "leading_dash", "one_dash_per_character")
+CATCH = "q5: your tests catch a slugify with a bug (one point per bug caught)"
+PASS_GIVEN = "q5: your tests pass on the given slugify and on a rewrite of it that behaves the same"
+HINTS = {
+    "summarise": "q3: summarise_events takes an iterable of strings and returns a dict",
+    "init": "q3: Ticket's id is an int, its title and status strings, its tags an iterable of strings",
+    "methods": "q3: close returns None; from_record takes a dict and returns a Ticket",
+}
+REVERT_TESTS = {
+    "q6: revert_commit adds a commit on top: the bad commit and the ones after it stay in history": 2,
+    "q6: the revert commit undoes exactly the bad commit's change, and says which commit it reverts": 2,
+    "q6: the notebook's project/ holds the merge and the revert, with .env and data/ untracked": 1,
+}
+SECRET_GONE = "q7: after remove_from_history no commit of any branch holds the file or the key"
+OTHERS_KEPT = "q7: every other file and commit is kept, on main and on the branch"
+
+# What each mistake must cost, test by test, and nothing else.
+EXPECTED_LOSSES: dict[str, dict[str, float]] = {
+    "blank-lines-malformed": {
+        "q1: events.log has 600 valid events and 7 malformed lines": 1,
+        "q1: malformed lines are skipped and counted; blank lines are skipped and not counted": 2,
+    },
+    "rate-over-all-events": {"q1: the error rate of each action, from 0 to 1": 2},
+    "users-as-a-list": {"q1: \"users\" is the set of users seen in valid events": 1},
+    "vague-errors": {
+        "q2: an id that is not an int raises TypeError naming it": 1,
+        "q2: an id below 1 raises ValueError naming it": 1,
+        "q2: an unknown status raises ValueError naming it": 1,
+    },
+    "asserts-for-checks": {
+        "q2: a Ticket keeps lowercase tags, and an unknown status is a ValueError": 1,
+        "q2: an id that is not an int raises TypeError naming it": 1,
+        "q2: an id below 1 raises ValueError naming it": 1,
+        "q2: an unknown status raises ValueError naming it": 1,
+        "q2: a blank title raises ValueError saying the title is the problem": 1,
+    },
+    "second-close-ignored": {"q2: close() closes a ticket; closing it again raises TicketClosedError naming its id": 2},
+    "no-hints": {"q3: summarise_events has type hints for its parameter and its return": 1,
+                 HINTS["summarise"]: 1, HINTS["init"]: 2, HINTS["methods"]: 1},
+    "str-hints": {HINTS["init"]: 2, HINTS["methods"]: 1},
+    "no-wait-before-retry": {"q4: after a 429, the request is sent again once Retry-After has passed": 2},
+    "first-page-only": {
+        "q4: fetch_all returns every ticket the API holds, and get_record of a missing id is None": 1,
+        "q4: fetch_all returns every record in order, one request per page (at most one more), per_page as asked": 3,
+        "q4: fetch_all retries a rate-limited page too": 1,
+    },
+    "retries-every-error": {"q4: a 500 raises httpx.HTTPStatusError at once, without retrying": 1},
+    "retries-forever": {"q4: a 429 every time gives max_attempts requests, then a RuntimeError that says how many": 2},
+    "weak-tests": {CATCH: 4},
+    "wrong-expectation-tests": {"q5: your test_textutils.py passes on the given slugify": 1, PASS_GIVEN: 2, CATCH: 5},
+    "global-author": {
+        "q6: init_project makes a repository on main with commits by the author it sets in the repository's own "
+        "config": 2},
+    "ignores-only-env": {"q6: .gitignore and README.md are committed; .env and data/ are ignored, the code is not": 2},
+    "vague-messages": {"q6: every commit your functions made has a message of a few words that says what it does": 1},
+    "keeps-one-side": {"q6: the merged notes.txt keeps both sides' lines and no conflict markers": 2},
+    "reset-instead-of-revert": REVERT_TESTS,
+    "current-branch-only": {SECRET_GONE: 2, OTHERS_KEPT: 2},
+    "deleted-in-a-new-commit": {SECRET_GONE: 2, OTHERS_KEPT: 2},
+    "head-only-search": {"q7: commits_containing finds every commit, on any branch, whose files hold the text": 2},
+    "filter-branch-answer": {
+        "q7: the key must be rotated because copies made before the rewrite are out of your reach": 1},
+}
+
+# The lab's lessons beyond syntax: an API client that survives faults, tests that catch bugs, and
+# history that keeps secrets out and mistakes visible. They must weigh at least 15 % of the lab.
+LESSON_EXERCISES = ("q4", "q5", "q6", "q7")
+
+
+def replacements(name: str) -> dict[str, str]:
+    """The answer cells (by last tag) that notebook ``name`` replaces in the solution."""
+    return {**CORRECT, **MISTAKES}[name]
+
+
+KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
+
+
+# --- the batch ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """One ``grade`` run over the kept notebooks and the untouched student notebook."""
+    return grade_lab_batch(LAB, tmp_path_factory.mktemp("lab00") / "grades", KEPT.folder, STUDENT)
+
+
+def test_kept_notebooks_follow_the_solution():
+    """Each kept notebook is exactly the solution with its replaced cells: regenerate after editing the solution."""
+    stale = KEPT.stale()
+    assert not stale, f"rewrite them: python tests/test_lab_00_python_git.py ({stale})"
+
+
+def test_every_mistake_has_its_expected_losses():
+    """Each mistake names what it must cost, all in the exercise of the cells it replaces."""
+    assert set(EXPECTED_LOSSES) == set(MISTAKES)
+    for name, losses in EXPECTED_LOSSES.items():
+        exercises = {tag.split("-")[0] for tag in MISTAKES[name]} | ({"q3"} if name.endswith("hints") else set())
+        assert losses and {test.split(":")[0] for test in losses} <= exercises, name
+
+
+def test_batch_ends_well_and_grades_everyone(graded):
+    """The batch exits 0 and every notebook is graded in the sandbox."""
+    proc, book, _ = graded
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert set(book) == {*KEPT.names(), "lab"}
+    assert all(r["status"] == "graded" and r["sandboxed"] == "yes" for r in book.values()), book
+
+
+def test_solution_scores_full_marks(graded):
+    """The reference solution passes every public and hidden test."""
+    _, book, results = graded
+    assert float(book["solution"]["score"]) == float(book["solution"]["max_score"]) == MAX_SCORE
+    assert all(t["status"] == "passed" for t in results["solution"]["tests"])
+
+
+def test_untouched_student_notebook_scores_zero(graded):
+    """The generated lab notebook, as students get it, is graded and earns nothing."""
+    _, book, results = graded
+    assert (book["lab"]["status"], float(book["lab"]["score"])) == ("graded", 0.0)
+    assert book["lab"]["max_score"] == book["solution"]["max_score"]
+    assert all(t["status"] == "failed" for t in results["lab"]["tests"])
+
+
+@pytest.mark.parametrize("name", list(CORRECT))
+def test_other_correct_solutions_score_full_marks(graded, name):
+    _, book, results = graded
+    failed = [(t["name"], t["output"][:300]) for t in results[name]["tests"] if t["status"] != "passed"]
+    assert failed == [] and float(book[name]["score"]) == MAX_SCORE
+
+
+@pytest.mark.parametrize("name", list(MISTAKES))
+def test_mistake_loses_exactly_its_points(graded, name):
+    _, book, results = graded
+    expected = EXPECTED_LOSSES[name]
+    assert lost_points(results[name]) == expected
+    assert float(book[name]["score"]) == MAX_SCORE - sum(expected.values())
+
+
+def test_every_mutant_is_caught_by_someone_and_missed_by_someone(graded):
+    """Each hidden bug is caught by good tests and missed by the weak ones: none is free, none impossible."""
+    _, _, results = graded
+    outcome = {(name, t["name"].split("[")[1].rstrip("]")): t["status"]
+               for name in ("solution", "weak-tests") for t in results[name]["tests"] if t["name"].startswith(CATCH)}
+    assert all(outcome["solution", m] == "passed" for m in MUTANTS)
+    assert sum(outcome["weak-tests", m] == "failed" for m in MUTANTS) == 4
+
+
+def test_lessons_carry_real_weight(graded):
+    """The API's faults, tests that catch bugs, and git's history weigh at least 15 % of the lab."""
+    _, _, results = graded
+    lesson = [t["max_score"] for t in results["solution"]["tests"] if t["name"].split(":")[0] in LESSON_EXERCISES]
+    assert sum(lesson) >= 0.15 * MAX_SCORE
+
+
+def test_hidden_failures_do_not_show_the_test(graded):
+    """A failed hidden test shows its exercise and what to look at, not the test's values."""
+    _, _, results = graded
+    shown = next(t for t in results["keeps-one-side"]["tests"] if t["name"].startswith("q6: the merged notes"))
+    assert shown["output"] == "failed (hidden test)"
+
+
+def test_lab_runs_within_a_minute(graded):
+    """Executing the notebook and running every test takes well under a minute, sandboxed."""
+    _, book, _ = graded
+    assert float(book["solution"]["execution_time"]) < 60
+
+
+if __name__ == "__main__":
+    KEPT.write()
