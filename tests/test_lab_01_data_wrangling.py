@@ -570,7 +570,7 @@ Q6_SEGMENTS = "q6: sql_segment_revenue adds up each segment's orders, each once 
 # What each mistake must cost, test by test, and nothing else: all of it in the mistake's own exercise.
 EXPECTED_LOSSES: dict[str, dict[str, float]] = {
     "mistake_loop_in_disguise": {
-        "q1: shipping_fees works on whole arrays: no loop, comprehension, map or np.vectorize in its cell": 1},
+        "q1: shipping_fees works on whole arrays: no loop, comprehension, map or np.vectorize in it or its helpers": 1},
     "mistake_strict_free_shipping": {
         "q1: shipping_fees equals the loop's fees on other orders, as a float array of the same shape": 2,
         "q1: an order of exactly 50.00 ships free, one of 49.99 does not": 1},
