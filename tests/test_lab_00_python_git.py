@@ -374,6 +374,202 @@ def remove_from_history(path, filename):
     shutil.rmtree(os.path.join(path, ".git", "refs", "original"), ignore_errors=True)
 '''
 
+# A regular expression and a defaultdict, properties that validate, module-level httpx calls and
+# recursion over `next`, tests named by the rule they check, and a merge resolved from git's index
+# stages, all through subprocess.check_output.
+REGEX_SUMMARY = r'''
+import re
+from collections import defaultdict
+from typing import Iterable
+
+EVENT = re.compile(r"(\S+)\s+(\S+)\s+(\S+)\s+(ok|error)")
+
+
+def summarise_events(lines: Iterable[str]) -> dict[str, object]:
+    per_action = defaultdict(lambda: [0, 0])  # action -> [events, errors]
+    users, malformed = set(), 0
+    for line in map(str.strip, lines):
+        if not line:
+            continue
+        match = EVENT.fullmatch(line)
+        if match is None:
+            malformed += 1
+            continue
+        _, user, action, status = match.groups()
+        users.add(user)
+        per_action[action][0] += 1
+        per_action[action][1] += status == "error"
+    return {"events": sum(n for n, _ in per_action.values()), "malformed": malformed, "users": users,
+            "actions": {a: n for a, (n, _) in per_action.items()},
+            "error_rate": {a: e / n for a, (n, e) in per_action.items()}}
+'''
+
+PROPERTY_TICKET = '''
+from typing import Optional
+
+
+class TicketClosedError(Exception):
+    pass
+
+
+class Ticket:
+    __slots__ = ("_id", "title", "_status", "tags")
+    STATUSES = ("open", "pending", "closed")
+
+    def __init__(self, id: int, title: str, status: str = "open", tags: Optional[list[str]] = None) -> None:
+        if type(id) is not int:
+            raise TypeError(f"Ticket id should be int, got {id!r}")
+        if id < 1:
+            raise ValueError(f"Ticket id should be >= 1, got {id!r}")
+        if not title or not title.strip():
+            raise ValueError(f"Ticket title is empty: {title!r}")
+        self._id, self.title = id, title
+        self.status = status
+        self.tags = {t.casefold() for t in tags or ()}
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        if value not in self.STATUSES:
+            raise ValueError(f"status must be one of {self.STATUSES}, got {value!r}")
+        self._status = value
+
+    def close(self) -> None:
+        if self._status == "closed":
+            raise TicketClosedError(f"Ticket {self._id}: already closed")
+        self.status = "closed"
+
+    @classmethod
+    def from_record(cls, record: "dict[str, Any]") -> "Ticket":
+        return cls(id=record["id"], title=record["title"], status=record["status"], tags=list(record["tags"]))
+'''
+
+RECURSIVE_CLIENT = '''
+def get_json(path, params=None, max_attempts=3):
+    url = API_BASE_URL.rstrip("/") + path
+    for attempt in range(1, max_attempts + 1):
+        response = httpx.get(url, params=params, timeout=10)
+        if response.status_code == 429:
+            if attempt == max_attempts:
+                raise RuntimeError(f"rate limited: gave up after {attempt} tries of {path}")
+            time.sleep(int(response.headers.get("Retry-After", 1)))
+            continue
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json()
+
+
+def fetch_all(collection, per_page=10, path=None):
+    page = get_json(path or f"/{collection}", None if path else {"page": 1, "per_page": per_page})
+    rest = fetch_all(collection, per_page, page["next"]) if page["next"] else []
+    return page["items"] + rest
+
+
+def get_record(collection, record_id):
+    return get_json(f"/{collection}/{int(record_id)}")
+'''
+
+NAMED_CASES_TESTS = '''
+%%writefile test_textutils.py
+"""Tests of slugify, one rule of its docstring each."""
+import pytest
+
+from textutils import slugify
+
+CASES = {
+    "lowercase": ("MiXeD Case", "mixed-case"),
+    "punctuation run": ("one, two; three", "one-two-three"),
+    "ends": ("!!!wow!!!", "wow"),
+    "accents": ("naïve café", "na-ve-caf"),
+}
+
+
+@pytest.mark.parametrize("text, expected", CASES.values(), ids=CASES.keys())
+def test_rules(text, expected):
+    assert slugify(text) == expected
+
+
+def test_exact_cut():
+    assert slugify("0123456789", 10) == "0123456789"
+    assert slugify("0123456789", 9) == "012345678"
+
+
+def test_cut_before_dash():
+    assert slugify("ab cd", 3) == "ab"
+
+
+def test_blank():
+    with pytest.raises(ValueError):
+        slugify("  ")
+'''
+
+STAGES_INIT = '''
+def sh(path, *args):
+    return subprocess.check_output(("git", *args), cwd=path, text=True, stderr=subprocess.STDOUT)
+
+
+def init_project(path, name, email):
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    sh(p, "init", "--initial-branch", "main")
+    sh(p, "config", "user.name", name)
+    sh(p, "config", "user.email", email)
+    (p / ".gitignore").write_text("/.env\\ndata\\n")
+    (p / "README.md").write_text("# Helpdesk\\n")
+    sh(p, "add", "README.md", ".gitignore")
+    sh(p, "commit", "--message", "Create the project: README and ignore rules")
+'''
+
+STAGES_MERGE = '''
+def merge_conflicting(path, branch, main_text, branch_text):
+    p = Path(path)
+    (p / "notes.txt").write_text("status: draft\\n")
+    sh(p, "add", "notes.txt")
+    sh(p, "commit", "-m", "Write the first notes")
+    sh(p, "checkout", "-b", branch)
+    (p / "notes.txt").write_text(f"{branch_text}\\n")
+    sh(p, "commit", "-qam", "Change the status on the branch")
+    sh(p, "checkout", "main")
+    (p / "notes.txt").write_text(f"{main_text}\\n")
+    sh(p, "commit", "-qam", "Change the status on main")
+    merge = subprocess.run(["git", "merge", branch], cwd=p, capture_output=True, text=True)
+    assert merge.returncode == 1 and "CONFLICT" in merge.stdout, merge.stdout
+    ours, theirs = sh(p, "show", ":2:notes.txt"), sh(p, "show", ":3:notes.txt")  # the two sides, from the index
+    (p / "notes.txt").write_text(ours + theirs)
+    sh(p, "add", "notes.txt")
+    sh(p, "commit", "--no-edit")
+'''
+
+STAGES_REVERT = '''
+def revert_commit(path, sha):
+    sh(path, "revert", "--no-edit", sha)
+'''
+
+LOG_FIND = '''
+def commits_containing(path, secret):
+    found = []
+    for sha in sh(path, "log", "--all", "--format=%H").split():
+        if subprocess.run(["git", "grep", "--quiet", "--fixed-strings", secret, sha], cwd=path).returncode == 0:
+            found.append(sha)
+    return found
+'''
+
+TAG_FILTER_REMOVE = '''
+def remove_from_history(path, filename):
+    sh(path, "filter-branch", "--force", "--index-filter", f"git rm -r --cached --quiet --ignore-unmatch {filename}",
+       "--tag-name-filter", "cat", "--", "--all")
+    for ref in sh(path, "for-each-ref", "--format=%(refname)", "refs/original").split():
+        sh(path, "update-ref", "-d", ref)
+'''
+
 CORRECT: dict[str, dict[str, str]] = {
     "counters-dataclass-shell": {"q1": COUNTER_SUMMARY, "q2": DATACLASS_TICKET, "q4": PAGE_NUMBER_CLIENT,
                                  "q5": PARAMETRIZED_TESTS, "q6-init": SHELL_INIT, "q6-merge": SHELL_MERGE,
@@ -383,6 +579,9 @@ CORRECT: dict[str, dict[str, str]] = {
                                   "q5": TEST_CLASS, "q6-init": SUBPROCESS_INIT, "q6-merge": SUBPROCESS_MERGE,
                                   "q6-revert": SUBPROCESS_REVERT, "q7-find": SUBPROCESS_FIND,
                                   "q7-remove": SUBPROCESS_REMOVE},
+    "regex-properties-stages": {"q1": REGEX_SUMMARY, "q2": PROPERTY_TICKET, "q4": RECURSIVE_CLIENT,
+                                "q5": NAMED_CASES_TESTS, "q6-init": STAGES_INIT, "q6-merge": STAGES_MERGE,
+                                "q6-revert": STAGES_REVERT, "q7-find": LOG_FIND, "q7-remove": TAG_FILTER_REMOVE},
 }
 
 # --- typical mistakes ----------------------------------------------------------------------
