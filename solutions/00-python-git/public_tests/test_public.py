@@ -44,7 +44,8 @@ def test_q4_every_ticket(nb):
 def test_q5_tests_pass(nb):
     """q5: your test_textutils.py passes on the given slugify"""
     tests = nb.ref("open('test_textutils.py', 'rb').read(300_000)")
-    outcome = run_tests(nb.backend, {"test_textutils.py": tests}, "textutils", {"given": GIVEN.read_text()})["given"]
+    backend = getattr(nb, "backend", None)  # None in a notebook's own check(): the kit picks the sandbox
+    outcome = run_tests(backend, {"test_textutils.py": tests}, "textutils", {"given": GIVEN.read_text()})["given"]
     assert outcome.status == "passed", outcome.detail
 
 
