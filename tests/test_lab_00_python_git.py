@@ -570,6 +570,10 @@ def remove_from_history(path, filename):
         sh(path, "update-ref", "-d", ref)
 '''
 
+PARENTHESISED_LETTER = '''
+WHY_ROTATE = "(b)"
+'''
+
 CORRECT: dict[str, dict[str, str]] = {
     "counters-dataclass-shell": {"q1": COUNTER_SUMMARY, "q2": DATACLASS_TICKET, "q4": PAGE_NUMBER_CLIENT,
                                  "q5": PARAMETRIZED_TESTS, "q6-init": SHELL_INIT, "q6-merge": SHELL_MERGE,
@@ -581,7 +585,8 @@ CORRECT: dict[str, dict[str, str]] = {
                                   "q7-remove": SUBPROCESS_REMOVE},
     "regex-properties-stages": {"q1": REGEX_SUMMARY, "q2": PROPERTY_TICKET, "q4": RECURSIVE_CLIENT,
                                 "q5": NAMED_CASES_TESTS, "q6-init": STAGES_INIT, "q6-merge": STAGES_MERGE,
-                                "q6-revert": STAGES_REVERT, "q7-find": LOG_FIND, "q7-remove": TAG_FILTER_REMOVE},
+                                "q6-revert": STAGES_REVERT, "q7-find": LOG_FIND, "q7-remove": TAG_FILTER_REMOVE,
+                                "q7-why": PARENTHESISED_LETTER},
 }
 
 # --- typical mistakes ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import string
 from pathlib import Path
 
@@ -550,4 +551,5 @@ def test_q7_other_files_and_commits_kept(scrubbed):
 @pytest.mark.points(1)
 def test_q7_why_rotate(kernel):
     """q7: the key must be rotated because copies made before the rewrite are out of your reach"""
-    assert kernel.ref("str(WHY_ROTATE).strip().lower()") == "b"
+    answer = re.fullmatch(r"\(?([a-d])[).]?", kernel.ref("str(WHY_ROTATE)[:20].strip().lower()"))
+    assert answer is not None and answer[1] == "b"
