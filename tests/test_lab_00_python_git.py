@@ -8,16 +8,44 @@ with some answer cells replaced; a cell is found by its last tag (``q6-init``, `
 has no cell of its own: its hints are in q1's and q2's). A test below checks that the files still
 match that recipe; ``python tests/test_lab_00_python_git.py`` rewrites them after the solution
 changes.
+
+The lab's own parts are checked in this process over generated families of inputs: the rewrite of
+``slugify`` answers as the given one does, each faulty version is a bug some title shows, the
+hidden q1 tests' truth is what the solution computes, and the hidden q3 tests accept every
+equivalent spelling of the hints and refuse wrong ones.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import random
+import warnings
+from pathlib import Path
+
+import nbformat
 import pytest
 from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
 
 LAB = "00-python-git"
 STUDENT = REPO / "labs" / LAB / "lab.ipynb"
 MAX_SCORE = 66
+
+
+def load_module(name: str, path: Path):
+    """A module of the lab (the given slugify, a variant, the hidden tests) loaded from its file. The
+    hidden tests' markers are the grader's plugin's, which is not loaded here."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
+        spec.loader.exec_module(module)
+    return module
+
+
+def solution_cell(tag: str) -> str:
+    """The solution's code cell tagged ``tag``."""
+    nb = nbformat.read(REPO / "solutions" / LAB / "solution.ipynb", as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and tag in c.metadata.get("tags", []))
 
 # --- correct answers in other styles -------------------------------------------------------
 
@@ -1005,6 +1033,119 @@ def replacements(name: str) -> dict[str, str]:
 
 
 KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
+
+
+# --- the lab's own parts, checked in this process ----------------------------------------------
+
+SOLUTION = REPO / "solutions" / LAB
+HIDDEN = load_module("lab00_hidden", SOLUTION / "tests" / "test_hidden.py")
+
+
+def slugify_of(path: Path):
+    return load_module(f"lab00_{path.stem}", path).slugify
+
+
+def outcome(slugify, text: str, max_length: int):
+    try:
+        return slugify(text, max_length)
+    except ValueError as error:
+        return ("ValueError", str(error))
+
+
+def texts(rng: random.Random, count: int) -> list[tuple[str, int]]:
+    """Titles of every shape slugify meets: runs of punctuation and spaces, capitals, digits, accents,
+    nothing to keep; and lengths from 0 to past the text."""
+    alphabet = "aZ09 -_!?.,éİ\tß"
+    return [("".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))), rng.randint(0, 16))
+            for _ in range(count)]
+
+
+def test_the_rewrite_behaves_as_the_given_slugify():
+    """Tests of behaviour must pass on the rewrite: it answers every input as the given slugify does."""
+    given, rewrite = slugify_of(REPO / "labs" / LAB / "textutils.py"), slugify_of(SOLUTION / "tests" / "variants" /
+                                                                                  "refactored.py")
+    for text, n in texts(random.Random(0), 20_000):
+        assert outcome(rewrite, text, n) == outcome(given, text, n), (text, n)
+
+
+@pytest.mark.parametrize("mutant", MUTANTS)
+def test_each_mutant_is_a_bug(mutant):
+    """Each faulty version answers some ordinary title differently from the given slugify, so that it can be
+    caught; and the hidden tests run exactly these."""
+    given, faulty = slugify_of(REPO / "labs" / LAB / "textutils.py"), slugify_of(SOLUTION / "tests" / "variants" /
+                                                                                 f"{mutant}.py")
+    assert any(outcome(faulty, t, n) != outcome(given, t, n) for t, n in texts(random.Random(1), 2_000))
+    assert tuple(HIDDEN.MUTANTS) == MUTANTS
+
+
+def test_hidden_event_logs_are_summarised_as_the_solution_does():
+    """The truth the hidden q1 tests compare with is what the solution's summarise_events computes, over
+    a family of generated logs."""
+    namespace: dict = {}
+    exec("from collections.abc import Iterable\nfrom typing import Any\n" + solution_cell("q1"), namespace)
+    for seed in range(200):
+        HIDDEN.RNG.seed(seed)
+        lines, truth = HIDDEN.event_log()
+        assert namespace["summarise_events"](lines) == truth
+
+
+HINT_SPELLINGS = {  # (lines, return, tags, record) hints a correct answer may use; each must be accepted
+    "builtin generics": ("list[str]", "dict[str, Any]", "list[str]", "dict[str, Any]"),
+    "typing aliases": ("List[str]", "Dict[str, Any]", "Optional[List[str]]", "Dict[str, object]"),
+    "abstract": ("Iterable[str]", "Mapping[str, object]", "Iterable[str] | None", "Mapping[str, Any]"),
+    "sequence and set": ("Sequence[str]", "dict", "set[str]", "dict"),
+    "tuple and collection": ("Collection[str]", "Dict", "tuple[str, ...]", "Mapping"),
+}
+
+
+def hinted(lines: str, returned: str, tags: str, record: str, status: str = "str", result: str = '"Ticket"') -> str:
+    return f"""
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, Dict, List, Literal, Optional, Self
+
+
+def summarise_events(lines: {lines}) -> {returned}: ...
+
+
+class Ticket:
+    def __init__(self, id: int, title: str, status: {status} = "open", tags: {tags} = ()) -> None: ...
+
+    def close(self) -> None: ...
+
+    @classmethod
+    def from_record(cls, record: {record}) -> {result}: ...
+"""
+
+
+def hints_accepted(source: str) -> bool:
+    """Whether the hidden q3 tests accept the hints of ``source``, read as the kernel reads them."""
+    namespace: dict = {}
+    exec(source, namespace)
+    exec((SOLUTION / "tests" / "kernel_side.py").read_text(), namespace)
+    shape = namespace["_t_hints"]
+    params, returned = HIDDEN.parameters(shape(namespace["summarise_events"]))
+    if not (HIDDEN.iterable_of_str(params[0]) and HIDDEN.a_dict(returned)):
+        return False
+    (number, title, status, tags), init_return = HIDDEN.parameters(shape(namespace["Ticket"].__init__))
+    record, result = HIDDEN.parameters(shape(namespace["Ticket"].from_record))
+    return (number, title, init_return, shape(namespace["Ticket"].close)) == ("int", "str", "None", [[["self", None]],
+                                                                                                     "None"]) \
+        and (status == "str" or status[0] == "Literal") and HIDDEN.iterable_of_str(tags) \
+        and HIDDEN.a_dict(record[0]) and result in ("Ticket", "Self")
+
+
+@pytest.mark.parametrize("spelling", list(HINT_SPELLINGS))
+def test_equivalent_hint_spellings_are_accepted(spelling):
+    assert hints_accepted(hinted(*HINT_SPELLINGS[spelling]))
+    assert hints_accepted(hinted(*HINT_SPELLINGS[spelling], status='Literal["open", "pending", "closed"]',
+                                 result="Self"))
+
+
+@pytest.mark.parametrize("wrong", [("str", "dict", "list[str]", "dict"), ("list[str]", "list", "list[str]", "dict"),
+                                   ("list[int]", "dict", "list[str]", "dict"), ("list[str]", "dict", "str", "dict"),
+                                   ("list[str]", "dict", "list[str]", "list[str]")])
+def test_wrong_hints_are_refused(wrong):
+    assert not hints_accepted(hinted(*wrong))
 
 
 # --- the batch ------------------------------------------------------------------------------
