@@ -1089,6 +1089,17 @@ def test_hidden_event_logs_are_summarised_as_the_solution_does():
         assert namespace["summarise_events"](lines) == truth
 
 
+def test_the_shipped_log_is_its_generators():
+    """events.log is written by make_events.py from a fixed seed, and holds what the public q1 test says."""
+    make = load_module("lab00_make_events", SOLUTION / "make_events.py")
+    lines = make.event_log(random.Random(make.SEED))
+    assert (REPO / "labs" / LAB / "events.log").read_text() == "\n".join(lines) + "\n"
+    namespace: dict = {}
+    exec("from collections.abc import Iterable\nfrom typing import Any\n" + solution_cell("q1"), namespace)
+    summary = namespace["summarise_events"](lines)
+    assert [summary["events"], summary["malformed"], len(summary["users"])] == [600, 7, 37]
+
+
 HINT_SPELLINGS = {  # (lines, return, tags, record) hints a correct answer may use; each must be accepted
     "builtin generics": ("list[str]", "dict[str, Any]", "list[str]", "dict[str, Any]"),
     "typing aliases": ("List[str]", "Dict[str, Any]", "Optional[List[str]]", "Dict[str, object]"),
