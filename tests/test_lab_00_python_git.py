@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import random
+import shutil
 import warnings
 from pathlib import Path
 
@@ -1247,6 +1248,25 @@ def test_lab_runs_within_a_minute(graded):
     """Executing the notebook and running every test takes well under a minute, sandboxed."""
     _, book, _ = graded
     assert float(book["solution"]["execution_time"]) < 60
+
+
+# One notebook per kit's kind of mistake (api, mutation, git), beside the solution.
+DOCKER_SAMPLE = ("solution", "first-page-only", "weak-tests", "keeps-one-side")
+
+
+@pytest.mark.docker
+def test_the_docker_backend_grades_the_same(tmp_path):
+    """The kernel image holds what the lab needs (git among it): under the Docker backend the solution gets
+    full marks and each kit's mistake loses what it loses in the sandbox."""
+    picked = tmp_path / "picked"
+    picked.mkdir()
+    for name in DOCKER_SAMPLE:
+        shutil.copy(KEPT.folder / f"{name}.ipynb", picked)
+    proc, book, results = grade_lab_batch(LAB, tmp_path / "grades", picked, options=("--backend", "docker"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert float(book["solution"]["score"]) == MAX_SCORE
+    assert {name: lost_points(results[name]) for name in DOCKER_SAMPLE[1:]} == \
+        {name: EXPECTED_LOSSES[name] for name in DOCKER_SAMPLE[1:]}
 
 
 if __name__ == "__main__":
