@@ -65,11 +65,11 @@ class Commit:
 
 @dataclass(frozen=True)
 class Repository:
-    """What git reports of a repository. ``commits``: every commit reachable from a branch, a tag
-    or HEAD. ``ignored``: which probed paths its ignore patterns match (tracked or not).
-    ``found``: per needle, the reachable commits whose files hold it. ``head_files``: HEAD's
-    committed files of at most 64 KiB (1 MiB in all). ``dirty``: tracked files differ from
-    HEAD or the index (untracked files do not count)."""
+    """What git reports of a repository. ``commits``: every commit reachable from a ref (a branch,
+    a tag, filter-branch's backups, a stash) or HEAD. ``ignored``: which probed paths its ignore
+    patterns match (tracked or not). ``found``: per needle, the reachable commits whose files
+    hold it. ``head_files``: HEAD's committed files of at most 64 KiB (1 MiB in all). ``dirty``:
+    tracked files differ from HEAD or the index (untracked files do not count)."""
 
     folder: str
     head: str | None

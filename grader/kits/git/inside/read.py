@@ -38,7 +38,7 @@ ANSWER = "repository.json"
 ANSWER_LIMIT = 16 * 2**20  # bytes of the answer; the grader reads no more
 MEMBER_LIMIT = 4000  # files, folders and links in the tar
 SIZE_LIMIT = 8 * 2**20  # bytes of the repository's files, as the tar holds them
-COMMIT_LIMIT = 500  # commits reachable from a branch, a tag or HEAD
+COMMIT_LIMIT = 500  # commits reachable from a ref or HEAD
 BRANCH_LIMIT = 100
 TREE_LIMIT = 2000  # files in one commit
 ENTRY_LIMIT = 100_000  # files over all commits
@@ -268,9 +268,11 @@ def _rev_list(git: Git, *revisions: str) -> list[str]:
 
 
 def _commits(git: Git, head_sha: str | None) -> tuple[dict[str, dict], dict[str, dict[bytes, tuple]]]:
-    """Every commit reachable from a branch, a tag or HEAD, by sha in git log's order, and the
-    files of each of their trees (path -> (mode, type, sha)), by tree."""
-    shas = _rev_list(git, "--branches", "--tags", *([head_sha] if head_sha else []))
+    """Every commit reachable from a ref or HEAD, by sha in git log's order, and the files of each
+    of their trees (path -> (mode, type, sha)), by tree. Every ref, not only branches and tags:
+    the backups ``filter-branch`` leaves under ``refs/original/`` (or a stash) keep what they
+    reach in the repository, and a secret they reach has not left its history."""
+    shas = _rev_list(git, "--all", *([head_sha] if head_sha else []))
     if not shas:
         return {}, {}
     fields = git("log", "--no-walk=unsorted", "--stdin", "-z", "--encoding=UTF-8",
