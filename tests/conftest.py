@@ -56,6 +56,13 @@ def solution_cells() -> list[str]:
 TagPicker = Callable[[Sequence[str], Container[str]], str | None]
 
 
+def edit(text: str, old: str, new: str) -> str:
+    """``text`` with ``old`` (found exactly once) replaced by ``new``: one change to an answer, which fails
+    loudly once the answer it changes no longer holds ``old``."""
+    assert text.count(old) == 1, f"the answer changed: {old!r} is not in it once; update this recipe"
+    return text.replace(old, new)
+
+
 def last_tag(tags: Sequence[str], keys: Container[str]) -> str | None:
     """A cell's last tag, if it is a key: the last tag names the answer (``q4-tools``, not ``q4``)."""
     return tags[-1] if tags and tags[-1] in keys else None

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
+from conftest import REPO, KeptNotebooks, edit, grade_lab_batch, lost_points
+from lab_suite import LabSuite
 
 LAB = "00-python-git"
-STUDENT = REPO / "labs" / LAB / "lab.ipynb"
-MAX_SCORE = 66
 
 
 def load_module(name: str, path: Path):
@@ -620,23 +619,7 @@ CORRECT: dict[str, dict[str, str]] = {
 
 # --- typical mistakes ----------------------------------------------------------------------
 
-BLANK_LINES_MALFORMED = '''
-def summarise_events(lines: Iterable[str]) -> dict[str, Any]:
-    actions, errors, users, malformed = {}, {}, set(), 0
-    for line in lines:
-        fields = line.split()
-        if len(fields) != 4 or fields[3] not in ("ok", "error"):
-            malformed += 1
-            continue
-        _, user, action, status = fields
-        users.add(user)
-        actions[action] = actions.get(action, 0) + 1
-        errors[action] = errors.get(action, 0) + (status == "error")
-    return {"events": sum(actions.values()), "malformed": malformed, "users": users, "actions": actions,
-            "error_rate": {a: errors[a] / n for a, n in actions.items()}}
-'''
-
-RATE_OVER_ALL_EVENTS = '''
+COUNTED_SUMMARY = '''
 def summarise_events(lines: Iterable[str]) -> dict[str, Any]:
     actions, errors, users, malformed = {}, {}, set(), 0
     for line in lines:
@@ -650,29 +633,19 @@ def summarise_events(lines: Iterable[str]) -> dict[str, Any]:
         users.add(user)
         actions[action] = actions.get(action, 0) + 1
         errors[action] = errors.get(action, 0) + (status == "error")
-    total = sum(actions.values())
-    return {"events": total, "malformed": malformed, "users": users, "actions": actions,
-            "error_rate": {a: errors[a] / total for a in actions}}
-'''
-
-USERS_AS_A_LIST = '''
-def summarise_events(lines: Iterable[str]) -> dict[str, Any]:
-    actions, errors, users, malformed = {}, {}, [], 0
-    for line in lines:
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 4 or fields[3] not in ("ok", "error"):
-            malformed += 1
-            continue
-        _, user, action, status = fields
-        if user not in users:
-            users.append(user)
-        actions[action] = actions.get(action, 0) + 1
-        errors[action] = errors.get(action, 0) + (status == "error")
     return {"events": sum(actions.values()), "malformed": malformed, "users": users, "actions": actions,
             "error_rate": {a: errors[a] / n for a, n in actions.items()}}
-'''
+'''  # a correct q1, which the mistakes below change
+
+BLANK_LINES_MALFORMED = edit(COUNTED_SUMMARY, "        if not fields:\n            continue\n", "")
+
+RATE_OVER_ALL_EVENTS = edit(edit(
+    COUNTED_SUMMARY, '    return {"events": sum(actions.values()),',
+    '    total = sum(actions.values())\n    return {"events": total,'),
+    "{a: errors[a] / n for a, n in actions.items()}", "{a: errors[a] / total for a in actions}")
+
+USERS_AS_A_LIST = edit(edit(COUNTED_SUMMARY, "{}, {}, set(), 0", "{}, {}, [], 0"),
+                       "        users.add(user)\n", "        if user not in users:\n            users.append(user)\n")
 
 
 def ticket(checks: str, close: str = 'raise TicketClosedError(f"ticket {self.id} is already closed")') -> str:
@@ -699,55 +672,29 @@ class Ticket:
 '''
 
 
-VAGUE_ERRORS = ticket('''        if not isinstance(id, int):
-            raise TypeError("invalid id")
+CHECKS = '''        if not isinstance(id, int):
+            raise TypeError(f"id {id!r} is not an int")
         if id < 1:
-            raise ValueError("invalid id")
+            raise ValueError(f"id {id} is below 1")
         if not title.strip():
-            raise ValueError("invalid title")
+            raise ValueError("the title is blank")
         if status not in ("open", "pending", "closed"):
-            raise ValueError("invalid status")''')
+            raise ValueError(f"unknown status {status!r}")'''  # the solution's, which a mistake may keep
+
+VAGUE_ERRORS = ticket(edit(edit(edit(edit(
+    CHECKS, 'f"id {id!r} is not an int"', '"invalid id"'), 'f"id {id} is below 1"', '"invalid id"'),
+    '"the title is blank"', '"invalid title"'), 'f"unknown status {status!r}"', '"invalid status"'))
 
 ASSERTS_FOR_CHECKS = ticket('''        assert isinstance(id, int), f"id {id!r} is not an int"
         assert id >= 1, f"id {id} is below 1"
         assert title.strip(), "the title is blank"
         assert status in ("open", "pending", "closed"), f"unknown status {status!r}"''')
 
-SECOND_CLOSE_IGNORED = ticket('''        if not isinstance(id, int):
-            raise TypeError(f"id {id!r} is not an int")
-        if id < 1:
-            raise ValueError(f"id {id} is below 1")
-        if not title.strip():
-            raise ValueError("the title is blank")
-        if status not in ("open", "pending", "closed"):
-            raise ValueError(f"unknown status {status!r}")''', close="return")
+SECOND_CLOSE_IGNORED = ticket(CHECKS, close="return")
 
-NO_HINTS_SUMMARY = '''
-def summarise_events(lines):
-    actions, errors, users, malformed = {}, {}, set(), 0
-    for line in lines:
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) != 4 or fields[3] not in ("ok", "error"):
-            malformed += 1
-            continue
-        _, user, action, status = fields
-        users.add(user)
-        actions[action] = actions.get(action, 0) + 1
-        errors[action] = errors.get(action, 0) + (status == "error")
-    return {"events": sum(actions.values()), "malformed": malformed, "users": users, "actions": actions,
-            "error_rate": {a: errors[a] / n for a, n in actions.items()}}
-'''
+NO_HINTS_SUMMARY = edit(COUNTED_SUMMARY, "(lines: Iterable[str]) -> dict[str, Any]:", "(lines):")
 
-NO_HINTS_TICKET = ticket('''        if not isinstance(id, int):
-            raise TypeError(f"id {id!r} is not an int")
-        if id < 1:
-            raise ValueError(f"id {id} is below 1")
-        if not title.strip():
-            raise ValueError("the title is blank")
-        if status not in ("open", "pending", "closed"):
-            raise ValueError(f"unknown status {status!r}")''').replace(
+NO_HINTS_TICKET = ticket(CHECKS).replace(
     "(self, id: int, title: str, status: str = \"open\", tags: Iterable[str] = ()) -> None",
     "(self, id, title, status=\"open\", tags=())").replace("def close(self) -> None", "def close(self)").replace(
     "(cls, record: dict[str, Any]) -> \"Ticket\"", "(cls, record)")
@@ -756,18 +703,12 @@ STR_HINTS_TICKET = NO_HINTS_TICKET.replace(
     "(self, id, title, status=\"open\", tags=())",
     "(self, id: int, title: str, status: str = \"open\", tags: str = ()) -> None")
 
-NO_WAIT_BEFORE_RETRY = '''
-def get_json(path, params=None, max_attempts=3):
-    for attempt in range(1, max_attempts + 1):
-        response = http.get(path, params=params)
-        if response.status_code == 404:
-            return None
-        if response.status_code != 429:
-            response.raise_for_status()
-            return response.json()
-    raise RuntimeError(f"{path}: still rate limited after {max_attempts} attempts")
+GET_RECORD = '''
+def get_record(collection, record_id):
+    return get_json(f"/{collection}/{record_id}")
+'''
 
-
+FOLLOW_NEXT = '''
 def fetch_all(collection, per_page=10):
     records, path, params = [], f"/{collection}", {"page": 1, "per_page": per_page}
     while path is not None:
@@ -775,13 +716,9 @@ def fetch_all(collection, per_page=10):
         records.extend(page["items"])
         path, params = page["next"], None
     return records
-
-
-def get_record(collection, record_id):
-    return get_json(f"/{collection}/{record_id}")
 '''
 
-FIRST_PAGE_ONLY = '''
+WAITING_GET_JSON = '''
 def get_json(path, params=None, max_attempts=3):
     for attempt in range(1, max_attempts + 1):
         response = http.get(path, params=params)
@@ -793,29 +730,30 @@ def get_json(path, params=None, max_attempts=3):
         if attempt < max_attempts:
             time.sleep(float(response.headers.get("Retry-After", "1")))
     raise RuntimeError(f"{path}: still rate limited after {max_attempts} attempts")
-
-
-def fetch_all(collection, per_page=10):
-    return get_json(f"/{collection}", {"per_page": per_page})["items"]
-
-
-def get_record(collection, record_id):
-    return get_json(f"/{collection}/{record_id}")
 '''
 
-RETRIES_EVERY_ERROR = FIRST_PAGE_ONLY.replace(
+
+def client(get_json: str, fetch_all: str = FOLLOW_NEXT) -> str:
+    """An API client cell: its ``get_json`` and ``fetch_all``, and the ``get_record`` every mistake shares."""
+    return "\n\n".join(part.strip("\n") + "\n" for part in (get_json, fetch_all, GET_RECORD))
+
+
+NO_WAIT_BEFORE_RETRY = client(WAITING_GET_JSON.replace(
+    '''        if attempt < max_attempts:
+            time.sleep(float(response.headers.get("Retry-After", "1")))
+''', ""))
+
+FIRST_PAGE_ONLY = client(WAITING_GET_JSON, '''
+def fetch_all(collection, per_page=10):
+    return get_json(f"/{collection}", {"per_page": per_page})["items"]
+''')
+
+RETRIES_EVERY_ERROR = client(WAITING_GET_JSON.replace(
     "        if response.status_code != 429:\n"
     "            response.raise_for_status()\n            return response.json()",
-    "        if response.status_code < 400:\n            return response.json()").replace(
-    '''    return get_json(f"/{collection}", {"per_page": per_page})["items"]''',
-    '''    records, path, params = [], f"/{collection}", {"page": 1, "per_page": per_page}
-    while path is not None:
-        page = get_json(path, params)
-        records.extend(page["items"])
-        path, params = page["next"], None
-    return records''')
+    "        if response.status_code < 400:\n            return response.json()"))
 
-RETRIES_FOREVER = '''
+RETRIES_FOREVER = client('''
 def get_json(path, params=None, max_attempts=3):
     while True:
         response = http.get(path, params=params)
@@ -826,20 +764,7 @@ def get_json(path, params=None, max_attempts=3):
             return None
         response.raise_for_status()
         return response.json()
-
-
-def fetch_all(collection, per_page=10):
-    records, path, params = [], f"/{collection}", {"page": 1, "per_page": per_page}
-    while path is not None:
-        page = get_json(path, params)
-        records.extend(page["items"])
-        path, params = page["next"], None
-    return records
-
-
-def get_record(collection, record_id):
-    return get_json(f"/{collection}/{record_id}")
-'''
+''')
 
 WEAK_TESTS = '''
 %%writefile test_textutils.py
@@ -1163,91 +1088,25 @@ def test_wrong_hints_are_refused(wrong):
 # --- the batch ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One ``grade`` run over the kept notebooks and the untouched student notebook."""
-    return grade_lab_batch(LAB, tmp_path_factory.mktemp("lab00") / "grades", KEPT.folder, STUDENT)
+class TestLab(LabSuite):
+    """The lab's standard tests (lab_suite.LabSuite), and the mutation kit's bugs seen from both sides."""
 
+    kept = KEPT
+    max_score = 66
+    test_count = 47
+    correct = CORRECT
+    expected_losses = EXPECTED_LOSSES
+    costs_elsewhere = {"no-hints": "q3", "str-hints": "q3"}  # q3 grades the hints written in q1's and q2's cells
+    hidden_failure = ("keeps-one-side", "q6: the merged notes")
+    lesson = "the API's faults, tests that catch bugs, and git's history"
+    lesson_exercises = LESSON_EXERCISES
 
-def test_kept_notebooks_follow_the_solution():
-    """Each kept notebook is exactly the solution with its replaced cells: regenerate after editing the solution."""
-    stale = KEPT.stale()
-    assert not stale, f"rewrite them: python tests/test_lab_00_python_git.py ({stale})"
-
-
-def test_every_mistake_has_its_expected_losses():
-    """Each mistake names what it must cost, all in the exercise of the cells it replaces."""
-    assert set(EXPECTED_LOSSES) == set(MISTAKES)
-    for name, losses in EXPECTED_LOSSES.items():
-        exercises = {tag.split("-")[0] for tag in MISTAKES[name]} | ({"q3"} if name.endswith("hints") else set())
-        assert losses and {test.split(":")[0] for test in losses} <= exercises, name
-
-
-def test_batch_ends_well_and_grades_everyone(graded):
-    """The batch exits 0 and every notebook is graded in the sandbox."""
-    proc, book, _ = graded
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert set(book) == {*KEPT.names(), "lab"}
-    assert all(r["status"] == "graded" and r["sandboxed"] == "yes" for r in book.values()), book
-
-
-def test_solution_scores_full_marks(graded):
-    """The reference solution passes every public and hidden test."""
-    _, book, results = graded
-    assert float(book["solution"]["score"]) == float(book["solution"]["max_score"]) == MAX_SCORE
-    assert all(t["status"] == "passed" for t in results["solution"]["tests"])
-
-
-def test_untouched_student_notebook_scores_zero(graded):
-    """The generated lab notebook, as students get it, is graded and earns nothing."""
-    _, book, results = graded
-    assert (book["lab"]["status"], float(book["lab"]["score"])) == ("graded", 0.0)
-    assert book["lab"]["max_score"] == book["solution"]["max_score"]
-    assert all(t["status"] == "failed" for t in results["lab"]["tests"])
-
-
-@pytest.mark.parametrize("name", list(CORRECT))
-def test_other_correct_solutions_score_full_marks(graded, name):
-    _, book, results = graded
-    failed = [(t["name"], t["output"][:300]) for t in results[name]["tests"] if t["status"] != "passed"]
-    assert failed == [] and float(book[name]["score"]) == MAX_SCORE
-
-
-@pytest.mark.parametrize("name", list(MISTAKES))
-def test_mistake_loses_exactly_its_points(graded, name):
-    _, book, results = graded
-    expected = EXPECTED_LOSSES[name]
-    assert lost_points(results[name]) == expected
-    assert float(book[name]["score"]) == MAX_SCORE - sum(expected.values())
-
-
-def test_every_mutant_is_caught_by_someone_and_missed_by_someone(graded):
-    """Each hidden bug is caught by good tests and missed by the weak ones: none is free, none impossible."""
-    _, _, results = graded
-    outcome = {(name, t["name"].split("[")[1].rstrip("]")): t["status"]
-               for name in ("solution", "weak-tests") for t in results[name]["tests"] if t["name"].startswith(CATCH)}
-    assert all(outcome["solution", m] == "passed" for m in MUTANTS)
-    assert sum(outcome["weak-tests", m] == "failed" for m in MUTANTS) == 4
-
-
-def test_lessons_carry_real_weight(graded):
-    """The API's faults, tests that catch bugs, and git's history weigh at least 15 % of the lab."""
-    _, _, results = graded
-    lesson = [t["max_score"] for t in results["solution"]["tests"] if t["name"].split(":")[0] in LESSON_EXERCISES]
-    assert sum(lesson) >= 0.15 * MAX_SCORE
-
-
-def test_hidden_failures_do_not_show_the_test(graded):
-    """A failed hidden test shows its exercise and what to look at, not the test's values."""
-    _, _, results = graded
-    shown = next(t for t in results["keeps-one-side"]["tests"] if t["name"].startswith("q6: the merged notes"))
-    assert shown["output"] == "failed (hidden test)"
-
-
-def test_lab_runs_within_a_minute(graded):
-    """Executing the notebook and running every test takes well under a minute, sandboxed."""
-    _, book, _ = graded
-    assert float(book["solution"]["execution_time"]) < 60
+    def test_every_mutant_is_caught_by_someone_and_missed_by_someone(self, graded):
+        """Each hidden bug is caught by good tests and missed by the weak ones: none is free, none impossible."""
+        outcome = {(name, t["name"].split("[")[1].rstrip("]")): t["status"] for name in ("solution", "weak-tests")
+                   for t in graded.results[name]["tests"] if t["name"].startswith(CATCH)}
+        assert all(outcome["solution", m] == "passed" for m in MUTANTS)
+        assert sum(outcome["weak-tests", m] == "failed" for m in MUTANTS) == 4
 
 
 # One notebook per kit's kind of mistake (api, mutation, git), beside the solution.
@@ -1264,7 +1123,7 @@ def test_the_docker_backend_grades_the_same(tmp_path):
         shutil.copy(KEPT.folder / f"{name}.ipynb", picked)
     proc, book, results = grade_lab_batch(LAB, tmp_path / "grades", picked, options=("--backend", "docker"))
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert float(book["solution"]["score"]) == MAX_SCORE
+    assert float(book["solution"]["score"]) == TestLab.max_score
     assert {name: lost_points(results[name]) for name in DOCKER_SAMPLE[1:]} == \
         {name: EXPECTED_LOSSES[name] for name in DOCKER_SAMPLE[1:]}
 

@@ -13,14 +13,10 @@ the leak, must weigh at least 15 % of the lab.
 
 from __future__ import annotations
 
-
-import pytest
-from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
+from conftest import KeptNotebooks
+from lab_suite import LabSuite
 
 LAB = "02-ml-basics"
-STUDENT = REPO / "labs" / LAB / "lab.ipynb"
-MAX_SCORE = 66
-TEST_COUNT = 46
 
 # --- correct solutions in other styles -----------------------------------------------------
 
@@ -894,86 +890,18 @@ KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
 # --- the batch ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One sandboxed ``grade`` run over the kept notebooks and the untouched student notebook."""
-    return grade_lab_batch(LAB, tmp_path_factory.mktemp("lab02") / "grades", KEPT.folder, STUDENT)
+class TestLab(LabSuite):
+    """The lab's standard tests (lab_suite.LabSuite). Its correct variants differ in libraries, structure and
+    return types."""
 
-
-def test_kept_notebooks_follow_the_solution():
-    """Each kept notebook is exactly the solution with its replaced cells: regenerate after editing the solution."""
-    stale = KEPT.stale()
-    assert not stale, f"rewrite them: python tests/test_lab_02_ml_basics.py ({stale})"
-
-
-def test_every_mistake_has_its_expected_losses():
-    """Each mistake names what it must cost, all in one exercise, so none can pass unnoticed or spill over."""
-    assert set(EXPECTED_LOSSES) == set(MISTAKES)
-    for name, losses in EXPECTED_LOSSES.items():
-        assert losses and len({test.split(":")[0] for test in losses}) == 1, name
-
-
-def test_batch_grades_everything(graded):
-    """One row per notebook, all graded in the sandbox, no grader failure."""
-    proc, book, results = graded
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert set(book) == {*KEPT.names(), "lab"}
-    for student, row in book.items():
-        assert (row["lab"], row["status"], row["sandboxed"], row["max_score"]) == (
-            LAB, "graded", "yes", str(MAX_SCORE)), student
-        assert float(row["score"]) == results[student]["score"]
-
-
-def test_test_names_are_unique(graded):
-    """Mistakes are recognised by the names of the tests they fail, so no two tests share a name."""
-    _, _, results = graded
-    names = [t["name"] for t in results["solution"]["tests"]]
-    assert len(names) == len(set(names)) == TEST_COUNT
-
-
-def test_solution_full_marks(graded):
-    _, book, results = graded
-    assert lost_points(results["solution"]) == {}
-    assert float(book["solution"]["score"]) == MAX_SCORE
-
-
-def test_untouched_student_notebook_scores_zero(graded):
-    """The generated notebook runs to the end (stubs raise) and earns nothing, without a grader error."""
-    _, book, results = graded
-    assert float(book["lab"]["score"]) == 0 and book["lab"]["message"] == ""
-    assert len(results["lab"]["tests"]) == TEST_COUNT
-    assert all(t["status"] == "failed" for t in results["lab"]["tests"])
-
-
-def test_leak_lesson_carries_real_weight(graded):
-    """The leak the lab is about is worth at least 15 % of its points, not a token."""
-    _, _, results = graded
-    weights = {t["name"]: t["max_score"] for t in results["solution"]["tests"]}
-    assert set(weights) >= LESSON
-    assert sum(weights[name] for name in LESSON) >= 0.15 * MAX_SCORE
-
-
-@pytest.mark.parametrize("name", list(CORRECT))
-def test_correct_variant_full_marks(graded, name):
-    """Correct answers in other styles (libraries, structure, return types) earn full marks."""
-    _, book, results = graded
-    assert lost_points(results[name]) == {}
-    assert float(book[name]["score"]) == MAX_SCORE
-
-
-@pytest.mark.parametrize("name", list(MISTAKES))
-def test_mistake_loses_exactly_its_points(graded, name):
-    """A typical mistake fails the tests about it, and no other."""
-    _, book, results = graded
-    expected = EXPECTED_LOSSES[name]
-    assert lost_points(results[name]) == expected
-    assert float(book[name]["score"]) == MAX_SCORE - sum(expected.values())
-
-
-def test_solution_grades_within_a_minute(graded):
-    """Executing the solution and running every test takes under a minute, sandboxed, in a busy batch."""
-    _, book, _ = graded
-    assert 0 < float(book["solution"]["execution_time"]) < 60
+    kept = KEPT
+    max_score = 66
+    test_count = 46
+    correct = CORRECT
+    expected_losses = EXPECTED_LOSSES
+    hidden_failure = ("mistake_no_stratify", "q1: split_data keeps the share of each class")
+    lesson = "the leak: selecting or scaling on rows the score is measured on"
+    lesson_tests = LESSON
 
 
 if __name__ == "__main__":

@@ -12,14 +12,10 @@ rewrites them after the solution changes.
 
 from __future__ import annotations
 
-
-import pytest
-
-from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
+from conftest import KeptNotebooks
+from lab_suite import LabSuite
 
 LAB = "04-llm-api"
-STUDENT = REPO / "labs" / LAB / "lab.ipynb"
-MAX_SCORE = 41
 
 # --- correct answers in other styles -------------------------------------------------
 
@@ -629,81 +625,17 @@ KEPT = KeptNotebooks(LAB, [*CORRECT, *MISTAKES], replacements)
 # --- the batch ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """One ``grade`` run over the kept notebooks and the untouched student notebook."""
-    return grade_lab_batch(LAB, tmp_path_factory.mktemp("lab04") / "grades", KEPT.folder, STUDENT)
+class TestLab(LabSuite):
+    """The lab's standard tests (lab_suite.LabSuite), against the grader's fake LLM server."""
 
-
-def test_kept_notebooks_follow_the_solution():
-    """Each kept notebook is exactly the solution with its replaced cells: regenerate after editing the solution."""
-    stale = KEPT.stale()
-    assert not stale, f"rewrite them: python tests/test_lab_04_llm_api.py ({stale})"
-
-
-def test_every_mistake_has_its_expected_losses():
-    """Each mistake names what it must cost, so none can pass unnoticed."""
-    assert set(EXPECTED_LOSSES) == set(MISTAKES)
-    assert all(EXPECTED_LOSSES[name] for name in MISTAKES)
-
-
-def test_batch_ends_well_and_grades_everyone(graded):
-    """The batch exits 0 and every notebook is graded in the sandbox."""
-    proc, book, _ = graded
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert set(book) == {*KEPT.names(), "lab"}
-    assert all(r["status"] == "graded" and r["sandboxed"] == "yes" for r in book.values()), book
-
-
-def test_solution_scores_full_marks(graded):
-    """The reference solution passes every public and hidden test."""
-    _, book, results = graded
-    assert float(book["solution"]["score"]) == float(book["solution"]["max_score"]) == MAX_SCORE
-    assert all(t["status"] == "passed" for t in results["solution"]["tests"])
-
-
-def test_untouched_student_notebook_scores_zero(graded):
-    """The generated lab notebook, as students get it, is graded and earns nothing."""
-    _, book, results = graded
-    assert (book["lab"]["status"], float(book["lab"]["score"])) == ("graded", 0.0)
-    assert book["lab"]["max_score"] == book["solution"]["max_score"]
-    assert all(t["status"] == "failed" for t in results["lab"]["tests"])
-
-
-@pytest.mark.parametrize("name", list(CORRECT))
-def test_other_correct_solutions_score_full_marks(graded, name):
-    _, book, results = graded
-    failed = [t["name"] for t in results[name]["tests"] if t["status"] != "passed"]
-    assert failed == [] and float(book[name]["score"]) == MAX_SCORE
-
-
-@pytest.mark.parametrize("name", list(MISTAKES))
-def test_mistake_loses_exactly_its_points(graded, name):
-    _, book, results = graded
-    expected = EXPECTED_LOSSES[name]
-    assert lost_points(results[name]) == expected
-    assert float(book[name]["score"]) == MAX_SCORE - sum(expected.values())
-
-
-def test_lessons_carry_real_weight(graded):
-    """Structured output, retries with backoff and cost, what the lab is for, weigh at least 15 % of it."""
-    _, _, results = graded
-    lesson = [t["max_score"] for t in results["solution"]["tests"] if t["name"].split(":")[0] in LESSON_EXERCISES]
-    assert sum(lesson) >= 0.15 * MAX_SCORE
-
-
-def test_hidden_failures_do_not_show_the_test(graded):
-    """A failed hidden test shows its exercise and what to look at, not the test's values."""
-    _, _, results = graded
-    shown = next(t for t in results["no-tool-round-trip"]["tests"] if t["name"].startswith("q4: the tool's result"))
-    assert shown["output"] == "failed (hidden test)"
-
-
-def test_lab_runs_within_a_minute(graded):
-    """Executing the notebook and running every test takes well under a minute, sandboxed (13 s when graded
-    one at a time on two cores)."""
-    _, book, _ = graded
-    assert float(book["solution"]["execution_time"]) < 60
+    kept = KEPT
+    max_score = 41
+    test_count = 28
+    correct = CORRECT
+    expected_losses = EXPECTED_LOSSES
+    hidden_failure = ("no-tool-round-trip", "q4: the tool's result")
+    lesson = "structured output, retries with backoff, and the bill"
+    lesson_exercises = LESSON_EXERCISES
 
 
 if __name__ == "__main__":

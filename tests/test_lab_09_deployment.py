@@ -20,11 +20,13 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
+from conftest import REPO, KeptNotebooks, edit, grade_lab_batch, lost_points
+from lab_suite import Graded, LabSuite
 from nbclient import NotebookClient
 
 from grader.course.layout import GENERATED
@@ -43,12 +45,6 @@ def solution_source(tag: str) -> str:
     cell = next(c for c in nb.cells if c.cell_type == "code" and c.metadata.get("tags", [])[-1:] == [tag])
     return "".join(line for line in cell.source.splitlines(keepends=True)
                    if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION")).rstrip("\n") + "\n"
-
-
-def edit(text: str, old: str, new: str) -> str:
-    """``text`` with ``old`` (found exactly once) replaced by ``new``: one change to the solution."""
-    assert text.count(old) == 1, f"the solution changed: {old!r} is not in it once; update this recipe"
-    return text.replace(old, new)
 
 
 def between(text: str, start: str, end: str) -> str:
@@ -345,21 +341,9 @@ def without_engine(tmp_path_factory):
 BATCHES = ["without_engine", pytest.param("with_engine", marks=pytest.mark.docker)]
 
 
-@pytest.fixture(params=BATCHES)
-def graded(request):
-    """Either batch, by name: (batch name, (proc, book, results))."""
-    return request.param, request.getfixturevalue(request.param)
-
-
 def expected_losses(batch: str, name: str) -> dict[str, float]:
     live = EXPECTED_LIVE_LOSSES[name] if batch == "with_engine" else {}
     return {**EXPECTED_LOSSES[name], **live}
-
-
-def test_kept_notebooks_follow_the_solution():
-    """Each kept notebook is exactly the solution with its replaced cells: regenerate after editing the solution."""
-    stale = KEPT.stale()
-    assert not stale, f"rewrite them: python tests/test_lab_09_deployment.py ({stale})"
 
 
 def test_replaced_cells_keep_their_magic_and_no_solution_markers():
@@ -372,27 +356,42 @@ def test_replaced_cells_keep_their_magic_and_no_solution_markers():
         assert not any("BEGIN SOLUTION" in src or "END SOLUTION" in src for src in cells.values()), name
 
 
-def test_every_mistake_has_its_expected_losses():
-    """Each mistake names what it must cost, so none can pass unnoticed."""
-    assert set(EXPECTED_LOSSES) == set(EXPECTED_LIVE_LOSSES) == set(MISTAKES)
-    assert all(EXPECTED_LOSSES[name] for name in MISTAKES)
+def test_live_losses_are_only_live_tests():
+    """Each mistake names what it costs where the live tests run too: live tests there, none elsewhere."""
+    assert set(EXPECTED_LIVE_LOSSES) == set(MISTAKES)
     assert all(name.startswith("live:") for losses in EXPECTED_LIVE_LOSSES.values() for name in losses)
     assert not any(name.startswith("live:") for losses in EXPECTED_LOSSES.values() for name in losses)
 
 
-def test_batch_ends_well_and_grades_everyone(graded):
-    """The batch exits 0 and every notebook is graded in the sandbox."""
-    _, (proc, book, _) = graded
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert set(book) == {*KEPT.names(), "lab"}
-    assert all(r["status"] == "graded" and r["sandboxed"] == "yes" for r in book.values()), book
+class TestLab(LabSuite):
+    """The lab's standard tests (lab_suite.LabSuite), in each batch: 43 points where the live tests run,
+    34 where they cannot."""
 
+    kept = KEPT
+    test_count = 28  # the live tests among them, run or not
+    correct = CORRECT
+    expected_losses = EXPECTED_LOSSES
+    hidden_failure = ("root-user", "q4: the container runs as a non-root user")
+    lesson = "a service that refuses bad input and an image that is small, pinned and safe"
+    lesson_exercises = ("q2", "q4", "live")
 
-def test_every_notebook_has_the_batchs_maximum(graded):
-    """43 points where the live tests run, 34 where they cannot: the same for every notebook."""
-    batch, (_, book, results) = graded
-    assert {s: float(r["max_score"]) for s, r in book.items()} == {s: FULL_MARKS[batch] for s in book}
-    assert all(sum(t["max_score"] for t in results[s]["tests"]) == FULL_MARKS[batch] for s in book)
+    @pytest.fixture(params=BATCHES)
+    def graded(self, request) -> Graded:
+        """Either batch, named."""
+        return Graded(*request.getfixturevalue(request.param), batch=request.param)
+
+    def full_marks(self, graded: Graded) -> float:
+        return FULL_MARKS[graded.batch]
+
+    def losses(self, graded: Graded, mistake: str) -> dict[str, float]:
+        return expected_losses(graded.batch, mistake)
+
+    def not_run(self, graded: Graded) -> Collection[str]:
+        return LIVE_TESTS if graded.batch == "without_engine" else ()
+
+    def time_limit(self, graded: Graded) -> float:
+        """Building and running the image takes longer than a minute: with an engine, the lab's own limit."""
+        return super().time_limit(graded) if graded.batch == "without_engine" else self.lab_timeout()
 
 
 @pytest.mark.docker
@@ -415,43 +414,6 @@ def test_live_tests_are_not_run_without_an_engine(without_engine):
             assert (t["status"], t["score"], t["max_score"]) == ("not run", 0, 0), (student, t)
             assert t["output"].startswith("not run: no Docker engine"), (student, t)
         assert all(t["status"] != "not run" for t in result["tests"] if not t["name"].startswith("live:"))
-
-
-def test_solution_scores_full_marks(graded):
-    """The reference solution passes every public and hidden test that runs."""
-    batch, (_, book, results) = graded
-    assert float(book["solution"]["score"]) == float(book["solution"]["max_score"]) == FULL_MARKS[batch]
-    assert lost_points(results["solution"]) == {}
-
-
-def test_untouched_student_notebook_scores_zero(graded):
-    """The generated lab notebook, as students get it, is graded and earns nothing."""
-    batch, (_, book, results) = graded
-    assert (book["lab"]["status"], float(book["lab"]["score"])) == ("graded", 0.0)
-    assert float(book["lab"]["max_score"]) == FULL_MARKS[batch]
-    assert all(t["status"] == "failed" for t in results["lab"]["tests"] if t["max_score"])
-
-
-@pytest.mark.parametrize("name", list(CORRECT))
-def test_other_correct_solutions_score_full_marks(graded, name):
-    batch, (_, book, results) = graded
-    assert lost_points(results[name]) == {}
-    assert float(book[name]["score"]) == FULL_MARKS[batch]
-
-
-@pytest.mark.parametrize("name", list(MISTAKES))
-def test_mistake_loses_exactly_its_points(graded, name):
-    batch, (_, book, results) = graded
-    expected = expected_losses(batch, name)
-    assert lost_points(results[name]) == expected
-    assert float(book[name]["score"]) == FULL_MARKS[batch] - sum(expected.values())
-
-
-def test_hidden_failures_do_not_show_the_test(without_engine):
-    """A failed hidden test shows that it failed, and nothing of the test."""
-    _, _, results = without_engine
-    shown = next(t for t in results["root-user"]["tests"] if t["name"] == "q4: the container runs as a non-root user")
-    assert (shown["status"], shown["output"]) == ("failed", "failed (hidden test)")
 
 
 @pytest.mark.docker

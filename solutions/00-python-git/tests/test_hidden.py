@@ -17,6 +17,7 @@ import random
 import re
 import string
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -75,11 +76,18 @@ def event_log() -> tuple[list[str], dict]:
     return lines, truth
 
 
+class Summarised(NamedTuple):
+    """The notebook's summary of a random log, and the true one."""
+
+    got: dict
+    truth: dict
+
+
 @pytest.fixture(scope="module")
-def summarised(kernel):
+def summarised(kernel) -> Summarised:
     lines, truth = event_log()
     kernel.assign("_t_lines", lines)
-    return kernel.ref("_t_plain(summarise_events(_t_lines))"), truth
+    return Summarised(kernel.ref("_t_plain(summarise_events(_t_lines))"), truth)
 
 
 @pytest.mark.points(2)
@@ -92,8 +100,7 @@ def test_q1_counts_per_action(summarised):
 @pytest.mark.points(1)
 def test_q1_users_are_a_set(summarised):
     """q1: "users" is the set of users seen in valid events"""
-    got, truth = summarised
-    assert got["users"] == truth["users"]
+    assert summarised.got["users"] == summarised.truth["users"]
 
 
 @pytest.mark.points(2)
@@ -107,8 +114,7 @@ def test_q1_error_rates(summarised):
 @pytest.mark.points(2)
 def test_q1_malformed_lines_counted_blank_lines_skipped(summarised):
     """q1: malformed lines are skipped and counted; blank lines are skipped and not counted"""
-    got, truth = summarised
-    assert got["malformed"] == truth["malformed"]
+    assert summarised.got["malformed"] == summarised.truth["malformed"]
 
 
 # --- q2 ---------------------------------------------------------------------------------
