@@ -22,6 +22,7 @@ from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
 HIDDEN_OUTPUT = {"passed": "", "failed": "failed (hidden test)"}  # all a student sees of a hidden test
 LESSON_SHARE = 0.15  # the least share of the points a lab's lesson beyond syntax must carry
 MINUTE = 60
+OTHER_STYLES = 3  # the least number of correct variants besides the solution
 
 
 class Graded(NamedTuple):
@@ -96,6 +97,10 @@ class LabSuite:
         """Each kept notebook is exactly the solution with its replaced cells: regenerate after editing the solution."""
         stale = self.kept.stale()
         assert not stale, f"rewrite them: python tests/{Path(inspect.getfile(type(self))).name} ({stale})"
+
+    def test_at_least_three_other_correct_styles(self) -> None:
+        """Besides the solution, at least three correct answers in other styles are kept, as students write them."""
+        assert len(self.correct) >= OTHER_STYLES and set(self.correct) <= set(self.kept.variants)
 
     def test_every_mistake_has_its_expected_losses(self) -> None:
         """Each mistake names what it must cost, all in one exercise (the one whose cells it replaces, unless
@@ -173,6 +178,6 @@ class LabSuite:
                                                                  for key, t in shown.items()}
 
     def test_solution_grades_within_a_minute(self, graded: Graded) -> None:
-        """Executing the solution and running every test takes under a minute, and fits in the lab's own time
-        limit, sandboxed, in a busy batch."""
+        """Executing the solution and running every test takes under a minute (unless the lab says why it may
+        not), and fits in the lab's own time limit, sandboxed, in a busy batch."""
         assert 0 < float(graded.book["solution"]["execution_time"]) < self.time_limit(graded)

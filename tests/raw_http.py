@@ -8,8 +8,14 @@ from __future__ import annotations
 import http.client
 import select
 import socket
-from collections.abc import Iterable, Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from conftest import wait_for
 
 KiB = 2**10
 
@@ -84,3 +90,59 @@ def peak_rss(pid: int) -> int:
     its own cost at most, hostile requests included."""
     status = Path(f"/proc/{pid}/status").read_text()
     return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) * KiB
+
+
+def assert_cut_off(sock: Path, seconds: float, before: bytes, trickled: bytes) -> None:
+    """A request that takes too long to arrive (``before`` at once, then ``trickled`` a byte at a
+    time) is cut off by the server after ``seconds``, give or take."""
+    with connect(sock) as conn:
+        started = time.monotonic()
+        conn.sendall(before)
+        assert trickle(conn, trickled) or conn.recv(1024) == b""
+        assert seconds * 0.9 <= time.monotonic() - started < seconds + 10
+
+
+def _answers(sock: Path, still_answers: Callable[[Path], None]) -> bool:
+    try:
+        still_answers(sock)
+    except (OSError, http.client.HTTPException):
+        return False
+    return True
+
+
+def assert_connections_bounded(sock: Path, bound: int, still_answers: Callable[[Path], None]) -> None:
+    """With ``bound`` connections open and idle, one more is closed as it arrives; once one of them
+    closes, the server answers again (``still_answers`` checks an answer)."""
+    idle = [connect(sock) for _ in range(bound)]
+    try:
+        with connect(sock) as extra:
+            assert extra.recv(1024) == b""
+        idle.pop().close()
+        wait_for(lambda: _answers(sock, still_answers), 10)  # until the server has seen the close
+    finally:
+        for conn in idle:
+            conn.close()
+
+
+SERVE = """
+import importlib, sys
+from pathlib import Path
+server = importlib.import_module(sys.argv[1]).Server(uds=Path(sys.argv[2]))
+server.start()
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+@contextmanager
+def served_alone(module: str, sock: Path) -> Iterator[subprocess.Popen]:
+    """The ``Server`` of ``module`` serving on ``sock`` from a process of its own (whose memory
+    ``peak_rss`` reads), until the block ends."""
+    proc = subprocess.Popen([sys.executable, "-c", SERVE, module, str(sock)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        yield proc
+    finally:
+        proc.stdin.close()
+        proc.wait(10)

@@ -16,7 +16,17 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import run_grade
-from raw_http import RESET, chunked, connect, exchange, header_fields, peak_rss, status_or_reset, trickle
+from raw_http import (
+    RESET,
+    assert_connections_bounded,
+    assert_cut_off,
+    chunked,
+    exchange,
+    header_fields,
+    peak_rss,
+    served_alone,
+    status_or_reset,
+)
 
 from grader import kits
 from grader.course.settings import Settings
@@ -394,11 +404,8 @@ def test_heads_around_and_far_over_the_bound(served, fields, expected):
 @pytest.mark.parametrize(("before", "trickled"), [(b"", b""), (b"", get()), (get()[:-2], header_fields(4) + b"\r\n")])
 def test_a_request_that_takes_too_long_to_arrive_is_cut_off(tmp_path, before, trickled):
     limits = Limits(seconds=1)
-    with serving(tmp_path, limits) as (sock, api, _), connect(sock) as conn:
-        started = time.monotonic()
-        conn.sendall(before)
-        assert trickle(conn, trickled) or conn.recv(1024) == b""
-        assert limits.seconds * 0.9 <= time.monotonic() - started < limits.seconds + 10
+    with serving(tmp_path, limits) as (sock, api, _):
+        assert_cut_off(sock, limits.seconds, before, trickled)
         assert not api.requests
         still_answers(sock)
 
@@ -406,30 +413,7 @@ def test_a_request_that_takes_too_long_to_arrive_is_cut_off(tmp_path, before, tr
 def test_connections_over_the_bound_are_closed_as_they_arrive(tmp_path):
     with serving(tmp_path, Limits(connections=4)) as (sock, _, client):
         client.close()
-        idle = [connect(sock) for _ in range(4)]
-        with connect(sock) as extra:
-            assert extra.recv(1024) == b""
-        idle.pop().close()
-        deadline = time.monotonic() + 10
-        while True:  # until the server has seen the close
-            try:
-                still_answers(sock)
-                break
-            except (ConnectionError, OSError):
-                assert time.monotonic() < deadline
-        for conn in idle:
-            conn.close()
-
-
-SERVE = """
-import sys
-from pathlib import Path
-from grader.kits.api.server import Server
-server = Server(uds=Path(sys.argv[1]))
-server.start()
-print("ready", flush=True)
-sys.stdin.read()
-"""
+        assert_connections_bounded(sock, 4, still_answers)
 
 
 def widest_query(limit: int) -> bytes:
@@ -445,10 +429,7 @@ def widest_query(limit: int) -> bytes:
 
 def test_memory_stays_bounded_whatever_the_notebook_sends(tmp_path):
     sock = tmp_path / "api.sock"
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(sock)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
+    with served_alone("grader.kits.api.server", sock) as proc:
         for _ in range(20):
             still_answers(sock)
         before = peak_rss(proc.pid)
@@ -465,9 +446,6 @@ def test_memory_stays_bounded_whatever_the_notebook_sends(tmp_path):
         print(f"peak RSS grew by {grown / 2**20:.1f} MiB")
         # The record's queries (at most 1,000 of 4 KiB, kept as bytes) and one request's parse at a time.
         assert grown < 32 * 2**20
-    finally:
-        proc.stdin.close()
-        proc.wait(10)
 
 
 # --- both HTTP kits in one sandbox ----------------------------------------------------------

@@ -9,19 +9,25 @@ that process's peak resident size.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from raw_http import RESET, chunked, connect, exchange, header_fields, peak_rss, status_or_reset, trickle
+from raw_http import (
+    RESET,
+    assert_connections_bounded,
+    assert_cut_off,
+    chunked,
+    exchange,
+    header_fields,
+    peak_rss,
+    served_alone,
+    status_or_reset,
+)
 
 from grader.kits.llm.bounds import KiB, Limits, MiB
 from grader.kits.llm.model import LLM
@@ -144,31 +150,15 @@ def test_heads_around_and_far_over_the_bound(server, fields, expected):
 ])
 def test_a_request_that_takes_too_long_to_arrive_is_cut_off(tmp_path, before, trickled):
     limits = Limits(seconds=1)
-    with serving(tmp_path, limits) as (sock, llm), connect(sock) as conn:
-        started = time.monotonic()
-        conn.sendall(before)
-        assert trickle(conn, trickled) or conn.recv(1024) == b""
-        waited = time.monotonic() - started
-        assert limits.seconds * 0.9 <= waited < limits.seconds + 10
+    with serving(tmp_path, limits) as (sock, llm):
+        assert_cut_off(sock, limits.seconds, before, trickled)
         assert not llm.requests
         still_answers(sock)
 
 
 def test_connections_over_the_bound_are_closed_as_they_arrive(tmp_path):
     with serving(tmp_path, Limits(connections=4)) as (sock, _):
-        idle = [connect(sock) for _ in range(4)]
-        with connect(sock) as extra:
-            assert extra.recv(1024) == b""
-        idle.pop().close()
-        deadline = time.monotonic() + 10
-        while True:  # until the server has seen the close
-            try:
-                still_answers(sock)
-                break
-            except (ConnectionError, http.client.HTTPException):
-                assert time.monotonic() < deadline
-        for conn in idle:
-            conn.close()
+        assert_connections_bounded(sock, 4, still_answers)
 
 
 def chat(client: httpx.Client, size: int = 100) -> httpx.Response:
@@ -197,17 +187,6 @@ def test_embeddings_inputs_are_bounded(server):
         assert f"more than {LIMITS.inputs} inputs" in message(answer.content)
 
 
-SERVE = """
-import sys
-from pathlib import Path
-from grader.kits.llm.server import Server
-server = Server(uds=Path(sys.argv[1]))
-server.start()
-print("ready", flush=True)
-sys.stdin.read()
-"""
-
-
 def hostile_requests(sock: Path, client: httpx.Client) -> None:
     """Everything above at once, each far over its bound, and a notebook calling in a loop."""
     for size in (2 * LIMITS.body, 100 * LIMITS.body):
@@ -226,10 +205,7 @@ def hostile_requests(sock: Path, client: httpx.Client) -> None:
 
 def test_memory_stays_bounded_whatever_the_notebook_sends(tmp_path):
     sock = tmp_path / "llm.sock"
-    proc = subprocess.Popen([sys.executable, "-c", SERVE, str(sock)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
+    with served_alone("grader.kits.llm.server", sock) as proc:
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://grader") as client:
             for _ in range(20):
                 assert chat(client).status_code == 200
@@ -242,9 +218,6 @@ def test_memory_stays_bounded_whatever_the_notebook_sends(tmp_path):
         # depth (some 50 MiB at the most objects per byte); without the bounds the 100 MiB
         # bodies alone cost gigabytes.
         assert grown < 96 * MiB
-    finally:
-        proc.stdin.close()
-        proc.wait(10)
 
 
 class Recording(logging.Handler):

@@ -337,26 +337,27 @@ def test_q3_join_adds_the_segment(lab):
     assert got.to_dict() == orders.set_index("order_id")["customer_id"].map(segment).to_dict()
 
 
+def assert_damage(lab, orders, customers, measure: str) -> None:
+    """The student's ``<measure>_rows`` (an int) and ``<measure>_revenue`` (a float, to the cent) are the
+    text's, for these tables."""
+    got, expected = student_damage(lab, orders, customers), expected_damage(orders, customers)
+    rows, revenue = f"{measure}_rows", f"{measure}_revenue"
+    assert integer(got[rows]) and got[rows] == expected[rows]
+    assert real(got[revenue]) and abs(got[revenue] - expected[revenue]) < CENT
+
+
 @pytest.mark.points(3)
 def test_q3_damage_of_the_careless_join(lab):
     """q3: damage measures the rows and the revenue a join on duplicated customers adds"""
     for seed in (7, 31):
-        orders, customers = SHOPS[seed].orders, exported_customers(seed)
-        got, expected = student_damage(lab, orders, customers), expected_damage(orders, customers)
-        assert integer(got["join_extra_rows"]) and got["join_extra_rows"] == expected["join_extra_rows"]
-        assert real(got["join_extra_revenue"])
-        assert abs(got["join_extra_revenue"] - expected["join_extra_revenue"]) < CENT
+        assert_damage(lab, SHOPS[seed].orders, exported_customers(seed), "join_extra")
 
 
 @pytest.mark.points(3)
 def test_q3_damage_of_dropna(lab):
     """q3: damage measures the orders and the revenue dropna() removes"""
     for seed in (7, 58):
-        orders, customers = SHOPS[seed].orders, SHOPS[seed].customers
-        got, expected = student_damage(lab, orders, customers), expected_damage(orders, customers)
-        assert integer(got["dropna_lost_rows"]) and got["dropna_lost_rows"] == expected["dropna_lost_rows"]
-        assert real(got["dropna_lost_revenue"])
-        assert abs(got["dropna_lost_revenue"] - expected["dropna_lost_revenue"]) < CENT
+        assert_damage(lab, SHOPS[seed].orders, SHOPS[seed].customers, "dropna_lost")
 
 
 @pytest.mark.points(1)
