@@ -62,10 +62,12 @@ class LabSuite:
             metafunc.parametrize("mistake", list(self.expected_losses))
 
     @pytest.fixture(scope="class")
-    def graded(self, tmp_path_factory: pytest.TempPathFactory) -> Graded:
+    @classmethod
+    def graded(cls, tmp_path_factory: pytest.TempPathFactory) -> Graded:
         """One sandboxed ``grade`` run over the kept notebooks and the untouched student notebook."""
-        out = tmp_path_factory.mktemp(self.lab) / "grades"
-        return Graded(*grade_lab_batch(self.lab, out, self.kept.folder, REPO / "labs" / self.lab / "lab.ipynb"))
+        lab = cls.kept.lab
+        out = tmp_path_factory.mktemp(lab) / "grades"
+        return Graded(*grade_lab_batch(lab, out, cls.kept.folder, REPO / "labs" / lab / "lab.ipynb"))
 
     # --- what a lab graded in more than one setting changes, per batch ------------------------
 
