@@ -15,18 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import raw_http
 from conftest import run_grade
-from raw_http import (
-    RESET,
-    assert_connections_bounded,
-    assert_cut_off,
-    chunked,
-    exchange,
-    header_fields,
-    peak_rss,
-    served_alone,
-    status_or_reset,
-)
+from raw_http import RESET, chunked, exchange, header_fields, peak_rss, status_or_reset
 
 from grader import kits
 from grader.course.settings import Settings
@@ -405,7 +396,7 @@ def test_heads_around_and_far_over_the_bound(served, fields, expected):
 def test_a_request_that_takes_too_long_to_arrive_is_cut_off(tmp_path, before, trickled):
     limits = Limits(seconds=1)
     with serving(tmp_path, limits) as (sock, api, _):
-        assert_cut_off(sock, limits.seconds, before, trickled)
+        raw_http.assert_cut_off(sock, limits.seconds, before, trickled)
         assert not api.requests
         still_answers(sock)
 
@@ -413,7 +404,7 @@ def test_a_request_that_takes_too_long_to_arrive_is_cut_off(tmp_path, before, tr
 def test_connections_over_the_bound_are_closed_as_they_arrive(tmp_path):
     with serving(tmp_path, Limits(connections=4)) as (sock, _, client):
         client.close()
-        assert_connections_bounded(sock, 4, still_answers)
+        raw_http.assert_connections_bounded(sock, 4, still_answers)
 
 
 def widest_query(limit: int) -> bytes:
@@ -429,7 +420,7 @@ def widest_query(limit: int) -> bytes:
 
 def test_memory_stays_bounded_whatever_the_notebook_sends(tmp_path):
     sock = tmp_path / "api.sock"
-    with served_alone("grader.kits.api.server", sock) as proc:
+    with raw_http.served_alone("grader.kits.api.server", sock) as proc:
         for _ in range(20):
             still_answers(sock)
         before = peak_rss(proc.pid)

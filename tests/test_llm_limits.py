@@ -17,17 +17,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from raw_http import (
-    RESET,
-    assert_connections_bounded,
-    assert_cut_off,
-    chunked,
-    exchange,
-    header_fields,
-    peak_rss,
-    served_alone,
-    status_or_reset,
-)
+import raw_http
+from raw_http import RESET, chunked, exchange, header_fields, peak_rss, status_or_reset
 
 from grader.kits.llm.bounds import KiB, Limits, MiB
 from grader.kits.llm.model import LLM
@@ -151,14 +142,14 @@ def test_heads_around_and_far_over_the_bound(server, fields, expected):
 def test_a_request_that_takes_too_long_to_arrive_is_cut_off(tmp_path, before, trickled):
     limits = Limits(seconds=1)
     with serving(tmp_path, limits) as (sock, llm):
-        assert_cut_off(sock, limits.seconds, before, trickled)
+        raw_http.assert_cut_off(sock, limits.seconds, before, trickled)
         assert not llm.requests
         still_answers(sock)
 
 
 def test_connections_over_the_bound_are_closed_as_they_arrive(tmp_path):
     with serving(tmp_path, Limits(connections=4)) as (sock, _):
-        assert_connections_bounded(sock, 4, still_answers)
+        raw_http.assert_connections_bounded(sock, 4, still_answers)
 
 
 def chat(client: httpx.Client, size: int = 100) -> httpx.Response:
@@ -205,7 +196,7 @@ def hostile_requests(sock: Path, client: httpx.Client) -> None:
 
 def test_memory_stays_bounded_whatever_the_notebook_sends(tmp_path):
     sock = tmp_path / "llm.sock"
-    with served_alone("grader.kits.llm.server", sock) as proc:
+    with raw_http.served_alone("grader.kits.llm.server", sock) as proc:
         with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), base_url="http://grader") as client:
             for _ in range(20):
                 assert chat(client).status_code == 200
