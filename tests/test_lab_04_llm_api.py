@@ -458,7 +458,8 @@ IGNORES_ITS_CLIENT = '''
 def ask(question, client=client):
     response = globals()["client"].chat.completions.create(
         model=MODEL, temperature=0,
-        messages=[{"role": "system", "content": "You help customers of a shop."}, {"role": "user", "content": question}])
+        messages=[{"role": "system", "content": "You help customers of a shop."},
+                  {"role": "user", "content": question}])
     return response.choices[0].message.content
 '''
 
@@ -469,7 +470,8 @@ def build_messages(review, language="English"):
 
 
 def summarize(review, language="English"):
-    return client.chat.completions.create(model=MODEL, messages=build_messages(review, language)).choices[0].message.content
+    response = client.chat.completions.create(model=MODEL, messages=build_messages(review, language))
+    return response.choices[0].message.content
 '''
 
 JSON_MODE_CONTACT = '''
@@ -545,7 +547,8 @@ def cost(usage, price_in, price_out):
 
 
 def ask_with_cost(question, price_in, price_out):
-    response = client.chat.completions.create(model=MODEL, temperature=0, messages=[{"role": "user", "content": question}])
+    response = client.chat.completions.create(model=MODEL, temperature=0,
+                                              messages=[{"role": "user", "content": question}])
     return response.choices[0].message.content, cost(response.usage, price_in, price_out)
 '''
 
