@@ -842,6 +842,12 @@ def remove_from_history(path: str, filename: str) -> None:
         git(path, "update-ref", "-d", ref)
 '''
 
+KEEPS_BACKUP_REFS = '''
+def remove_from_history(path: str, filename: str) -> None:
+    index_filter = f"git rm --cached --ignore-unmatch -- '{filename}'"
+    git(path, "filter-branch", "--force", "--index-filter", index_filter, "--", "--all")
+'''
+
 DELETED_IN_A_NEW_COMMIT = '''
 def remove_from_history(path: str, filename: str) -> None:
     git(path, "rm", "--quiet", "--", filename)
@@ -879,6 +885,7 @@ MISTAKES: dict[str, dict[str, str]] = {
     "keeps-one-side": {"q6-merge": KEEPS_ONE_SIDE},
     "reset-instead-of-revert": {"q6-revert": RESET_INSTEAD_OF_REVERT},
     "current-branch-only": {"q7-remove": CURRENT_BRANCH_ONLY},
+    "keeps-backup-refs": {"q7-remove": KEEPS_BACKUP_REFS},
     "deleted-in-a-new-commit": {"q7-remove": DELETED_IN_A_NEW_COMMIT},
     "head-only-search": {"q7-find": HEAD_ONLY_SEARCH},
     "filter-branch-answer": {"q7-why": FILTER_BRANCH_ANSWER},
@@ -897,7 +904,7 @@ REVERT_TESTS = {
     "q6: the revert commit undoes exactly the bad commit's change, and says which commit it reverts": 2,
     "q6: the notebook's project/ holds the merge and the revert, with .env and data/ untracked": 1,
 }
-SECRET_GONE = "q7: after remove_from_history no commit of any branch holds the file or the key"
+SECRET_GONE = "q7: after remove_from_history no commit a branch or a backup ref reaches holds the file or the key"
 OTHERS_KEPT = "q7: every other file and commit is kept, on main and on the branch"
 
 # What each mistake must cost, test by test, and nothing else.
@@ -942,6 +949,7 @@ EXPECTED_LOSSES: dict[str, dict[str, float]] = {
     "keeps-one-side": {"q6: the merged notes.txt keeps both sides' lines and no conflict markers": 2},
     "reset-instead-of-revert": REVERT_TESTS,
     "current-branch-only": {SECRET_GONE: 2, OTHERS_KEPT: 2},
+    "keeps-backup-refs": {SECRET_GONE: 2},
     "deleted-in-a-new-commit": {SECRET_GONE: 2, OTHERS_KEPT: 2},
     "head-only-search": {"q7: commits_containing finds every commit, on any branch, whose files hold the text": 2},
     "filter-branch-answer": {

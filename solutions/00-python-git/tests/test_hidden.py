@@ -536,7 +536,7 @@ def scrubbed(kernel):
 
 @pytest.mark.points(2)
 def test_q7_secret_gone_from_every_branch(scrubbed):
-    """q7: after remove_from_history no commit of any branch holds the file or the key"""
+    """q7: after remove_from_history no commit a branch or a backup ref reaches holds the file or the key"""
     repo, key, branch = scrubbed
     assert repo.found[key] == ()
     assert not any(".env" in c.files for c in repo.commits.values())
