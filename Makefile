@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/fake_vs_sandbox.py
 	$(BIN)/python benchmarks/solution_check.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/outside_probes.py
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system
