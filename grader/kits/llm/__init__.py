@@ -8,8 +8,9 @@ Students run the same server with ``grade llm-server``.
 
 This package defines ``KIT`` only; nothing else is exported from it. Lab tests
 import what they script the server with from :mod:`grader.kits.llm.model`
-(``Reply``, ``count_tokens``). Its modules, each importing only those above it:
-``bounds`` (what a request may cost), ``model`` (the script, the record and the
+(``Reply``, ``count_tokens``) and :mod:`grader.kits.llm.embedding` (``embed``).
+Its modules, each importing only those above it: ``bounds`` (what a request may
+cost), ``embedding`` (the embedding model), ``model`` (the script, the record and the
 answers), ``server`` (the app and its uvicorn thread), then ``fixture`` and
 ``command``. The HTTP machinery it shares with the api kit (the bounds, the
 record, the uvicorn thread, the sandbox service, the serve command) is

@@ -16,9 +16,7 @@ import Reply, count_tokens``.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import threading
 import time
 from collections import deque
@@ -27,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grader.kits.llm.bounds import Limits
+from grader.kits.llm.embedding import embed
 from grader.kits.served import Record
 
 MODELS = ("grader-mini", "grader-large")
-EMBEDDING_DIM = 16
 
 
 @dataclass
@@ -136,14 +134,6 @@ def _as_reply(r: Reply | str | dict) -> Reply:
 def count_tokens(text: str) -> int:
     """A stand-in tokenizer: words and punctuation runs. Deterministic, not OpenAI's."""
     return max(1, len(text.split())) if text else 0
-
-
-def embed(text: str) -> list[float]:
-    """A deterministic unit vector for ``text``: equal texts, equal vectors."""
-    digest = hashlib.sha256(text.encode()).digest()
-    raw = [b - 127.5 for b in digest[:EMBEDDING_DIM]]
-    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
-    return [x / norm for x in raw]
 
 
 def embeddings_body(body: dict, inputs: list) -> dict:
