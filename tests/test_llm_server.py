@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import socket
+import struct
 import time
 
 import openai
@@ -11,6 +13,7 @@ import pytest
 from pydantic import BaseModel
 
 from conftest import BACKENDS, copy_course, notebook, run_grade, write_notebook
+from grader.kits.llm.embedding import EMBEDDING_DIM
 from grader.kits.llm.model import LLM, Reply
 from grader.kits.llm.server import Server
 
@@ -119,6 +122,25 @@ def test_embeddings_and_models(client):
     assert [m.id for m in c.models.list()] == ["grader-mini", "grader-large"]
 
 
+def test_embeddings_come_packed_when_asked(client):
+    """The SDK decodes base64 itself; the vectors are the float ones, to float32 precision."""
+    c, _ = client
+    texts = ["refund policy", "office hours", ""]
+    plain = c.embeddings.create(model="grader-embed", input=texts, encoding_format="float").data
+    packed = c.embeddings.create(model="grader-embed", input=texts, encoding_format="base64").data
+    for p, q in zip(plain, packed, strict=True):
+        assert len(p.embedding) == EMBEDDING_DIM
+        assert max(abs(a - b) for a, b in zip(p.embedding, _floats(q.embedding), strict=True)) < 1e-6
+
+
+def _floats(embedding) -> list[float]:
+    """A packed vector, whether the SDK decoded it or left the base64 text."""
+    if isinstance(embedding, str):
+        raw = base64.b64decode(embedding)
+        return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+    return list(embedding)
+
+
 def test_faults_on_demand(client, served):
     c, llm = client
     llm.fail(429, times=2, retry_after=0.2)
@@ -143,6 +165,7 @@ def test_faults_on_demand(client, served):
 
 
 HIDDEN = '''
+import base64
 import json
 
 def test_the_notebook_called_the_server(nb, llm):

@@ -16,7 +16,9 @@ import Reply, count_tokens``.
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import threading
 import time
 from collections import deque
@@ -137,11 +139,19 @@ def count_tokens(text: str) -> int:
 
 
 def embeddings_body(body: dict, inputs: list) -> dict:
-    """The embeddings answer for ``inputs``: one deterministic vector per text."""
-    data = [{"object": "embedding", "index": i, "embedding": embed(str(text))} for i, text in enumerate(inputs)]
+    """The embeddings answer for ``inputs``: one deterministic vector per text, as a list of floats
+    or, when asked (``encoding_format: base64``, which SDKs send to save bandwidth), as OpenAI packs
+    it: little-endian float32, base64."""
+    packed = body.get("encoding_format") == "base64"
+    data = [{"object": "embedding", "index": i, "embedding": _packed(embed(str(text))) if packed else embed(str(text))}
+            for i, text in enumerate(inputs)]
     tokens = sum(count_tokens(str(t)) for t in inputs)
     return {"object": "list", "data": data, "model": body.get("model", MODELS[0]),
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def _packed(vector: list[float]) -> str:
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
 
 
 def default_reply(body: Any) -> Reply:
