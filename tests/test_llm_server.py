@@ -118,7 +118,7 @@ def test_embeddings_and_models(client):
     c, _ = client
     data = c.embeddings.create(model="grader-embed", input=["a", "b", "a"]).data
     assert len(data) == 3 and data[0].embedding == data[2].embedding != data[1].embedding
-    assert abs(sum(x * x for x in data[0].embedding) - 1) < 1e-9
+    assert abs(sum(x * x for x in data[0].embedding) - 1) < 1e-6  # the SDK asks for float32, packed
     assert [m.id for m in c.models.list()] == ["grader-mini", "grader-large"]
 
 
