@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -209,6 +210,30 @@ def test_memory_stays_bounded_whatever_the_notebook_sends(tmp_path):
         # depth (some 50 MiB at the most objects per byte); without the bounds the 100 MiB
         # bodies alone cost gigabytes.
         assert grown < 96 * MiB
+
+
+def test_embedding_answers_nobody_reads_stay_bounded(tmp_path):
+    """Each connection asks for the largest answer there is (the most texts, each dense enough to
+    fill every number) and never reads it: the answers wait in the server, bounded by the
+    connections' count and the texts' bound."""
+    dense = " ".join(f"w{i}" for i in range(700))
+    body = json.dumps({"model": "e", "input": [dense] * LIMITS.inputs, "encoding_format": "float"}).encode()
+    assert len(body) < LIMITS.body
+    sock = tmp_path / "llm.sock"
+    with raw_http.served_alone("grader.kits.llm.server", sock) as proc:
+        before = peak_rss(proc.pid)
+        unread = []
+        for _ in range(LIMITS.connections - 1):  # each sent as it opens: a request must arrive in time
+            unread.append(raw_http.connect(sock))
+            unread[-1].sendall(head(len(body), b"/v1/embeddings") + body)
+        for conn in unread:  # its answer is out of the app (the head arrives), and left unread
+            assert select.select([conn], [], [], 120)[0]
+        still_answers(sock)
+        grown = peak_rss(proc.pid) - before
+        for conn in unread:
+            conn.close()
+    print(f"peak RSS grew by {grown / MiB:.1f} MiB")
+    assert grown < 96 * MiB
 
 
 class Recording(logging.Handler):
