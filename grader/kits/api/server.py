@@ -5,6 +5,12 @@ bounded by :mod:`grader.kits.served`.
 - ``GET /{collection}?page=N&per_page=M``: ``{"items", "page", "per_page", "total", "next"}``;
   400 for a page or size out of range, 404 for a collection there is not.
 - ``GET /{collection}/{id}``: the record, or 404.
+- On a collection a test declared writable (:mod:`grader.kits.api.writes`): ``POST
+  /{collection}`` creates a record (201, the record, ``Location``), ``PATCH
+  /{collection}/{id}`` sets fields (200, the record), ``DELETE /{collection}/{id}`` (204); an
+  ``Idempotency-Key`` header makes a write happen once. A write on a read-only collection is a
+  405, a body that is no JSON object a 400 or 422, a key reused for another request a 422,
+  and a write past the bounds a 507.
 
 Every error is FastAPI's ``{"detail": ...}``. The HTTP side has no endpoint that reveals
 or changes the data, the faults or the record: only the tests, in the grader's own process,
@@ -23,15 +29,17 @@ from pathlib import Path
 
 from grader.kits import served
 from grader.kits.api.model import API, APIState, BadQuery, Fault, find, page
+from grader.kits.api.writes import WRITE_METHODS, WriteLimits, WriteRefused
 
 PORT = 8001  # what the notebook sees: API_BASE_URL=http://127.0.0.1:8001 (the llm kit has 8000)
 DEFAULT_LIMITS = served.Limits()  # frozen: one instance serves every server
+DEFAULT_WRITE_LIMITS = WriteLimits()
 
 
 def create_app(state: APIState):
     """The FastAPI app, inside the scripted faults and the record, inside the bounds."""
     from fastapi import FastAPI, Request
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import JSONResponse, Response
 
     app = FastAPI(title="grader support-desk API", docs_url=None, redoc_url=None, openapi_url=None,
                   redirect_slashes=False)  # "/tickets/" is a 404, not a redirect built from the Host header
@@ -57,12 +65,35 @@ def create_app(state: APIState):
         found = find(records, item)
         return missing(f"record {item[:40]!r} in {collection}") if found is None else found
 
+    async def write(request: Request, collection: str, item: str | None):
+        raw = await request.body()
+        try:
+            answer = state.write(request.method, request.scope["path"], collection, item, raw,
+                                 request.headers.get("idempotency-key"))
+        except WriteRefused as refused:
+            return JSONResponse({"detail": str(refused)}, status_code=refused.status, headers=dict(refused.headers))
+        return Response(answer.body or None, status_code=answer.status, headers=dict(answer.headers),
+                        media_type="application/json" if answer.body else None)
+
+    @app.post("/{collection}")
+    async def create(collection: str, request: Request):
+        return await write(request, collection, None)
+
+    @app.patch("/{collection}/{item}")
+    async def update(collection: str, item: str, request: Request):
+        return await write(request, collection, item)
+
+    @app.delete("/{collection}/{item}")
+    async def delete(collection: str, item: str, request: Request):
+        return await write(request, collection, item)
+
     return served.BoundedRequests(Scripted(app, state), state.limits)
 
 
 class Scripted:
-    """Pure ASGI, between the bounds and the app: records each request with the status it was
-    answered with, and answers the next ones as the tests scripted (:class:`Fault`)."""
+    """Pure ASGI, between the bounds and the app: records each request (a write with its body
+    and Idempotency-Key) with the status it was answered with, and answers the next ones as
+    the tests scripted (:class:`Fault`)."""
 
     def __init__(self, app, state: APIState):
         self.app = app
@@ -72,20 +103,33 @@ class Scripted:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        entry = self.state.arrived(scope["method"], scope["path"], scope.get("query_string", b""))
+        method, path = scope["method"], scope["path"]
+        body, key = b"", None
+        if method in WRITE_METHODS:
+            message = await receive()  # the body, whole: BoundedRequests read it within its bound
+            body = message.get("body", b"")
+            receive = served._replay(body, receive)
+            key = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"idempotency-key"), None)
+        entry = self.state.arrived(method, path, scope.get("query_string", b""), body, key)
 
         async def noted(message) -> None:
             if message["type"] == "http.response.start":
                 self.state.answered(entry, message["status"])
             await send(message)
 
-        fault = self.state.take_fault(scope["path"])
+        fault = self.state.take_fault(method, path)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
         if fault is None or fault.status == 200:
             await self.app(scope, receive, noted)
-        else:
-            await served.answer(noted, fault.status, {"detail": HTTPStatus(fault.status).phrase}, retry_headers(fault))
+            return
+        if fault.after:
+            await self.app(scope, receive, lost)
+        await served.answer(noted, fault.status, {"detail": HTTPStatus(fault.status).phrase}, retry_headers(fault))
+
+
+async def lost(message) -> None:
+    """The app's answer to a request whose answer a fault replaces once it was performed."""
 
 
 def retry_headers(fault: Fault) -> tuple[tuple[bytes, bytes], ...]:
@@ -102,8 +146,8 @@ class Server(served.Server):
     ``state`` is what the tests load, script and read."""
 
     def __init__(self, uds: Path | None = None, host: str = "127.0.0.1", port: int = 0,
-                 limits: served.Limits = DEFAULT_LIMITS):
-        self.state = APIState(limits)
+                 limits: served.Limits = DEFAULT_LIMITS, write_limits: WriteLimits = DEFAULT_WRITE_LIMITS):
+        self.state = APIState(limits, write_limits)
         super().__init__(create_app(self.state), limits, "api-server", uds=uds, host=host, port=port)
 
 
