@@ -8,9 +8,15 @@ rewrites them after the solution changes.
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
+import warnings
+from pathlib import Path
 
 import nbformat
+import numpy as np
+import pandas as pd
 import pytest
 from conftest import REPO, KeptNotebooks, edit, grade_lab_batch, lost_points
 from lab_suite import LabSuite
@@ -443,6 +449,74 @@ def replacements(name: str) -> dict[str, str]:
 
 
 KEPT = KeptNotebooks(LAB, [*CORRECT, *EXPECTED_LOSSES], replacements)
+
+
+# --- the lab's parts, checked in process over generated inputs ------------------------------
+
+HIDDEN_DIR = REPO / "solutions" / LAB / "tests"
+
+
+def load_module(name: str, path: Path):
+    """A module of the lab (its data generator, its hidden tests) loaded from its file, registered under
+    ``name`` (dataclasses look their module up). The hidden tests' markers are the grader's plugin's,
+    which is not loaded here."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
+        spec.loader.exec_module(module)
+    return module
+
+
+REC_DATA = load_module("lab06_rec_data", HIDDEN_DIR / "rec_data.py")
+
+
+def solution_function(tag: str, name: str):
+    """Function ``name`` as the solution's cell ``tag`` defines it."""
+    namespace: dict = {"np": np, "pd": pd}
+    exec(solution_cell(tag), namespace)
+    return namespace[name]
+
+
+def test_the_shipped_files_are_their_generators():
+    """interactions.csv and items.csv, in the solution and in the lab, are rec_data's world from LAB_SEED."""
+    interactions, items = REC_DATA.make_world(REC_DATA.LAB_SEED).csv()
+    for folder in (REPO / "solutions" / LAB / "files", REPO / "labs" / LAB):
+        assert (folder / "interactions.csv").read_text() == interactions
+        assert (folder / "items.csv").read_text() == items
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_worlds_hold_the_structure_the_text_speaks_of(seed):
+    """Every generated world has what the lab's text and hidden tests rely on: each (user, item) once, watched
+    only once the item is in the catalogue, new items and new users near the cutoff, a long tail of popularity
+    and users who mostly watch their favourite genre."""
+    world = REC_DATA.make_world(seed, n_users=300, n_items=80)
+    events = world.interactions.merge(world.items, on="item_id")
+    assert not events.duplicated(["user_id", "item_id"]).any()
+    assert (events["timestamp"] >= events["added"]).all()
+    assert (world.items["added"] >= REC_DATA.CUTOFF - pd.Timedelta(days=20)).sum() >= 3
+    assert (events.groupby("user_id")["timestamp"].min() >= REC_DATA.CUTOFF).sum() >= 5
+    counts = events["item_id"].value_counts()
+    assert counts.iloc[: len(counts) // 10].sum() >= 0.2 * counts.sum()  # a tenth of the items, a fifth of the watches
+    favourite = events["genre"] == events["user_id"].map(world.favourite)
+    assert favourite.groupby(events["user_id"]).mean().median() >= 0.4  # chance is 1/6
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_als_reaches_the_closed_form_minimum(seed):
+    """The hidden q5 test's minimum is what the solution's ALS reaches from its random start, on planted matrices
+    of 4 and 5 clusters, and an ALS without regularisation stays far from it."""
+    hidden = load_module("lab06_hidden", HIDDEN_DIR / "test_hidden.py")
+    als = solution_function("q5", "als")
+    for clusters in (4, 5):
+        X, _, _ = REC_DATA.planted_matrix(seed, clusters=clusters)
+        minimum = hidden.regularised_minimum(X, clusters, 3.0)
+        U, V = als(X, clusters, 3.0, 20, seed)
+        assert np.linalg.norm(U @ V.T - minimum) / np.linalg.norm(minimum) < 1e-3
+        U, V = als(X, clusters, 1e-9, 20, seed)
+        assert np.linalg.norm(U @ V.T - minimum) / np.linalg.norm(minimum) > 0.1
 
 
 # --- the batch ------------------------------------------------------------------------------

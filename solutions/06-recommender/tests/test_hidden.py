@@ -9,11 +9,12 @@ is only asked to minimise or to find something, it is judged against the known s
 planted with: the regularised minimum of ALS's objective is known in closed form (the singular values
 of X shrunk by reg), and the planted taste clusters must come out.
 
-Thresholds, from the spread of the reference over seeds 0..5 (worlds of 500 users x 120 items):
-matrix factorisation's recall@10 is 1.3x to 1.7x the popularity baseline's (1.15x is asked); ALS from
-any start reaches the minimum within 1e-3 (relative) in 10 iterations on the planted matrices, without
-regularisation it stays 0.27 away (0.02 is allowed); the planted clusters fill 100 % of the reference's
-top 10 (90 % is asked).
+Thresholds, from the spread of the reference over seeds 0..7: on worlds of 500 users x 120 items,
+matrix factorisation's recall@10 is 1.3x to 1.75x the popularity baseline's (1.15x is asked); on the
+planted matrices (4 and 5 clusters), ALS from any start reaches the minimum within 1e-3 (relative) in
+10 iterations and torch's Adam within 3e-3, while without regularisation it stays 0.27 away (0.02 is
+allowed); each user's own cluster fills 81 % to 99.8 % of the top 10 of item-item CF and of the
+factors, 13 % to 22 % of the popularity baseline's (60 % is asked).
 """
 
 import importlib.util
@@ -28,6 +29,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 KERNEL_SIDE = (HERE / "kernel_side.py").read_text()
 CLOSE = 1e-9
+CLUSTER_SHARE = 0.6  # of the top 10 from the user's own planted cluster (see above)
 
 
 def _rec_data():
@@ -305,7 +307,7 @@ def test_q4_scores(nb):
 @pytest.mark.points(1)
 def test_q4_recovers_planted_tastes(nb):
     """q4: on a matrix with planted taste clusters, item-item CF recommends from each user's own cluster"""
-    assert in_cluster_share(nb.call("item_cf_scores", PLANTED[9][0]), PLANTED[9]) >= 0.9
+    assert in_cluster_share(nb.call("item_cf_scores", PLANTED[9][0]), PLANTED[9]) >= CLUSTER_SHARE
 
 
 # --- q5: matrix factorisation ---------------------------------------------------------------
@@ -343,7 +345,7 @@ def test_q5_reaches_the_regularised_minimum(lab, seed):
 def test_q5_recovers_planted_tastes(lab):
     """q5: on a matrix with planted taste clusters, the factors recommend from each user's own cluster"""
     X, _, items = PLANTED[9]
-    assert in_cluster_share(product(lab, X, int(items.max()) + 1, 3.0, 20, 1), PLANTED[9]) >= 0.9
+    assert in_cluster_share(product(lab, X, int(items.max()) + 1, 3.0, 20, 1), PLANTED[9]) >= CLUSTER_SHARE
 
 
 @pytest.mark.points(2)
