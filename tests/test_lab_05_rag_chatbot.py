@@ -68,14 +68,17 @@ def test_every_handbook_holds_what_the_text_promises(seed):
 
 
 @pytest.mark.parametrize("seed", range(40))
-def test_each_labelled_question_finds_its_page_above_the_refusal_threshold(seed):
-    """Over many seeds, each labelled question's best page scores above MIN_SCORE and is relevant, and the
-    off-topic questions score under it: the lexical model makes the refusal threshold meaningful."""
+def test_most_labelled_questions_find_their_page_and_off_topic_ones_do_not(seed):
+    """Over many seeds, at least three in four labelled questions find a relevant page first, scoring MIN_SCORE or
+    more (the others are worded unlike their page, which a lexical model misses: the evaluation has something to
+    show), and the off-topic questions score under MIN_SCORE: the refusal threshold separates them."""
     pages, questions = HANDBOOK.make_handbook(seed)
     vectors = np.array([embed(p["text"]) for p in pages])
+    found = 0
     for q in questions:
         scores = vectors @ np.array(embed(q["question"]))
-        assert scores.max() > MIN_SCORE and pages[int(scores.argmax())]["id"] in q["relevant"], q
+        found += scores.max() >= MIN_SCORE and pages[int(scores.argmax())]["id"] in q["relevant"]
+    assert found >= 0.75 * len(questions)
     for question in HANDBOOK.OFF_TOPIC:
         assert (vectors @ np.array(embed(question))).max() < MIN_SCORE, question
 

@@ -28,13 +28,13 @@ class Topic:
 TOPICS = (
     Topic("Creating a rota", "A rota is the weekly plan of shifts for one team. Managers open Schedule, pick the "
           "week and drag shifts onto the calendar. A rota can hold up to {n} shifts per day. Publishing the rota "
-          "sends every employee a notification with their shifts.", "How do managers create a weekly rota?"),
+          "sends every employee a notification with their shifts.", "How do I plan next week's shifts for my team?"),
     Topic("Shift swaps", "Employees can swap a shift with a colleague from the mobile app. Open the shift, tap "
           "Swap and choose a colleague with the same role. The manager approves the swap within {n} hours, "
-          "otherwise it is declined automatically.", "Can employees swap shifts with a colleague?"),
+          "otherwise it is declined automatically.", "Can I trade my shift with a coworker?"),
     Topic("Time clock and breaks", "The time clock records when employees clock in and clock out. Breaks longer "
           "than {n} minutes are unpaid unless the manager marks them paid. Clocking in is possible {m} minutes "
-          "before the shift starts.", "When can staff clock in before their shift starts?"),
+          "before the shift starts.", "How early may I start work before my shift?"),
     Topic("Payroll export", "Shiftwise exports approved timesheets to payroll software as a CSV file or through "
           "the Payroll connector. Exports run every {day} at {hour}:00. Overtime is exported as a separate "
           "line.", "When does the payroll export of timesheets run?"),
@@ -43,22 +43,22 @@ TOPICS = (
           "How is Shiftwise billed and when are invoices sent?"),
     Topic("Refund policy", "Customers who cancel within {n} days of a renewal get a full refund. After that, "
           "unused months are not refunded. Refunds go back to the original card within {m} working days.",
-          "Do customers get a refund after cancelling?"),
+          "Can I get my money back if I cancel?"),
     Topic("Single sign-on", "Enterprise plans can use single sign-on with SAML or OpenID Connect. An admin uploads "
           "the identity provider metadata under Security. New users are created on their first login.",
           "Does Shiftwise support single sign-on with SAML?"),
     Topic("Data retention", "Timesheets and rotas are kept for {n} years, as labour law requires. Deleted accounts "
           "are erased from backups after {m} days. Customers can export all their data before closing an "
-          "account.", "How long are timesheets kept before deletion?"),
+          "account.", "How long do you store our old timesheets?"),
     Topic("Mobile app offline mode", "The mobile app shows the next {n} weeks of shifts without a connection. "
           "Clock-ins made offline are stored on the phone and uploaded when the connection returns.",
-          "Does the mobile app work offline without a connection?"),
+          "Can I see my shifts when my phone has no internet?"),
     Topic("Availability and leave requests", "Employees enter their availability and leave requests in the app. "
           "Managers see approved leave on the rota as grey blocks. Leave must be requested {n} days ahead.",
           "How far ahead must leave be requested?"),
     Topic("Expense claims", "Staff claim travel and meal expenses in the finance portal with a photo of each "
           "receipt. Claims above {amount} euros need a manager's approval. Expenses are reimbursed with the next "
-          "salary.", "How do staff claim travel expenses with receipts?"),
+          "salary.", "How do I get paid back for a train ticket?"),
     Topic("Laptop and equipment", "Every new employee receives a laptop on the first day. Equipment requests go to "
           "the IT desk through the helpdesk portal and are answered within {n} working days. Lost devices must be "
           "reported at once.", "How do employees request a new laptop or equipment?"),

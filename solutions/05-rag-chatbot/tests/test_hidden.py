@@ -84,8 +84,9 @@ def clear_ranking(vectors: np.ndarray, query: np.ndarray, rows: list[int], k: in
 
 
 def assert_hits(got: list, chunks: list[dict], expected: list[tuple[int, float]]) -> None:
-    """The notebook's [(chunk, score)] are the expected rows' chunks, in order, with their cosines."""
+    """The notebook's [(chunk, score)] are the expected rows' chunks, in order, with their cosines as floats."""
     assert [c["id"] for c, _ in got] == [chunks[r]["id"] for r, _ in expected]
+    assert all(type(s) is float for _, s in got)
     assert [s for _, s in got] == pytest.approx([s for _, s in expected], abs=COSINE)
 
 
@@ -249,6 +250,12 @@ def ranking_and_relevant() -> tuple[list[str], list[str]]:
     return ranked, relevant
 
 
+def planted() -> tuple[list[str], list[str]]:
+    """A ranking of six pages whose first relevant one is at position 2 to 5, and a relevant page it misses."""
+    pages = words(8)
+    return pages[:6], [pages[RNG.randint(1, 4)], pages[7]]
+
+
 def reference_rr(ranked: list[str], relevant: list[str]) -> float:
     return next((1 / (i + 1) for i, page in enumerate(ranked) if page in relevant), 0.0)
 
@@ -265,8 +272,8 @@ def test_q4_ranked_pages(nb):
 @pytest.mark.points(1)
 def test_q4_recall_at_k(nb):
     """q4: recall@k is the share of the relevant pages found among the first k"""
-    for _ in range(6):
-        (ranked, relevant), k = ranking_and_relevant(), RNG.randint(1, 6)
+    cases = [(*ranking_and_relevant(), RNG.randint(1, 6)) for _ in range(6)] + [(*planted(), 6)]
+    for ranked, relevant, k in cases:
         expected = len(set(ranked[:k]) & set(relevant)) / len(relevant)
         assert nb.call("recall_at_k", ranked, relevant, k) == pytest.approx(expected), (ranked, relevant, k)
 
@@ -274,7 +281,7 @@ def test_q4_recall_at_k(nb):
 @pytest.mark.points(1)
 def test_q4_reciprocal_rank(nb):
     """q4: the reciprocal rank is 1 over the position (from 1) of the first relevant page, 0 when none is there"""
-    cases = [ranking_and_relevant() for _ in range(6)] + [(words(4), words(2))]
+    cases = [ranking_and_relevant() for _ in range(6)] + [planted(), (words(4), words(2))]
     for ranked, relevant in cases:
         assert nb.call("reciprocal_rank", ranked, relevant) == pytest.approx(reference_rr(ranked, relevant))
 
@@ -282,7 +289,7 @@ def test_q4_reciprocal_rank(nb):
 @pytest.mark.points(2)
 def test_q4_evaluate_averages_over_every_question(nb):
     """q4: evaluate gives mean recall@k and the MRR over all questions, misses counting 0"""
-    cases = [ranking_and_relevant() for _ in range(RNG.randint(6, 10))] + [(words(3), words(2))]
+    cases = [ranking_and_relevant() for _ in range(RNG.randint(6, 10))] + [planted(), (words(3), words(2))]
     k = RNG.randint(2, 4)
     questions = [{"question": " ".join(words(4)), "relevant": relevant} for _, relevant in cases]
     got = nb.call("evaluate", [ranked for ranked, _ in cases], questions, k)
@@ -468,17 +475,30 @@ def reference_latest(pages: list[dict], vectors: np.ndarray, threshold: float) -
         similar[i, j] and j != i and (q["updated"], -j) > (p["updated"], -i) for j, q in enumerate(pages))]
 
 
+def versioned_pages(groups: int, dim: int) -> tuple[list[dict], np.ndarray]:
+    """Pages of ``groups`` documents in one to three versions each (pairwise cosines above 0.9), shuffled, at
+    random lengths: drawn again until some document's first version in the list is not its latest, so that
+    keeping the first of each is wrong."""
+    while True:
+        pages, vectors = [], []
+        for group in range(groups):
+            base = np.array([RNG.gauss(0, 1) for _ in range(dim)])
+            for version in range(RNG.randint(1, 3)):
+                pages.append(page(f"v{group}-{version}", HANDBOOK.date(RNG, RNG.randint(2021, 2025))))
+                vectors.append(near(base, RNG.uniform(0.96, 0.995)))
+        order = RNG.sample(range(len(pages)), len(pages))
+        pages, vectors = [pages[i] for i in order], [vectors[i] for i in order]
+        firsts = {}
+        for p in pages:
+            firsts.setdefault(p["id"].split("-")[0], p)
+        if any(p["updated"] > firsts[p["id"].split("-")[0]]["updated"] for p in pages):
+            return pages, np.array(vectors)
+
+
 @pytest.mark.points(2)
 def test_q8_outdated_versions_are_dropped(nb):
     """q8: of the versions of one document (cosine at least the threshold), only the one updated last is kept"""
-    dim, pages, vectors = 32, [], []
-    for group in range(6):
-        base = np.array([RNG.gauss(0, 1) for _ in range(dim)])
-        for version in range(RNG.randint(1, 3)):
-            pages.append(page(f"v{group}-{version}", HANDBOOK.date(RNG, RNG.randint(2021, 2025))))
-            vectors.append(near(base, RNG.uniform(0.96, 0.995)))
-    order = RNG.sample(range(len(pages)), len(pages))
-    pages, vectors = [pages[i] for i in order], np.array([vectors[i] for i in order])
+    pages, vectors = versioned_pages(6, 32)
     got = nb.call("latest_versions", pages, vectors.astype(np.float32), 0.8)
     assert [p["id"] for p in got] == reference_latest(pages, vectors, 0.8)
 
