@@ -102,7 +102,7 @@ class BoundedRequests:
             await send(message)
 
         try:
-            await self.app(scope, _replay(body, receive), tracked)
+            await self.app(scope, replay_body(body, receive), tracked)
         except Exception as exc:
             if not started:
                 message = f"the grader's server could not answer this request ({type(exc).__name__})"
@@ -151,9 +151,10 @@ async def _read_body(receive, limit: int) -> bytes | None:
             return b"".join(chunks)
 
 
-def _replay(body: bytes, receive):
+def replay_body(body: bytes, receive):
     """The app's ``receive``: the body already read, then the connection's own messages
-    (a disconnect, which a streaming response listens for)."""
+    (a disconnect, which a streaming response listens for). Public: a kit's own middleware that
+    reads a write's body before its app hands it on with this too."""
     pending = [{"type": "http.request", "body": body, "more_body": False}]
 
     async def replay():

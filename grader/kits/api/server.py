@@ -108,7 +108,7 @@ class Scripted:
         if method in WRITE_METHODS:
             message = await receive()  # the body, whole: BoundedRequests read it within its bound
             body = message.get("body", b"")
-            receive = served._replay(body, receive)
+            receive = served.replay_body(body, receive)
             key = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"idempotency-key"), None)
         entry = self.state.arrived(method, path, scope.get("query_string", b""), body, key)
 
