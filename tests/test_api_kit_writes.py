@@ -5,6 +5,7 @@ under hostile writes; the command; and a write from inside the sandbox."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import subprocess
@@ -253,7 +254,31 @@ def test_default_data_is_read_only_and_a_loaded_collection_unless_declared(api):
     api.load("orders", api.records("orders"))
     assert client.delete("/orders/1").status_code == 405
     api.clear()
-    assert client.post("/orders", json={}).status_code == 404
+    assert client.post("/nothing", json={}).status_code == 404
+    assert client.post("/orders", json={}).status_code == 405
+
+
+# What the desk's tickets and customers were before the back office joined the default data.
+DESK_SHA256 = "0529c5d4b81a42dfe79bc4abce5712667b4a5cf3d47a49e102970e818dae45c8"
+
+
+def test_the_default_back_office_takes_writes_and_nothing_else_does(api):
+    """The default data's empty back-office collections take writes (a notebook that runs top to bottom acts
+    there); its orders, tickets and customers stay read-only, and the desk is what it was before orders came."""
+    api, client = api
+    defaults = default_collections()
+    desk = json.dumps([defaults["customers"], defaults["tickets"]], sort_keys=True).encode()
+    assert hashlib.sha256(desk).hexdigest() == DESK_SHA256
+    emails = {c["email"] for c in defaults["customers"]}
+    assert defaults["orders"] and all(o["customer_email"] in emails and o["total"] > 0 for o in defaults["orders"])
+    for name in ("cases", "replies", "refunds"):
+        assert api.records(name) == []
+        made = client.post(f"/{name}", json={"note": name}, headers={"Idempotency-Key": name})
+        assert made.status_code == 201 and api.records(name) == [{"id": 1, "note": name}]
+    assert [client.post(f"/{name}", json={}).status_code for name in ("orders", "tickets", "customers")] == [405] * 3
+    api.clear()
+    assert [api.records(name) for name in ("cases", "replies", "refunds")] == [[], [], []]
+    assert client.post("/refunds", json={"amount": 1}, headers={"Idempotency-Key": "refunds"}).status_code == 201
 
 
 def test_ids_are_never_given_twice_and_a_new_record_says_where_it_is(api):

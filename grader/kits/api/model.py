@@ -23,7 +23,7 @@ from urllib.parse import parse_qsl
 
 from grader import bounded
 from grader.kits.api import writes
-from grader.kits.api.data import default_collections
+from grader.kits.api.data import WRITABLE, default_collections
 from grader.kits.api.writes import WRITE_METHODS, Answer, Idempotency, WriteLimits, WriteRefused
 from grader.kits.served import KiB, Limits, Record
 
@@ -102,10 +102,11 @@ class APIState:
         self.reset()
 
     def reset(self) -> None:
-        """The default data, all of it read-only, no faults, no keys, an empty record."""
+        """The default data, read-only but for the back office's empty collections, no faults, no
+        keys, an empty record."""
         with self.lock:
             self.collections = {name: tuple(records) for name, records in default_collections().items()}
-            self.writable.clear()
+            self.writable = {name: writes.Held.of(self.collections[name]) for name in WRITABLE}
             self.faults.clear()
             self.kept.clear()
             self.keys.clear()
@@ -317,5 +318,5 @@ class API:
 
     def clear(self) -> None:
         """Forget the record, the scripted faults and the idempotency keys, and serve the default
-        data again, all of it read-only."""
+        data again (writable: only the back office's empty ``WRITABLE`` collections)."""
         self._state.reset()
