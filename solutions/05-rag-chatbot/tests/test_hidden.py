@@ -152,7 +152,7 @@ def embedding_inputs(llm) -> list:
 
 
 @pytest.mark.points(1)
-def test_q2_vectors_are_the_models(nb, llm):
+def test_q2_vectors_are_the_models(nb):
     """q2: embed_texts returns the model's vector for each text, in order, as float32"""
     texts = [" ".join(words(RNG.randint(1, 8))) for _ in range(RNG.randint(5, 12))]
     got = nb.ref(f"(lambda v: [str(v.dtype), v.astype('float64')])(embed_texts({texts!r}))")
