@@ -9,13 +9,18 @@ they read the batch.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import subprocess
+import sys
 import tomllib
+import warnings
 from collections.abc import Collection, Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import ClassVar, NamedTuple
 
+import nbformat
 import pytest
 from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
 
@@ -23,6 +28,26 @@ HIDDEN_OUTPUT = {"passed": "", "failed": "failed (hidden test)"}  # all a studen
 LESSON_SHARE = 0.15  # the least share of the points a lab's lesson beyond syntax must carry
 MINUTE = 60
 OTHER_STYLES = 3  # the least number of correct variants besides the solution
+
+
+def solution_cell(lab: str, tag: str) -> str:
+    """The source of the first code cell of ``lab``'s solution tagged ``tag``: variants and mistakes
+    are made from it, so that they follow the solution when it changes."""
+    nb = nbformat.read(REPO / "solutions" / lab / "solution.ipynb", as_version=4)
+    return next(c.source for c in nb.cells if c.cell_type == "code" and tag in c.metadata.get("tags", []))
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    """A module of a lab (its data generator, its hidden tests, a file its tests use) loaded from its
+    file and registered as ``name`` (dataclasses look their module up). The hidden tests' markers are
+    the grader's plugin's, which is not loaded here."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
+        spec.loader.exec_module(module)
+    return module
 
 
 class Graded(NamedTuple):

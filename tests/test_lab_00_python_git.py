@@ -17,35 +17,16 @@ equivalent spelling of the hints and refuse wrong ones.
 
 from __future__ import annotations
 
-import importlib.util
 import random
 import shutil
-import warnings
 from pathlib import Path
 
-import nbformat
 import pytest
 from conftest import REPO, KeptNotebooks, edit, grade_lab_batch, lost_points
-from lab_suite import LabSuite
+from lab_suite import LabSuite, load_module, solution_cell
 
 LAB = "00-python-git"
 
-
-def load_module(name: str, path: Path):
-    """A module of the lab (the given slugify, a variant, the hidden tests) loaded from its file. The
-    hidden tests' markers are the grader's plugin's, which is not loaded here."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-        spec.loader.exec_module(module)
-    return module
-
-
-def solution_cell(tag: str) -> str:
-    """The solution's code cell tagged ``tag``."""
-    nb = nbformat.read(REPO / "solutions" / LAB / "solution.ipynb", as_version=4)
-    return next(c.source for c in nb.cells if c.cell_type == "code" and tag in c.metadata.get("tags", []))
 
 # --- correct answers in other styles -------------------------------------------------------
 
@@ -1016,7 +997,7 @@ def test_hidden_event_logs_are_summarised_as_the_solution_does():
     """The truth the hidden q1 tests compare with is what the solution's summarise_events computes, over
     a family of generated logs."""
     namespace: dict = {}
-    exec("from collections.abc import Iterable\nfrom typing import Any\n" + solution_cell("q1"), namespace)
+    exec("from collections.abc import Iterable\nfrom typing import Any\n" + solution_cell(LAB, "q1"), namespace)
     for seed in range(200):
         HIDDEN.RNG.seed(seed)
         lines, truth = HIDDEN.event_log()
@@ -1029,7 +1010,7 @@ def test_the_shipped_log_is_its_generators():
     lines = make.event_log(random.Random(make.SEED))
     assert (REPO / "labs" / LAB / "events.log").read_text() == "\n".join(lines) + "\n"
     namespace: dict = {}
-    exec("from collections.abc import Iterable\nfrom typing import Any\n" + solution_cell("q1"), namespace)
+    exec("from collections.abc import Iterable\nfrom typing import Any\n" + solution_cell(LAB, "q1"), namespace)
     summary = namespace["summarise_events"](lines)
     assert [summary["events"], summary["malformed"], len(summary["users"])] == [600, 7, 37]
 

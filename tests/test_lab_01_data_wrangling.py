@@ -18,15 +18,13 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, KeptNotebooks
-from lab_suite import LabSuite
+from lab_suite import LabSuite, solution_cell
 
 LAB = "01-data-wrangling"
-SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
 
 # --- correct solutions in other styles -----------------------------------------------------
 
@@ -501,14 +499,9 @@ CORRECT: dict[str, dict[str, str]] = {
 # --- typical mistakes: each changes the solution's cell of one exercise ------------------------
 
 
-def solution_cell(tag: str) -> str:
-    """The source of the solution's cell tagged ``tag``."""
-    return next(c.source for c in nbformat.read(SOLUTION, as_version=4).cells if tag in c.metadata.get("tags", []))
-
-
 def replaced(tag: str, old: str, new: str, *more: str) -> dict[str, str]:
     """The solution's cell ``tag`` with ``old`` replaced by ``new`` (and each further pair in ``more``)."""
-    source = solution_cell(tag)
+    source = solution_cell(LAB, tag)
     pairs = [(old, new), *zip(more[::2], more[1::2], strict=True)]
     for before, after in pairs:
         assert before in source, f"{before!r} is not in the solution's {tag} cell"
@@ -638,7 +631,7 @@ def solution_answers() -> dict:
     """The solution's answers to q2 and q3, defined here from its cells."""
     namespace = {"np": np, "pd": pd}
     for tag in ("q2", "q3"):
-        exec(solution_cell(tag), namespace)
+        exec(solution_cell(LAB, tag), namespace)
     return namespace
 
 

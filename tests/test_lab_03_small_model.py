@@ -9,12 +9,10 @@ below checks the files still match that recipe, and
 
 from __future__ import annotations
 
-import nbformat
-from conftest import REPO, KeptNotebooks, last_matching_tag
-from lab_suite import LabSuite
+from conftest import KeptNotebooks, last_matching_tag
+from lab_suite import LabSuite, solution_cell
 
 LAB = "03-small-model"
-SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
 
 # --- correct answers in other styles -------------------------------------------------
 
@@ -517,14 +515,9 @@ CORRECT: dict[str, dict[str, str]] = {
 # --- typical mistakes: each breaks one thing in the solution --------------------------
 
 
-def solution_cell(tag: str) -> str:
-    """The source of the solution's first cell tagged ``tag``."""
-    return next(c.source for c in nbformat.read(SOLUTION, as_version=4).cells if tag in c.metadata.get("tags", []))
-
-
 def without(tag: str, fragment: str) -> str:
     """The solution's cell ``tag`` without the lines that contain ``fragment``."""
-    lines = solution_cell(tag).splitlines()
+    lines = solution_cell(LAB, tag).splitlines()
     kept = [line for line in lines if fragment not in line]
     assert len(kept) < len(lines), f"{fragment!r} is not in the solution's {tag} cell"
     return "\n".join(kept)
@@ -532,7 +525,7 @@ def without(tag: str, fragment: str) -> str:
 
 def replaced(tag: str, old: str, new: str) -> str:
     """The solution's cell ``tag`` with ``old`` replaced by ``new``."""
-    source = solution_cell(tag)
+    source = solution_cell(LAB, tag)
     assert old in source, f"{old!r} is not in the solution's {tag} cell"
     return source.replace(old, new)
 

@@ -8,18 +8,13 @@ rewrites them after the solution changes.
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
-import warnings
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO, KeptNotebooks, edit, grade_lab_batch, lost_points
-from lab_suite import LabSuite
+from lab_suite import LabSuite, load_module, solution_cell
 
 LAB = "06-recommender"
 
@@ -313,17 +308,11 @@ CORRECT: dict[str, dict[str, str]] = {
 
 # --- typical mistakes: each breaks one thing in the solution --------------------------------
 
-SOLUTION = REPO / "solutions" / LAB / "solution.ipynb"
-
-
-def solution_cell(tag: str) -> str:
-    """The source of the solution's cell tagged ``tag``."""
-    return next(c.source for c in nbformat.read(SOLUTION, as_version=4).cells if tag in c.metadata.get("tags", []))
 
 
 def changed(tag: str, old: str, new: str) -> dict[str, str]:
     """The solution's cell ``tag`` with one change: a mistake that follows the solution."""
-    return {tag: edit(solution_cell(tag), old, new)}
+    return {tag: edit(solution_cell(LAB, tag), old, new)}
 
 
 DERIVED_MISTAKES = {  # made from the current solution's cells, so that they follow it
@@ -456,26 +445,13 @@ KEPT = KeptNotebooks(LAB, [*CORRECT, *EXPECTED_LOSSES], replacements)
 HIDDEN_DIR = REPO / "solutions" / LAB / "tests"
 
 
-def load_module(name: str, path: Path):
-    """A module of the lab (its data generator, its hidden tests) loaded from its file, registered under
-    ``name`` (dataclasses look their module up). The hidden tests' markers are the grader's plugin's,
-    which is not loaded here."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
-        spec.loader.exec_module(module)
-    return module
-
-
 REC_DATA = load_module("lab06_rec_data", HIDDEN_DIR / "rec_data.py")
 
 
 def solution_function(tag: str, name: str):
     """Function ``name`` as the solution's cell ``tag`` defines it."""
     namespace: dict = {"np": np, "pd": pd}
-    exec(solution_cell(tag), namespace)
+    exec(solution_cell(LAB, tag), namespace)
     return namespace[name]
 
 
