@@ -447,6 +447,33 @@ def evaluate(rankings, questions, k=3):
     return {"recall": sum(recalls) / len(recalls), "mrr": sum(found) / len(found) if found else 0.0}
 '''
 
+RANK_OFF_BY_ONE = '''
+def ranked_pages(hits):
+    pages = []
+    for chunk, _ in hits:
+        if chunk["page"] not in pages:
+            pages.append(chunk["page"])
+    return pages
+
+
+def recall_at_k(ranked, relevant, k):
+    return len(set(ranked[:k]) & set(relevant)) / len(relevant)
+
+
+def reciprocal_rank(ranked, relevant):
+    """Positions counted from 1, and then one added again."""
+    for position, page in enumerate(ranked, start=1):
+        if page in relevant:
+            return 1 / (position + 1)
+    return 0.0
+
+
+def evaluate(rankings, questions, k=3):
+    recalls = [recall_at_k(ranked, q["relevant"], k) for ranked, q in zip(rankings, questions)]
+    ranks = [reciprocal_rank(ranked, q["relevant"]) for ranked, q in zip(rankings, questions)]
+    return {"recall": sum(recalls) / len(recalls), "mrr": sum(ranks) / len(ranks)}
+'''
+
 SOURCES_IN_SYSTEM = '''
 def build_messages(question, hits):
     """The sources appended to the instructions."""
@@ -536,6 +563,7 @@ MISTAKES: dict[str, dict[str, str]] = {
     "normalises-in-place": {"q3": NORMALISES_IN_PLACE},
     "recall-over-k": {"q4": RECALL_OVER_K},
     "mrr-over-hits": {"q4": MRR_OVER_HITS},
+    "rank-off-by-one": {"q4": RANK_OFF_BY_ONE},
     "sources-in-system": {"q5": SOURCES_IN_SYSTEM},
     "block-left-open": {"q5": BLOCK_LEFT_OPEN},
     "asks-the-model-anyway": {"q6": ASKS_THE_MODEL_ANYWAY},
@@ -568,6 +596,11 @@ EXPECTED_LOSSES: dict[str, dict[str, float]] = {
         "q3: build_index does not change the array it is given, and holds one vector per row in faiss": 1},
     "recall-over-k": {"q4: recall@k is the share of the relevant pages found among the first k": 1, EVALUATE: 2},
     "mrr-over-hits": {EVALUATE: 2},
+    "rank-off-by-one": {
+        "q4: for the ranking a, b, c with only c relevant, recall@2 is 0 and the reciprocal rank 1/3": 1,
+        "q4: the reciprocal rank is 1 over the position (from 1) of the first relevant page, 0 when none is there": 1,
+        EVALUATE: 2,
+    },
     "sources-in-system": {
         "q5: build_messages gives the system prompt, then a user message with the source and the question": 1,
         "q5: the system message comes first, the same for every question, and holds no document text": 2,

@@ -37,7 +37,7 @@ def test_q3_retrieve(nb):
 
 
 def test_q4_metrics(nb):
-    """q4: for the ranking [a, b, c] with c relevant, recall@2 is 0 and the reciprocal rank 1/3"""
+    """q4: for the ranking a, b, c with only c relevant, recall@2 is 0 and the reciprocal rank 1/3"""
     assert nb.call("recall_at_k", ["a", "b", "c"], ["c"], 2) == 0
     assert nb.call("reciprocal_rank", ["a", "b", "c"], ["c"]) == pytest.approx(1 / 3)
 
