@@ -11,15 +11,13 @@ is its generator's output and holds what the text promises) come first.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 
 import numpy as np
 import pytest
 from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
-from lab_suite import LabSuite
+from lab_suite import LabSuite, load_module
 
 from grader.kits.llm.embedding import embed
 
@@ -29,16 +27,7 @@ DUPLICATE = 0.8  # the notebook's threshold for two versions of one page
 MIN_SCORE = 0.2  # the notebook's threshold for a relevant chunk
 
 
-def _handbook():
-    """The lab's generator, loaded from the solution's tests folder."""
-    spec = importlib.util.spec_from_file_location("_lab05_handbook_test", SOLUTION / "tests" / "handbook.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-HANDBOOK = _handbook()
+HANDBOOK = load_module("_lab05_handbook_test", SOLUTION / "tests" / "handbook.py")  # the lab's generator
 
 
 # --- the lab's data, in process ------------------------------------------------------------------
