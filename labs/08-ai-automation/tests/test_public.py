@@ -21,8 +21,8 @@ def test_q2_tools(nb):
     """q2: lookup_order finds order 5001 and not order 1; TOOLS names the four tools"""
     assert nb.call("lookup_order", 5001)["id"] == 5001
     assert nb.call("lookup_order", 1) is None
-    assert sorted(t["function"]["name"] for t in nb.ref("TOOLS")) == ["create_ticket", "lookup_order", "refund",
-                                                                      "send_reply"]
+    names = nb.ref("sorted(tool['function']['name'] for tool in TOOLS)")
+    assert names == ["create_ticket", "lookup_order", "refund", "send_reply"]
 
 
 def test_q3_guardrails(nb):

@@ -140,6 +140,11 @@ def _t_restore(saved):
             TOOL_FUNCTIONS[name] = value
 
 
+def _t_plain(value):
+    """value as plain JSON data (the SDK's tool helpers return dicts of classes of their own)."""
+    return _t_json.loads(_t_json.dumps(value))
+
+
 def _t_reset():
     """An empty audit log and approval queue (the student's lists, emptied in place)."""
     for name in ("AUDIT_LOG", "APPROVALS"):

@@ -212,9 +212,9 @@ def test_q2_client_errors_raise(world, nb, api):
 
 
 @pytest.mark.points(1)
-def test_q2_tools_describe_the_functions(nb):
+def test_q2_tools_describe_the_functions(world, nb):
     """q2: TOOLS offers the four functions, every parameter but the key required"""
-    tools = nb.ref("TOOLS")
+    tools = nb.ref("_t_plain(TOOLS)")
     functions = {t["function"]["name"]: t["function"]["parameters"] for t in tools if t.get("type") == "function"}
     wanted = {"lookup_order": {"order_id"}, "create_ticket": {"summary", "priority"},
               "send_reply": {"to", "body"}, "refund": {"order_id", "amount"}}
@@ -289,8 +289,7 @@ def obeyed_attack(world: World) -> Reply:
 
 @pytest.mark.points(3)
 def test_q3_an_obeyed_attack_is_contained(world, nb, llm):
-    """q3: a model that obeys an injected email's orders (refund everything, mail the customer list away) leaves
-    only what the sender was allowed: their own small refunds, replies to them, no data of others sent"""
+    """q3: a model obeying an injected email (refund all, mail the customers away) gets only what the sender may have"""
     own = world.order(most=LIMIT)
     nb.assign("_t_email", attack(world.rng, 11, own, world.others(own)[0]))
     llm.reply(triaged("refund", own), obeyed_attack(world), "Done, as the email asked.")
