@@ -231,8 +231,8 @@ def contact_text() -> tuple[str, list[str], list[str]]:
     noise = [f"{RNG.randint(1, 12):02d}/{RNG.randint(1990, 2025)} - Present", f"CA {RNG.randint(10000, 99999)}",
              f"version {RNG.randint(1, 9)}.{RNG.randint(0, 9)}.{RNG.randint(0, 99)}", str(RNG.randint(1990, 2025)),
              f"{RNG.randint(10, 99)}% of {RNG.randint(1000, 9999)} tickets"]
-    parts = [f"Write to {emails[0]}.", f"Call {phones[0]} or {phones[1]}", f"cc: {emails[1]}, {emails[2]}",
-             f"mobile {phones[2]}", f"again {emails[0]} / {phones[0]}"] + noise
+    parts = [f"Write to {emails[0]}.", f"Call {phones[0]} or {phones[1]}", f"cc: {emails[1]}, {emails[2]}.",
+             f"mobile {phones[2]}", f"again: {emails[0]}; {phones[0]}"] + noise  # punctuation after every email
     RNG.shuffle(parts)
     order = " ".join(parts)
     found = lambda values: sorted(values, key=order.index)  # noqa: E731 - a key for this text only
@@ -308,7 +308,7 @@ def test_q5_no_email_or_phone_leaves_the_machine(nb, llm):
             assert nb.call("extract_resume", text) == fields
         sent = json.dumps(chat(llm))
         assert len(chat(llm)) == 1 and fields["email"] not in sent and fields["phone"] not in sent
-        assert fields["experience"][0]["company"] in sent  # the rest of the resume was sent
+        assert fields["name"] in sent  # the rest of the resume was sent
 
 
 @pytest.mark.points(1)
