@@ -128,7 +128,9 @@ def test_q1_returns_the_models_fields(world, nb, llm):
 @pytest.mark.points(2)
 def test_q1_asks_for_the_schema(world, nb, llm):
     """q1: the request asks for JSON following Triage: a category among CATEGORIES, an order_id, a summary"""
-    world.email("refund", world.order())
+    order = world.order()
+    llm.reply(triaged("refund", order))  # the grader's model reads no $ref: a schema with $defs gets a valid reply
+    world.email("refund", order)
     nb.ref("triage(_t_email)['category']")
     body = llm.chat_requests()[-1]
     fmt = body.get("response_format") or {}
