@@ -205,8 +205,9 @@ def test_q3_search_ranks_by_cosine(nb):
     chunks = [chunk(f"s{i:02d}#0", " ".join(words(3))) for i in range(n)]
     nb.assign("_t_vectors", vectors.astype(np.float32))
     nb.assign("_t_chunks", chunks)
+    nb.assign("_t_query", query.astype(np.float32))  # a row, as embed_texts and the TF-IDF function give
     nb.run("_t_index = build_index(_t_vectors)")
-    got = nb.ref(f"search(_t_index, _t_chunks, {query.tolist()!r}, {k})")
+    got = nb.ref(f"search(_t_index, _t_chunks, _t_query, {k})")
     assert_hits(got, chunks, expected)
 
 
