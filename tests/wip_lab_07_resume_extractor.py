@@ -12,6 +12,7 @@ generator's output and hold what the text promises) come first.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import io
 import json
@@ -85,6 +86,16 @@ def test_every_resume_holds_what_the_text_promises(seed):
             assert squeeze(line.split("the skill ")[1].rstrip(".")) not in clean
         assert all(re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", job["start"]) and (job["end"] is None or
                    job["start"] <= job["end"]) for job in label["experience"])
+
+
+def test_the_tests_list_the_notebooks_suspicious_phrases():
+    """The phrases the hidden tests inject and this file checks are the ones the notebook gives students."""
+    cells = nbformat.read(SOLUTION / "solution.ipynb", 4).cells
+    [cell] = [c.source for c in cells if c.source.startswith("SUSPICIOUS =")]
+    hidden = (SOLUTION / "tests" / "test_hidden.py").read_text()
+    given = ast.literal_eval(cell.split("=", 1)[1].strip())
+    assert given == SUSPICIOUS
+    assert ast.literal_eval(hidden.split("\nSUSPICIOUS = ", 1)[1].split("  #")[0]) == given
 
 
 # --- correct answers in other styles --------------------------------------------------------------
@@ -424,7 +435,7 @@ EXPECTED_LOSSES: dict[str, dict[str, float]] = {
     "months-as-written": {
         "q4: MM/YYYY months are returned as YYYY-MM in order, each once; month 00 or 13 and other numbers are not": 1},
     "sends-the-email": {
-        "q5: redact hides resume-01's email and phone behind [EMAIL_1] and [PHONE_1]": 1,
+        "q5: redact hides resume-01's email and phone behind the placeholders EMAIL_1 and PHONE_1": 1,
         "q5: redact replaces every email and phone, each time it appears, by its numbered placeholder": 1,
         "q5: extract_resume sends no email or phone of the resume, and returns the real ones restored": 2},
     "fallback-on-redacted": {

@@ -50,7 +50,7 @@ def test_q4_rules(nb):
 
 
 def test_q5_redact(nb):
-    """q5: redact hides resume-01's email and phone behind [EMAIL_1] and [PHONE_1]"""
+    """q5: redact hides resume-01's email and phone behind the placeholders EMAIL_1 and PHONE_1"""
     text = nb.call("read_pdf", "resumes/resume-01.pdf")["text"]
     redacted, secrets = nb.call("redact", text)
     assert LABELS["resume-01.pdf"]["email"] not in redacted and LABELS["resume-01.pdf"]["phone"] not in redacted
