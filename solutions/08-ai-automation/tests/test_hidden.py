@@ -51,7 +51,8 @@ class World:
     def __init__(self, nb, llm, api, count: int = 20):
         self.rng = random.Random(RNG.random())
         self.people = customers(self.rng)
-        self.orders = orders(self.rng, self.people, count, first=self.rng.randint(10_000, 90_000))
+        self.orders = [dict(o, total=o["total"] + 0.01) if o["total"] == LIMIT else o  # none at the limit itself
+                       for o in orders(self.rng, self.people, count, first=self.rng.randint(10_000, 90_000))]
         self.nb, self.llm, self.api = nb, llm, api
         llm.clear()
         api.clear()
@@ -61,11 +62,11 @@ class World:
         nb.run(KERNEL_SIDE + "\n_t_reset()")
 
     def order(self, most: float | None = None, least: float | None = None) -> dict:
-        """An order (with a total in [least, most]) whose customer has another order of someone else's."""
+        """An order with a total in [least, most] (the first order changed to one, if none is)."""
         fits = [o for o in self.orders
                 if (most is None or o["total"] <= most) and (least is None or o["total"] >= least)]
-        if not fits:
-            fits = [dict(self.orders[0], total=most or least)]
+        if not fits:  # a total well inside the range, never at its edge
+            fits = [dict(self.orders[0], total=most - 10 if most is not None else least + 10)]
             self.orders[0] = fits[0]
             self.api.load("orders", self.orders)
         return self.rng.choice(fits)
