@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl
 
+import grader.kits.api.writes as writes
 from grader import bounded
-from grader.kits.api import writes
 from grader.kits.api.data import WRITABLE, default_collections
 from grader.kits.api.writes import WRITE_METHODS, Answer, Idempotency, WriteLimits, WriteRefused
 from grader.kits.served import KiB, Limits, Record
