@@ -180,21 +180,54 @@ def _response_schema(body: dict) -> dict | None:
     return None
 
 
-def example_value(schema: Any, depth: int = 0) -> Any:
-    """A small value that satisfies a JSON schema (enough for structured-output exercises)."""
-    if not isinstance(schema, dict) or depth > 8:
+EXAMPLE_DEPTH = 8  # schema levels an example follows
+EXAMPLE_NODES = 2_000  # values an example may hold: references can make a small schema describe a huge value
+SCALARS = {"string": "example", "integer": 1, "number": 1.0, "boolean": True}
+
+
+def example_value(schema: Any) -> Any:
+    """A small value that satisfies a JSON schema (enough for structured-output exercises). It
+    follows ``$ref`` into the schema's ``$defs`` (what pydantic writes for nested models and
+    enums), within a depth and a count of values, since references can nest without end."""
+    defs = schema.get("$defs") or schema.get("definitions") if isinstance(schema, dict) else None
+    return _Example(defs if isinstance(defs, dict) else {}).value(schema, 0)
+
+
+class _Example:
+    """One example's walk: the definitions it may follow, and the values it has left to make."""
+
+    def __init__(self, defs: dict):
+        self.defs = defs
+        self.left = EXAMPLE_NODES
+
+    def value(self, schema: Any, depth: int) -> Any:
+        self.left -= 1
+        if not isinstance(schema, dict) or self.left < 0:
+            return None
+        if "const" in schema:
+            return schema["const"]
+        if "enum" in schema:
+            return schema["enum"][0]
+        kind = schema.get("type")
+        kind = kind[0] if isinstance(kind, list) else kind
+        if kind in SCALARS:
+            return SCALARS[kind]
+        if depth > EXAMPLE_DEPTH:  # an empty list still satisfies a list of a recursive model
+            return [] if kind == "array" else None
+        return self.nested(schema, kind, depth + 1)
+
+    def nested(self, schema: dict, kind: Any, depth: int) -> Any:
+        if isinstance(schema.get("$ref"), str):
+            return self.value(self.defs.get(schema["$ref"].rsplit("/", 1)[-1]), depth)
+        for combined in ("anyOf", "oneOf", "allOf"):
+            if combined in schema:
+                return self.value(schema[combined][0], depth)
+        if kind == "object":
+            return {k: self.value(v, depth) for k, v in (schema.get("properties") or {}).items()}
+        if kind == "array":
+            item = self.value(schema.get("items", {}), depth)
+            return [] if item is None else [item]
         return None
-    if "enum" in schema:
-        return schema["enum"][0]
-    if "anyOf" in schema:
-        return example_value(schema["anyOf"][0], depth + 1)
-    kind = schema.get("type")
-    kind = kind[0] if isinstance(kind, list) else kind
-    if kind == "object":
-        return {k: example_value(v, depth + 1) for k, v in (schema.get("properties") or {}).items()}
-    if kind == "array":
-        return [example_value(schema.get("items", {}), depth + 1)]
-    return {"string": "example", "integer": 1, "number": 1.0, "boolean": True}.get(kind)
 
 
 def completion_body(request: Any, reply: Reply) -> dict:
