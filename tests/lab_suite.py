@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -48,6 +49,25 @@ def load_module(name: str, path: Path) -> ModuleType:
         warnings.simplefilter("ignore", pytest.PytestUnknownMarkWarning)
         spec.loader.exec_module(module)
     return module
+
+
+def assert_docker_grades_the_same(suite: type[LabSuite], sample: Collection[str], tmp_path: Path) -> None:
+    """The kernel image holds what the lab needs: under the Docker backend, the kept notebooks of
+    ``sample`` that are correct (the solution among them) get full marks, and its mistakes lose what
+    they lose in the sandbox. A sample, not every kept notebook: the image is slower to start."""
+    picked = tmp_path / "picked"
+    picked.mkdir()
+    for name in sample:
+        shutil.copy(suite.kept.folder / f"{name}.ipynb", picked)
+    proc, book, results = grade_lab_batch(suite.kept.lab, tmp_path / "grades", picked,
+                                          options=("--backend", "docker"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    correct = [name for name in sample if name == "solution" or name in suite.correct]
+    mistakes = [name for name in sample if name not in correct]
+    assert correct and mistakes, "a docker sample holds the solution and at least one mistake"
+    assert {name: float(book[name]["score"]) for name in correct} == dict.fromkeys(correct, suite.max_score)
+    assert {name: lost_points(results[name]) for name in mistakes} == \
+        {name: suite.expected_losses[name] for name in mistakes}
 
 
 class Graded(NamedTuple):

@@ -18,12 +18,11 @@ equivalent spelling of the hints and refuse wrong ones.
 from __future__ import annotations
 
 import random
-import shutil
 from pathlib import Path
 
 import pytest
-from conftest import REPO, KeptNotebooks, edit, grade_lab_batch, lost_points
-from lab_suite import LabSuite, load_module, solution_cell
+from conftest import REPO, KeptNotebooks, edit
+from lab_suite import LabSuite, assert_docker_grades_the_same, load_module, solution_cell
 
 LAB = "00-python-git"
 
@@ -1104,17 +1103,8 @@ DOCKER_SAMPLE = ("solution", "first-page-only", "weak-tests", "keeps-one-side")
 
 @pytest.mark.docker
 def test_the_docker_backend_grades_the_same(tmp_path):
-    """The kernel image holds what the lab needs (git among it): under the Docker backend the solution gets
-    full marks and each kit's mistake loses what it loses in the sandbox."""
-    picked = tmp_path / "picked"
-    picked.mkdir()
-    for name in DOCKER_SAMPLE:
-        shutil.copy(KEPT.folder / f"{name}.ipynb", picked)
-    proc, book, results = grade_lab_batch(LAB, tmp_path / "grades", picked, options=("--backend", "docker"))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert float(book["solution"]["score"]) == TestLab.max_score
-    assert {name: lost_points(results[name]) for name in DOCKER_SAMPLE[1:]} == \
-        {name: EXPECTED_LOSSES[name] for name in DOCKER_SAMPLE[1:]}
+    """The kernel image holds what the lab needs (git among it)."""
+    assert_docker_grades_the_same(TestLab, DOCKER_SAMPLE, tmp_path)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,11 @@ is its generator's output and holds what the text promises) come first.
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
-from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
-from lab_suite import LabSuite, load_module
+from conftest import REPO, KeptNotebooks
+from lab_suite import LabSuite, assert_docker_grades_the_same, load_module
 
 from grader.kits.llm.embedding import embed
 
@@ -647,17 +646,8 @@ DOCKER_SAMPLE = ("solution", "one-text-per-request", "l2-unnormalised", "asks-th
 
 @pytest.mark.docker
 def test_the_docker_backend_grades_the_same(tmp_path):
-    """The kernel image holds what the lab needs (faiss and scikit-learn among it): under the Docker backend
-    the solution gets full marks and mistakes lose what they lose in the sandbox."""
-    picked = tmp_path / "picked"
-    picked.mkdir()
-    for name in DOCKER_SAMPLE:
-        shutil.copy(KEPT.folder / f"{name}.ipynb", picked)
-    proc, book, results = grade_lab_batch(LAB, tmp_path / "grades", picked, options=("--backend", "docker"))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert float(book["solution"]["score"]) == TestLab.max_score
-    assert {name: lost_points(results[name]) for name in DOCKER_SAMPLE[1:]} == \
-        {name: EXPECTED_LOSSES[name] for name in DOCKER_SAMPLE[1:]}
+    """The kernel image holds what the lab needs (faiss and scikit-learn among it)."""
+    assert_docker_grades_the_same(TestLab, DOCKER_SAMPLE, tmp_path)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,11 @@ rewrites them after the solution changes.
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REPO, KeptNotebooks, edit, grade_lab_batch, lost_points
-from lab_suite import LabSuite, load_module, solution_cell
+from conftest import REPO, KeptNotebooks, edit
+from lab_suite import LabSuite, assert_docker_grades_the_same, load_module, solution_cell
 
 LAB = "06-recommender"
 
@@ -519,17 +517,8 @@ DOCKER_SAMPLE = ("solution", "torch-mf", "random-split", "als-without-regularisa
 
 @pytest.mark.docker
 def test_the_docker_backend_grades_the_same(tmp_path):
-    """The kernel image holds what the lab needs (numpy, pandas, scipy, scikit-learn, torch): under the Docker
-    backend the solution and the torch variant get full marks and each mistake loses what it loses in the sandbox."""
-    picked = tmp_path / "picked"
-    picked.mkdir()
-    for name in DOCKER_SAMPLE:
-        shutil.copy(KEPT.folder / f"{name}.ipynb", picked)
-    proc, book, results = grade_lab_batch(LAB, tmp_path / "grades", picked, options=("--backend", "docker"))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert {name: float(book[name]["score"]) for name in DOCKER_SAMPLE[:2]} == dict.fromkeys(DOCKER_SAMPLE[:2], 66.0)
-    assert {name: lost_points(results[name]) for name in DOCKER_SAMPLE[2:]} == \
-        {name: EXPECTED_LOSSES[name] for name in DOCKER_SAMPLE[2:]}
+    """The kernel image holds what the lab needs (numpy, pandas, scipy, scikit-learn, torch; the torch variant too)."""
+    assert_docker_grades_the_same(TestLab, DOCKER_SAMPLE, tmp_path)
 
 
 if __name__ == "__main__":

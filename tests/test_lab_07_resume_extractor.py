@@ -17,14 +17,13 @@ import importlib.util
 import io
 import json
 import re
-import shutil
 import sys
 
 import nbformat
 import pypdf
 import pytest
-from conftest import REPO, KeptNotebooks, edit, grade_lab_batch, lost_points
-from lab_suite import LabSuite
+from conftest import REPO, KeptNotebooks, edit
+from lab_suite import LabSuite, assert_docker_grades_the_same
 
 LAB = "07-resume-extractor"
 SOLUTION = REPO / "solutions" / LAB
@@ -484,17 +483,8 @@ DOCKER_SAMPLE = ("solution", "scan-as-empty-resume", "extra-keys-allowed", "no-r
 
 @pytest.mark.docker
 def test_the_docker_backend_grades_the_same(tmp_path):
-    """The kernel image holds what the lab needs (pypdf and pydantic among it): under the Docker backend
-    the solution gets full marks and mistakes lose what they lose in the sandbox."""
-    picked = tmp_path / "picked"
-    picked.mkdir()
-    for name in DOCKER_SAMPLE:
-        shutil.copy(KEPT.folder / f"{name}.ipynb", picked)
-    proc, book, results = grade_lab_batch(LAB, tmp_path / "grades", picked, options=("--backend", "docker"))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert float(book["solution"]["score"]) == TestLab.max_score
-    assert {name: lost_points(results[name]) for name in DOCKER_SAMPLE[1:]} == \
-        {name: EXPECTED_LOSSES[name] for name in DOCKER_SAMPLE[1:]}
+    """The kernel image holds what the lab needs (pypdf and pydantic among it)."""
+    assert_docker_grades_the_same(TestLab, DOCKER_SAMPLE, tmp_path)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import random
-import shutil
 import sys
 
 import pytest
-from conftest import REPO, KeptNotebooks, grade_lab_batch, lost_points
-from lab_suite import LabSuite
+from conftest import REPO, KeptNotebooks
+from lab_suite import LabSuite, assert_docker_grades_the_same
 
 LAB = "08-ai-automation"
 
@@ -837,17 +836,8 @@ DOCKER_SAMPLE = ("solution", "no-idempotency-key", "no-allow-list", "budget-off-
 
 @pytest.mark.docker
 def test_the_docker_backend_grades_the_same(tmp_path):
-    """The kernel image holds what the lab needs: under the Docker backend the solution gets full marks and
-    each mistake loses what it loses in the sandbox."""
-    picked = tmp_path / "picked"
-    picked.mkdir()
-    for name in DOCKER_SAMPLE:
-        shutil.copy(KEPT.folder / f"{name}.ipynb", picked)
-    proc, book, results = grade_lab_batch(LAB, tmp_path / "grades", picked, options=("--backend", "docker"))
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert float(book["solution"]["score"]) == TestLab.max_score
-    assert {name: lost_points(results[name]) for name in DOCKER_SAMPLE[1:]} == \
-        {name: EXPECTED_LOSSES[name] for name in DOCKER_SAMPLE[1:]}
+    """The kernel image holds what the lab needs (the llm and api kits' servers reached from it)."""
+    assert_docker_grades_the_same(TestLab, DOCKER_SAMPLE, tmp_path)
 
 
 if __name__ == "__main__":
