@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/solution_check.py
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/outside_probes.py
+	$(BIN)/python benchmarks/kit_services.py
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system
