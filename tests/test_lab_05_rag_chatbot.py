@@ -15,7 +15,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import REPO, KeptNotebooks
+from conftest import REPO, KeptNotebooks, edit
 from lab_suite import LabSuite, assert_docker_grades_the_same, load_module
 
 from grader.kits.llm.embedding import embed
@@ -380,7 +380,8 @@ def retrieve(question, chunks, index, k=4):
     return search(index, chunks, embed_texts([question])[0], k)
 '''
 
-RECALL_OVER_K = '''
+# The metrics plainly, which each q4 mistake below changes in one place.
+METRICS = '''
 def ranked_pages(hits):
     pages = []
     for chunk, _ in hits:
@@ -390,8 +391,7 @@ def ranked_pages(hits):
 
 
 def recall_at_k(ranked, relevant, k):
-    """Divides by k: that is precision@k."""
-    return len(set(ranked[:k]) & set(relevant)) / k
+    return len(set(ranked[:k]) & set(relevant)) / len(relevant)
 
 
 def reciprocal_rank(ranked, relevant):
@@ -407,60 +407,27 @@ def evaluate(rankings, questions, k=3):
     return {"recall": sum(recalls) / len(recalls), "mrr": sum(ranks) / len(ranks)}
 '''
 
-MRR_OVER_HITS = '''
-def ranked_pages(hits):
-    pages = []
-    for chunk, _ in hits:
-        if chunk["page"] not in pages:
-            pages.append(chunk["page"])
-    return pages
+RECALL_OVER_K = edit(METRICS, '''    return len(set(ranked[:k]) & set(relevant)) / len(relevant)''',
+                     '''    """Divides by k: that is precision@k."""
+    return len(set(ranked[:k]) & set(relevant)) / k''')
 
+MRR_OVER_HITS = edit(METRICS, '''def evaluate(rankings, questions, k=3):
+    recalls''', '''def evaluate(rankings, questions, k=3):
+    """The MRR of the questions that found something: misses left out."""
+    recalls''')
+MRR_OVER_HITS = edit(MRR_OVER_HITS, '''"mrr": sum(ranks) / len(ranks)}''',
+                     '''"mrr": sum(found) / len(found) if found else 0.0}''')
+MRR_OVER_HITS = edit(MRR_OVER_HITS, '    return {"recall"',
+                     '    found = [r for r in ranks if r > 0]\n    return {"recall"')
 
-def recall_at_k(ranked, relevant, k):
-    return len(set(ranked[:k]) & set(relevant)) / len(relevant)
-
-
-def reciprocal_rank(ranked, relevant):
+RANK_OFF_BY_ONE = edit(METRICS, '''def reciprocal_rank(ranked, relevant):
     for position, page in enumerate(ranked, start=1):
         if page in relevant:
-            return 1 / position
-    return 0.0
-
-
-def evaluate(rankings, questions, k=3):
-    """The MRR of the questions that found something: misses left out."""
-    recalls = [recall_at_k(ranked, q["relevant"], k) for ranked, q in zip(rankings, questions)]
-    ranks = [reciprocal_rank(ranked, q["relevant"]) for ranked, q in zip(rankings, questions)]
-    found = [r for r in ranks if r > 0]
-    return {"recall": sum(recalls) / len(recalls), "mrr": sum(found) / len(found) if found else 0.0}
-'''
-
-RANK_OFF_BY_ONE = '''
-def ranked_pages(hits):
-    pages = []
-    for chunk, _ in hits:
-        if chunk["page"] not in pages:
-            pages.append(chunk["page"])
-    return pages
-
-
-def recall_at_k(ranked, relevant, k):
-    return len(set(ranked[:k]) & set(relevant)) / len(relevant)
-
-
-def reciprocal_rank(ranked, relevant):
+            return 1 / position''', '''def reciprocal_rank(ranked, relevant):
     """Positions counted from 1, and then one added again."""
     for position, page in enumerate(ranked, start=1):
         if page in relevant:
-            return 1 / (position + 1)
-    return 0.0
-
-
-def evaluate(rankings, questions, k=3):
-    recalls = [recall_at_k(ranked, q["relevant"], k) for ranked, q in zip(rankings, questions)]
-    ranks = [reciprocal_rank(ranked, q["relevant"]) for ranked, q in zip(rankings, questions)]
-    return {"recall": sum(recalls) / len(recalls), "mrr": sum(ranks) / len(ranks)}
-'''
+            return 1 / (position + 1)''')
 
 SOURCES_IN_SYSTEM = '''
 def build_messages(question, hits):

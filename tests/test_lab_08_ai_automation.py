@@ -383,7 +383,8 @@ CORRECT: dict[str, dict[str, str]] = {
 
 # --- typical mistakes: each breaks one thing in the solution --------------------------
 
-EMAIL_IN_SYSTEM_PROMPT = '''
+# The schema and the email's text both triage mistakes keep from the solution.
+TRIAGE_HEAD = '''
 class Triage(BaseModel):
     category: Literal["refund", "shipping", "account", "other"]
     order_id: int | None
@@ -394,7 +395,9 @@ def email_text(email):
     return f"From: {email['from']}\\nSubject: {email['subject']}\\n\\n{email['body']}"
 
 
-def triage(email):
+'''
+
+EMAIL_IN_SYSTEM_PROMPT = TRIAGE_HEAD + '''def triage(email):
     """The email pasted into the instructions."""
     response = client.chat.completions.parse(
         model=MODEL, response_format=Triage,
@@ -403,18 +406,7 @@ def triage(email):
     return response.choices[0].message.parsed.model_dump()
 '''
 
-JSON_MODE_TRIAGE = '''
-class Triage(BaseModel):
-    category: Literal["refund", "shipping", "account", "other"]
-    order_id: int | None
-    summary: str
-
-
-def email_text(email):
-    return f"From: {email['from']}\\nSubject: {email['subject']}\\n\\n{email['body']}"
-
-
-def triage(email):
+JSON_MODE_TRIAGE = TRIAGE_HEAD + '''def triage(email):
     """JSON mode and a prompt that lists the keys, instead of a schema."""
     response = client.chat.completions.create(
         model=MODEL, response_format={"type": "json_object"},
