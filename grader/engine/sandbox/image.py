@@ -37,9 +37,11 @@ BASE_PACKAGES = ("python3", "python3-venv", "git")
 BASE_TAG = (f"{BASE_REPOSITORY}:{DEBIAN_SUITE}-"
             f"{hashlib.sha256(','.join(BASE_PACKAGES).encode()).hexdigest()[:8]}")
 # pytest: the mutation kit runs a student's own tests in a fresh sandbox of the kernel's backend.
-# faiss-cpu: the vector index of 05-rag-chatbot; pypdf: the text layer 07-resume-extractor reads.
+# faiss-cpu: the vector index of 05-rag-chatbot; pypdf: the text layer 07-resume-extractor reads;
+# mlflow, prometheus-client: 10-mlops's tracking store and its service's metrics.
 KERNEL_PACKAGES = ("ipykernel", "numpy", "pandas", "scikit-learn", "joblib", "matplotlib", "torch", "openai",
-                   "pydantic", "tenacity", "fastapi", "uvicorn", "httpx", "pytest", "faiss-cpu", "pypdf")
+                   "pydantic", "tenacity", "fastapi", "uvicorn", "httpx", "pytest", "faiss-cpu", "pypdf",
+                   "mlflow", "prometheus-client")
 VENV = "/opt/venv"
 RECIPE = "5"  # bump when the build steps below change
 BUILD_TIMEOUT = 1800  # seconds for one Docker API call: committing the image writes gigabytes
