@@ -221,6 +221,44 @@ def test_probe_app_reports_what_the_app_did(app_folder, backend):
     assert (app_folder / "model.joblib").read_bytes() == model  # the probe works on copies
 
 
+SCRAPED = APP + textwrap.dedent('''\
+    from fastapi.responses import PlainTextResponse
+
+    SEEN = []
+
+    @app.middleware("http")
+    async def count(request, call_next):
+        response = await call_next(request)
+        SEEN.append((request.method, request.url.path, response.status_code))
+        return response
+
+    @app.get("/seen", response_class=PlainTextResponse)
+    def seen():
+        return "\\n".join(f"{m} {p} {s}" for m, p, s in SEEN) + "\\n" + "#" * LENGTH
+    ''')
+
+
+@pytest.mark.parametrize("length", [4000, answers.BODY_LIMIT + 1])
+def test_probe_app_scrapes_after_every_other_request_and_keeps_the_text_whole(app_folder, length):
+    """A scraped path is asked last, so its page reports every request the probe sent, and its text is
+    kept whole up to BODY_LIMIT (a metrics page is parsed by the lab's tests); a longer one is cut."""
+    (app_folder / "app.py").write_text(SCRAPED.replace("LENGTH", str(length)))
+    report = probe.probe_app(LiveNotebook({}), [[0, 0], [1, 1]], {"short": {"features": [1.0]}},
+                             get_backend("bwrap"), contract=CONTRACT, scrape=("/seen",))
+    page = report["scrape"]["/seen"]
+    assert report["error"] is None and page["status"] == 200 and page["json"] is None
+    lines = page["text"].splitlines()[:-1]
+    assert lines == ["POST /predict 200", "GET /health 200", "POST /predict 200", "POST /predict 200",
+                     "POST /predict 422", "GET /openapi.json 200"]
+    assert len(page["text"]) == min(len("\n".join(lines)) + 1 + length, answers.BODY_LIMIT)
+    assert len(report["health"]["text"]) <= answers.TEXT_LIMIT
+
+
+def test_probe_app_scrapes_nothing_unless_asked(app_folder):
+    report = probe.probe_app(LiveNotebook({}), [[1, 1]], {}, get_backend("bwrap"), contract=CONTRACT)
+    assert report["error"] is None and report["scrape"] == {}
+
+
 LOADS = 'MODEL = joblib.load(Path(__file__).with_name("model.joblib"))\n'
 PER_REQUEST = APP.replace(LOADS, "").replace("int(MODEL.predict", 'int(joblib.load(Path(__file__).with_name('
                                                                  '"model.joblib")).predict')

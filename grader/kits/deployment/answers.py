@@ -31,14 +31,17 @@ class Contract:
     request: Callable[[list], object]
 
 
-def ask(client, method: str, path: str, body: object, deadline: float) -> dict:
+def ask(client, method: str, path: str, body: object, deadline: float, text_limit: int = TEXT_LIMIT) -> dict:
     """One request from the grader's process (see :func:`.inside.ask.request`), observed."""
-    return observation(request(client, method, path, body, deadline, timeout=REQUEST_TIMEOUT, limit=BODY_LIMIT))
+    raw = request(client, method, path, body, deadline, timeout=REQUEST_TIMEOUT, limit=BODY_LIMIT)
+    return observation(raw, text_limit)
 
 
-def observation(raw: object) -> dict:
+def observation(raw: object, text_limit: int = TEXT_LIMIT) -> dict:
     """``{"status", "json", "text"}`` of one answer as :func:`.inside.ask.request` gives it (here,
-    or printed by the live probe): the body parsed here, within bounds, when it came whole."""
+    or printed by the live probe): the body parsed here, within bounds, when it came whole. The
+    text is cut to ``text_limit`` characters: enough for a test's message by default; a body the
+    lab's tests parse themselves (a metrics page) is kept whole, up to BODY_LIMIT bytes."""
     raw = raw if isinstance(raw, dict) else {}
     status = raw.get("status") if type(raw.get("status")) is int else None
     body = raw.get("body") if isinstance(raw.get("body"), str) else ""
@@ -47,4 +50,4 @@ def observation(raw: object) -> dict:
         with contextlib.suppress(ValueError):
             parsed = bounded.loads(body, BODY_LIMIT, "a response body")
     text = body if status is not None else str(raw.get("error", "no answer"))
-    return {"status": status, "json": parsed, "text": text[:TEXT_LIMIT]}
+    return {"status": status, "json": parsed, "text": text[:text_limit]}

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 from grader.engine.sandbox import Backend, Limits
-from grader.kits.deployment.answers import Contract, ask
+from grader.kits.deployment.answers import BODY_LIMIT, Contract, ask
 from grader.kits.deployment.inside import predict, serve
 from grader.kits.sandboxed import (
     Files,
@@ -57,7 +57,7 @@ class ProbeError(Exception):
 
 
 def probe_app(nb, rows: list[list[float]], bad: dict[str, object], backend: Backend | None = None, *,
-              contract: Contract, files: Files | None = None) -> dict:
+              contract: Contract, files: Files | None = None, scrape: tuple[str, ...] = ()) -> dict:
     """What the app does with ``rows`` and the ``bad`` request bodies.
 
     app.py and model.joblib (the lab's ``files``, see :func:`_app_files`) are served in a fresh
@@ -79,7 +79,7 @@ def probe_app(nb, rows: list[list[float]], bad: dict[str, object], backend: Back
         try:
             expected, probabilities = _predictions(backend, folder / MODEL, rows, deadline)
             return {"error": None, "expected": expected, "probabilities": probabilities,
-                    **_served(backend, folder, rows, bad, contract, deadline)}
+                    **_served(backend, folder, rows, bad, contract, deadline, scrape)}
         except ProbeError as exc:
             return {"error": str(exc)}
 
@@ -130,7 +130,7 @@ def _probabilities(found: object, rows: int) -> list[float] | None:
 
 
 def _served(backend: Backend, folder: Path, rows: list[list[float]], bad: dict[str, object], contract: Contract,
-            deadline: float) -> dict:
+            deadline: float, scrape: tuple[str, ...] = ()) -> dict:
     """The app's answers, asked over its socket from here while it runs in a fresh sandbox."""
     bodies = [contract.request(row) for row in rows]
     files = [folder / APP, folder / MODEL]
@@ -146,10 +146,12 @@ def _served(backend: Backend, folder: Path, rows: list[list[float]], bad: dict[s
                     without_file = asked("POST", contract.predict, bodies[0])
             except OSError as exc:  # only where there is no sandbox can the app reach the file
                 raise ProbeError(f"the app's model file could not be emptied: {exc}") from None
-            return {"without_file": without_file, "health": asked("GET", contract.health),
-                    "predict": [asked("POST", contract.predict, body) for body in bodies],
-                    "bad": {name: asked("POST", contract.predict, body) for name, body in bad.items()},
-                    "openapi": asked("GET", OPENAPI)["json"]}
+            answers = {"without_file": without_file, "health": asked("GET", contract.health),
+                       "predict": [asked("POST", contract.predict, body) for body in bodies],
+                       "bad": {name: asked("POST", contract.predict, body) for name, body in bad.items()},
+                       "openapi": asked("GET", OPENAPI)["json"]}
+            return {**answers, "scrape": {path: ask(client, "GET", path, None, deadline, text_limit=BODY_LIMIT)
+                                          for path in scrape}}
 
 
 def _seen(sandbox, path: Path) -> Path:
