@@ -31,7 +31,7 @@ from grader.report.feedback import executed_notebook, write_feedback
 from grader.results.model import NOT_RUN, Result, Status, TestResult, TestStatus
 from grader.results.store import write_executed
 from grader.testing.notebook import Notebook
-from grader.testing.plugin import GradingPlugin, run_tests
+from grader.testing.plugin import MANUAL, GradingPlugin, run_tests
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ WRITE_SECONDS = 60.0
 FEEDBACK_SECONDS = 120.0
 LISTING_SECONDS = 120.0  # collecting the lab's tests, to list them as not graded
 TEST_OUTPUT_LIMIT = 4000  # characters of one test's output kept in the results
+KERNEL_SIDE = "kernel-side: a submission could forge this test"  # said of a test that judged in the kernel
 
 
 class Steps(Protocol):
@@ -212,13 +213,18 @@ def _test_results(lab: Lab, job: Job, plugin: GradingPlugin, kit_plugins: list[o
 def _test_result(outcome, show_hidden_output: bool) -> TestResult:
     """A test that could not run here (no Docker engine, say) is reported as such and
     left out of ``max_score``: never passed silently, never a loss the student caused."""
+    points = f"{outcome.points:g} point{'' if outcome.points == 1 else 's'}"
+    if outcome.manual:
+        return TestResult(outcome.name, 0.0, 0.0, NOT_RUN, f"{MANUAL}: {points}, not in the automatic grade",
+                          hidden=outcome.hidden, exercise=outcome.exercise, manual=outcome.points)
     if outcome.not_run:
-        return TestResult(outcome.name, 0.0, 0.0, NOT_RUN,
-                          f"not run: {outcome.not_run} ({outcome.points:g} point{'' if outcome.points == 1 else 's'} "
+        return TestResult(outcome.name, 0.0, 0.0, NOT_RUN, f"not run: {outcome.not_run} ({points} "
                           "left out of the maximum)", hidden=outcome.hidden, exercise=outcome.exercise)
     output = outcome.output[:TEST_OUTPUT_LIMIT]
     if outcome.hidden and not show_hidden_output:
         output = "" if outcome.passed else "failed (hidden test)"
+    if outcome.kernel_side:
+        output = KERNEL_SIDE + (f"; {output}" if output else "")
     return TestResult(outcome.name, outcome.points if outcome.passed else 0.0, outcome.points,
                       TestStatus.PASSED if outcome.passed else TestStatus.FAILED, output, hidden=outcome.hidden,
-                      exercise=outcome.exercise)
+                      exercise=outcome.exercise, kernel_side=outcome.kernel_side)

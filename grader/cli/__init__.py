@@ -3,6 +3,7 @@
     grade PATH... [--out DIR] [-j N] [--lab ID] [--course DIR] [--backend NAME | --no-sandbox] [--force]
     grade check NOTEBOOK [-k EXPR] [--lab ID] [--course DIR]
     grade assign SOLUTION_DIR... [--check]
+    grade import nbgrader|otter SOURCE [--course DIR] [--skip-solution-check]
     grade image build [--base IMAGE]
     grade init-ci --student|--instructor [--gitlab] [--force] [DIR]
     grade export gradescope LAB [--out FILE] [--course DIR] | grade export canvas [--out FILE] [--grades DIR]
@@ -31,10 +32,11 @@ from rich.console import Console
 from grader import kits
 from grader.cli.commands import cmd_assign, cmd_export, cmd_image, cmd_init_ci, cmd_report
 from grader.cli.grade import cmd_check, cmd_grade
+from grader.cli.importing import cmd_import
 from grader.errors import ExitCode, GraderError, UsageError
 
-COMMANDS = {"check": cmd_check, "assign": cmd_assign, "image": cmd_image, "init-ci": cmd_init_ci,
-            "export": cmd_export, "report": cmd_report}
+COMMANDS = {"check": cmd_check, "assign": cmd_assign, "import": cmd_import, "image": cmd_image,
+            "init-ci": cmd_init_ci, "export": cmd_export, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,7 +38,7 @@ from __future__ import annotations
 import re
 import stat
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from grader import bounded
 from grader.course import notebook_file
@@ -199,11 +199,14 @@ def _scan_zip(path: Path, student: str) -> list[Submission]:
 
 
 def _match_lab(sub: Submission, lab_ids: list[str], lab_override: str | None) -> Submission:
-    """Which lab the notebook is for: ``--lab``, else its metadata, else the only lab."""
+    """Which lab the notebook is for: ``--lab``, else its metadata, else its file name (see
+    :func:`_lab_by_name`), else the only lab."""
     lab, problem = lab_override, sub.problem
     if problem is None:
         meta_lab, problem = _notebook_lab(sub)
         lab = lab or meta_lab
+    if lab is None and problem is None:
+        lab, problem = _lab_by_name(sub, lab_ids)
     if lab is None and len(lab_ids) == 1:
         lab = lab_ids[0]
     if lab is None:
@@ -211,6 +214,23 @@ def _match_lab(sub: Submission, lab_ids: list[str], lab_override: str | None) ->
     if lab not in lab_ids:
         return replace(sub, lab=lab, problem=problem or f"no lab {lab!r} in this course")
     return replace(sub, lab=lab, problem=problem)
+
+
+def _lab_by_name(sub: Submission, lab_ids: list[str]) -> tuple[str | None, str | None]:
+    """The lab a notebook without metadata is for, by its file name, when only one lab fits: the
+    lab ``<folder>-<name>`` (nbgrader's ``submitted/<student>/<assignment>/<notebook>.ipynb``, imported
+    as lab ``<assignment>-<notebook>``), else the lab ``<name>``, else the one lab ending in
+    ``-<name>``. Several labs ending so: the problem names them. (lab, problem), both None when no
+    lab has the name."""
+    path = PurePosixPath(sub.member) if sub.member else PurePosixPath(sub.path.as_posix())
+    stem = path.name.removesuffix(".ipynb")
+    for exact in (f"{path.parent.name}-{stem}", stem):
+        if exact in lab_ids:
+            return exact, None
+    ending = sorted(lab for lab in lab_ids if lab.endswith(f"-{stem}"))
+    if len(ending) > 1:
+        return None, f"its name {path.name!r} fits labs {', '.join(ending)}: say which with --lab"
+    return (ending[0], None) if ending else (None, None)
 
 
 def _notebook_lab(sub: Submission) -> tuple[str | None, str | None]:

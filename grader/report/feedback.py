@@ -228,6 +228,10 @@ def _test_row(test: TestResult, with_exercise: bool) -> str:
     e = html.escape
     mark = test.status if test.status in ("passed", NOT_RUN) else "failed"
     message = '<em>hidden test</em>' if test.hidden else f"<pre>{e(_cut(test.output, TEST_OUTPUT_CHARS))}</pre>"
+    if test.kernel_side:
+        message = '<em class="grader-kernel-side">kernel-side: a submission could forge this test</em> ' + message
+    if test.manual is not None:
+        message = f"<em>graded by hand: {test.manual:g} points, not in the automatic grade</em>"
     exercise = f"<td>{e(_cut(test.exercise or OTHER, EXERCISE_CHARS))}</td>" if with_exercise else ""
     return (f'<tr class="grader-test">{exercise}<td>{e(_cut(test.name, TEST_NAME_CHARS))}</td>'
             f'<td>{test.score:g} / {test.max_score:g}</td>'

@@ -7,7 +7,11 @@ hidden is a flag the runner sets from where the test lives, stored in the
 results file (``hidden_tests``: the indices of the hidden tests), and never
 recovered from what a test's output says. The exercise a test belongs to (``q1``) is
 kept the same way, at the result's level (``exercises``: each exercise's subtotal and the
-indices of its tests), so that each test's entry stays exactly Gradescope's.
+indices of its tests), so that each test's entry stays exactly Gradescope's. So are two marks
+of tests a course imported from nbgrader or otter (grader.course.imports): ``kernel_side_tests``,
+the tests that judged in the student's kernel (a submission could forge them), and
+``manual_tests``, the items graded by hand (``{"test": index, "points": n}``), which the
+automatic grade leaves out of its maximum.
 """
 
 from __future__ import annotations
@@ -54,6 +58,8 @@ class TestResult:
     visibility: str = "visible"
     hidden: bool = False  # a hidden test: students see its name and result only
     exercise: str = ""  # the exercise the test belongs to ("q1"); "" for none
+    kernel_side: bool = False  # it judged in the student's kernel: a submission could forge it
+    manual: float | None = None  # an item graded by hand, worth this many points (then NOT_RUN here)
 
     def __post_init__(self):
         self.status = TestStatus(self.status)
@@ -123,8 +129,8 @@ class Result:
 
     @property
     def incomplete(self) -> bool:
-        """Some tests could not run where this was graded."""
-        return any(t.status == NOT_RUN for t in self.tests)
+        """Some tests could not run where this was graded (items graded by hand never run)."""
+        return any(t.status == NOT_RUN and t.manual is None for t in self.tests)
 
     def subtotals(self) -> list[Subtotal]:
         """One per exercise in the order exercises first appear, the tests of none last; no
@@ -150,14 +156,18 @@ class Result:
             "fingerprint": self.fingerprint, "tests": [t.to_json() for t in self.tests],
             "hidden_tests": [i for i, t in enumerate(self.tests) if t.hidden],
             "exercises": [s.to_json() for s in self.subtotals()],
+            "kernel_side_tests": [i for i, t in enumerate(self.tests) if t.kernel_side],
+            "manual_tests": [{"test": i, "points": t.manual} for i, t in enumerate(self.tests) if t.manual is not None],
         }
 
     @classmethod
     def from_json(cls, data: dict) -> Result:
         """The result a results file holds; ValueError (or KeyError, TypeError) if it is not one."""
-        hidden = set(data.get("hidden_tests", ()))
+        hidden, kernel_side = set(data.get("hidden_tests", ())), set(data.get("kernel_side_tests", ()))
+        manual = {int(m["test"]): float(m["points"]) for m in data.get("manual_tests", ())}
         exercise = _exercises(data.get("exercises", ()))
-        tests = [TestResult(**t, hidden=i in hidden, exercise=exercise.get(i, "")) for i, t in enumerate(data["tests"])]
+        tests = [TestResult(**t, hidden=i in hidden, exercise=exercise.get(i, ""), kernel_side=i in kernel_side,
+                            manual=manual.get(i)) for i, t in enumerate(data["tests"])]
         return cls(data["student"], data["lab"], data["status"], tests, data["output"],
                    float(data["execution_time"]), bool(data["sandboxed"]), data.get("origin", ""),
                    data.get("fingerprint", ""))

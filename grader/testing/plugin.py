@@ -32,6 +32,7 @@ CRASH_MESSAGE_LIMIT = 2000
 STATEMENT_CHARS = 200
 EMPTY_INI = Path(__file__).with_name("grading.ini")
 _OWN_MODULES = ("_pytest", "pluggy", __name__)
+MANUAL = "graded by hand"
 
 
 @dataclass
@@ -49,6 +50,8 @@ class TestOutcome:
     not_run: str = ""  # why the test could not run here (it called pytest.skip): its points do not count
     exercise: str = ""  # the exercise it belongs to (grader.testing.exercises), "" for none
     failure: str = ""  # the message of its first failure, for the student
+    kernel_side: bool = False  # marked kernel_side: it judges in the student's kernel
+    manual: bool = False  # marked manual: an item graded by hand, never run
 
 
 class GradingPlugin:
@@ -81,6 +84,9 @@ class GradingPlugin:
         config.addinivalue_line("markers", "points(n): the test's weight in the grade (default 1)")
         config.addinivalue_line("markers", "exercise(id): the exercise the test belongs to, such as 'q1' "
                                            "(default: the qN in the test's name)")
+        config.addinivalue_line("markers", "kernel_side: the test judges in the student's kernel (an imported "
+                                           "test that could not be converted): results say a submission could forge it")
+        config.addinivalue_line("markers", "manual: an item graded by hand, worth the test's points; never run")
         self._files = TestFiles(Path(arg) for arg in config.args)
 
     def pytest_exception_interact(self, node, call, report) -> None:
@@ -102,8 +108,16 @@ class GradingPlugin:
             except (TypeError, TestsBroken) as exc:
                 self.broken.append(f"test {item.nodeid}: {exc}")
                 continue
-            self.outcomes[item.nodeid] = TestOutcome(item.nodeid, test_name(item), points, self._is_hidden(item),
-                                                     exercise=exercise_of(item))
+            self.outcomes[item.nodeid] = TestOutcome(
+                item.nodeid, test_name(item), points, self._is_hidden(item), exercise=exercise_of(item),
+                kernel_side=item.get_closest_marker("kernel_side") is not None,
+                manual=item.get_closest_marker("manual") is not None)
+
+    def pytest_runtest_setup(self, item) -> None:
+        """An item graded by hand is never run: its points wait for a person (grade review)."""
+        outcome = self.outcomes.get(item.nodeid)
+        if outcome is not None and outcome.manual:
+            pytest.skip(MANUAL)
 
     def pytest_assertrepr_compare(self, config, op, left, right) -> None:
         """Keep the values of the comparison a failing ``assert`` makes, with the frame making it."""

@@ -1,0 +1,55 @@
+"""``grade import nbgrader|otter SOURCE [--course DIR]``: another tool's course as labs here.
+
+Each lab is written under ``solutions/`` (grader.course.imports.write), its student notebook
+generated as ``grade assign`` does, and its solution graded unless told not to: an import that
+does not give its own solution full marks is reported test by test, as an assign is. The
+command says how many tests judge in the grader and how many could only run in the kernel.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.console import Console
+
+from grader.cli.grade import add_solution_check_argument, check_labs, require_backend
+from grader.course import assign as assign_mod
+from grader.course.imports import nbgrader, otter
+from grader.course.imports.write import Written, write_lab
+from grader.course.layout import Course
+from grader.errors import ExitCode
+
+READERS = {"nbgrader": nbgrader.read_source, "otter": otter.read_master}
+
+
+def cmd_import(argv: list[str], console: Console) -> int:
+    p = argparse.ArgumentParser(prog="grade import", description="Import an nbgrader or otter-grader assignment "
+                                "as labs of this course: solutions, tests and student notebooks.")
+    p.add_argument("tool", choices=sorted(READERS), help="the format of SOURCE")
+    p.add_argument("source", type=Path, help="nbgrader: a source notebook or source/<assignment>/ folder; "
+                                             "otter: the master notebook")
+    p.add_argument("--course", type=Path, default=Path("."), help="the course folder to write into (default: .)")
+    p.add_argument("--backend", default="bwrap", help="sandbox backend for the solution's grading (default: bwrap)")
+    add_solution_check_argument(p)
+    args = p.parse_args(argv)
+    labs = READERS[args.tool](args.source)
+    written = [write_lab(args.course, lab) for lab in labs]
+    course = Course.find(args.course)
+    for lab in labs:
+        for path in assign_mod.assign(course.lab(lab.lab_id)):
+            console.print(f"wrote {path}", markup=False, highlight=False)
+    for lab, done in zip(labs, written, strict=True):
+        console.print(_summary(lab.lab_id, done), markup=False, highlight=False)
+    automatic = {lab.lab_id for lab, done in zip(labs, written, strict=True) if done.converted + done.kernel_side}
+    if automatic and not args.skip_solution_check:
+        backend = require_backend(args.backend, "use --skip-solution-check to import without grading")
+        check_labs(course, automatic, backend, None, console)
+    return ExitCode.OK
+
+
+def _summary(lab_id: str, done: Written) -> str:
+    """One line per lab: its tests by kind (a lab with none to run has no solution to check)."""
+    return (f"{lab_id}: {done.converted} test(s) judged in the grader, {done.kernel_side} kernel-side "
+            f"(a submission could forge these), {done.manual} graded by hand"
+            + ("" if done.converted + done.kernel_side else "; nothing to grade automatically"))
