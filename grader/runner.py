@@ -23,6 +23,7 @@ import nbformat
 from grader import kits
 from grader.course.discover import Submission
 from grader.course.layout import Course, Lab
+from grader.course.locked import restore
 from grader.course.notebook_file import load_notebook, reason
 from grader.engine.execute import Execution, execute
 from grader.engine.kernel import STARTUP_TIMEOUT, Kernel
@@ -137,8 +138,10 @@ def _grade(job: Job, steps: Steps, kernel_factory: Callable[..., Kernel],
         base.tests = _test_results(lab, job, GradingPlugin(None, lab.hidden_tests, f"not graded: {problem}"),
                                    kits.idle_plugins(lab.settings.kit_names))
         return base
+    restored = restore(nb, lab.notebook)
     base.status, base.message, base.tests, base.executed = _run(lab, job, backend, nb, steps, kernel_factory,
                                                                 execute_fn)
+    base.message = "; ".join(part for part in (base.message, restored.note) if part)
     base.execution_time = time.monotonic() - started
     return base
 

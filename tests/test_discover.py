@@ -176,6 +176,41 @@ def test_missing_metadata_with_several_labs_is_a_problem(tmp_path):
     assert sub.problem and "--lab" in sub.problem
 
 
+IMPORTED = ["ps1-problem1", "ps1-problem2", "ps2-problem1", "essay"]
+
+
+@pytest.mark.parametrize(("relative", "lab"), [
+    ("submitted/alice/ps1/problem1.ipynb", "ps1-problem1"),  # nbgrader's layout: <assignment>-<notebook>
+    ("submitted/alice/ps2/problem1.ipynb", "ps2-problem1"),
+    ("submitted/alice/ps1/problem2.ipynb", "ps1-problem2"),  # the only lab ending in -problem2
+    ("submitted/alice/problem2.ipynb", "ps1-problem2"),
+    ("submitted/alice/essay.ipynb", "essay"),  # a lab named as the notebook
+    ("submitted/alice/work/essay.ipynb", "essay"),
+])
+def test_notebook_without_metadata_is_matched_by_its_file_name(tmp_path, relative, lab):
+    write_nb(tmp_path / relative, lab=None)
+    sub = only(discover([tmp_path / "submitted"], IMPORTED))
+    assert (sub.student, sub.lab, sub.problem) == ("alice", lab, None)
+
+
+def test_file_name_fitting_several_labs_names_them(tmp_path):
+    write_nb(tmp_path / "submitted" / "alice" / "problem1.ipynb", lab=None)
+    sub = only(discover([tmp_path / "submitted"], IMPORTED))
+    assert sub.lab == UNKNOWN_LAB
+    assert "ps1-problem1, ps2-problem1" in sub.problem and "--lab" in sub.problem
+
+
+def test_metadata_wins_over_the_file_name(tmp_path):
+    write_nb(tmp_path / "submitted" / "alice" / "ps1" / "problem1.ipynb", lab="essay")
+    assert only(discover([tmp_path / "submitted"], IMPORTED)).lab == "essay"
+
+
+def test_file_name_inside_a_zip(tmp_path):
+    write_zip(tmp_path / "submitted" / "alice.zip", {"ps2/problem1.ipynb": notebook_text(None)})
+    sub = only(discover([tmp_path / "submitted"], IMPORTED))
+    assert (sub.lab, sub.problem) == ("ps2-problem1", None)
+
+
 def test_non_string_lab_metadata_counts_as_missing(tmp_path):
     path = tmp_path / "s" / "a.ipynb"
     path.parent.mkdir()

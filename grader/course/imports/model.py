@@ -33,8 +33,8 @@ class Case:
 
     @property
     def function(self) -> str:
-        """The pytest function's name for this case."""
-        return "test_" + (_NOT_NAME.sub("_", self.name).strip("_") or "case")
+        """The pytest function's name for this case (``test_`` once, however the name starts)."""
+        return "test_" + (_NOT_NAME.sub("_", self.name).strip("_").removeprefix("test_") or "case")
 
 
 @dataclass
