@@ -1,0 +1,164 @@
+"""otter-assign's test cells and question points, read as otter reads them (otter-grader 7).
+
+Each code cell of a ``# BEGIN TESTS`` block is one case. Otter makes it a doctest: the cell's
+code, re-printed by Python's own unparser, each line behind ``>>> `` (``... `` for a line
+that continues a statement), followed by what the cell printed and returned when the master
+was executed. A master run without outputs expects none, as under otter. A first line
+``# HIDDEN`` (any comment holding the word) or a ``hidden`` key in the ``\"\"\" # BEGIN TEST
+CONFIG`` block at the top hides the case; the block's ``points`` sets its worth.
+
+:func:`resolve_points` splits a question's points over its cases exactly as otter's
+``TestFile.resolve_test_file_points`` does, so an imported question is worth what it was.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+
+import yaml
+
+from grader.course.imports.model import DOCTEST, Case
+from grader.errors import UsageError
+
+CONFIG_LIMIT = 64 * 2**10  # characters of one YAML block (a question's, a test's, the assignment's)
+BEGIN_TEST_CONFIG = re.compile(r'(?:.\s*=\s*)?""?"?\s*#\s*BEGIN\s*TEST\s*CONFIG', re.IGNORECASE)
+END_TEST_CONFIG = re.compile(r'""?"?\s*#\s*END\s*TEST\s*CONFIG', re.IGNORECASE)
+CONTINUES = re.compile(r"^except[\s\w]*:|^elif |^else:|^finally:")
+Points = float | list[float | None] | dict[str, object] | None
+
+
+@dataclass(frozen=True)
+class TestCell:
+    """One test cell as otter keeps it: its doctest, whether it is hidden, its own points."""
+
+    doctest: str
+    hidden: bool
+    points: float | None
+    expects_nothing: bool  # no output was recorded: the master was not executed, or the code shows nothing
+
+
+def load_yaml(text: str, where: str) -> object:
+    """A YAML block, bounded before it is parsed; plain values only (YAML's safe loader)."""
+    if len(text) > CONFIG_LIMIT:
+        raise UsageError(f"{where}: a configuration longer than {CONFIG_LIMIT // 2**10} KiB")
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{where}: not YAML ({str(exc).splitlines()[0]})") from None
+
+
+def number(value: object, where: str, what: str) -> float | None:
+    """``value`` as points: None, or a number >= 0 (a boolean is no number)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise UsageError(f"{where}: {what} must be a number >= 0, not {value!r}")
+    return float(value)
+
+
+def read_test_cell(source: str, outputs: list, where: str) -> TestCell:
+    """A test cell's case, as otter-assign's ``AssignmentTestsManager.read_test`` makes it."""
+    lines = re.split(r"\r?\n", source)
+    hidden = lines[0].lstrip().startswith("#") and bool(re.search(r"\bhidden\b", lines[0], re.IGNORECASE))
+    start, config = (1 if hidden else 0), {}
+    if BEGIN_TEST_CONFIG.match(lines[0]):
+        end = next((i for i, line in enumerate(lines) if END_TEST_CONFIG.match(line)), None)
+        if end is None:
+            raise UsageError(f"{where}: BEGIN TEST CONFIG is never closed (END TEST CONFIG)")
+        config = load_yaml("\n".join(lines[1:end]), where) or {}
+        if not isinstance(config, dict):
+            raise UsageError(f"{where}: the test config is not a mapping of keys to values")
+        start = end + 1
+    hidden = config.get("hidden", hidden)
+    if not isinstance(hidden, bool):
+        raise UsageError(f"{where}: hidden must be true or false, not {hidden!r}")
+    code = _unparse("\n".join(lines[start:]), where)
+    shown = _output(outputs)
+    return TestCell("\n".join(_doctest_lines(code.split("\n")) + shown.split("\n")), hidden,
+                    number(config.get("points"), where, "a test's points"), not shown)
+
+
+def _unparse(code: str, where: str) -> str:
+    """The test's code as otter re-prints it: parsed, type hints dropped, unparsed."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError) as exc:
+        raise UsageError(f"{where}: the test cell is not valid Python ({exc})") from None
+    if not tree.body:
+        raise UsageError(f"{where}: a test cell without code")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.arg):
+            node.annotation = None
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.returns = None
+    return ast.unparse(tree)
+
+
+def _doctest_lines(code: list[str]) -> list[str]:
+    """otter's ``str_to_doctest``: ``>>> `` opens a statement, ``... `` continues one."""
+    out: list[str] = []
+    for line in code:
+        if not line:
+            continue
+        continued = line.startswith((" ", "\t")) or CONTINUES.match(line) or (out and out[-1].strip().endswith("\\"))
+        out.append(("... " if continued else ">>> ") + line)
+    return out
+
+
+def _output(outputs: list) -> str:
+    """What a test cell showed when the master ran: streams' text and each result's text/plain,
+    in order (an error's traceback is no output, as for otter)."""
+    shown = ""
+    for output in outputs:
+        text = output.get("text", "")
+        shown += "".join(text) if isinstance(text, list) else str(text)
+        plain = output.get("data", {}).get("text/plain")
+        shown += (plain[0] if plain else "") if isinstance(plain, list) else (plain or "")
+    return shown
+
+
+def resolve_points(total: Points, own: list[float | None], where: str) -> list[float]:
+    """Each case's points from the question's ``points`` and the cases' own, as otter splits
+    them: a list gives each case its points; a total is what is left after the cases' own,
+    split evenly over the cases without; no total and no points anywhere makes the question
+    worth 1, split evenly; otherwise a case without points is worth 0."""
+    if isinstance(total, dict):
+        total = number(total.get("each", 1), where, "points' each") * len(own)
+    if isinstance(total, list):
+        if len(total) != len(own):
+            raise UsageError(f"{where}: points lists {len(total)} values for {len(own)} test case(s)")
+        own, total = [number(p, where, "each of points") for p in total], None
+    else:
+        total = number(total, where, "points")
+    given = sum(p for p in own if p is not None)
+    missing = sum(p is None for p in own)
+    if total is not None:
+        if given > total:
+            raise UsageError(f"{where}: the test cases' points ({given:g}) exceed the question's ({total:g})")
+        each = (total - given) / missing if missing else 0.0
+    else:
+        each = 1 / missing if missing and given == 0 else 0.0
+    return [each if p is None else p for p in own]
+
+
+def question_cases(name: str, total: Points, all_or_nothing: bool, tests: list[TestCell],
+                   where: str) -> list[Case]:
+    """A question's cases, named as otter's results name them (``q1 - 1``...); an
+    all-or-nothing question is one case of all its doctests, worth their sum, hidden if any is."""
+    points = resolve_points(total, [test.points for test in tests], where)
+    if all_or_nothing:
+        return [Case(name, sum(points), name, any(t.hidden for t in tests),
+                     tuple((DOCTEST, t.doctest) for t in tests))]
+    return [Case(f"{name} - {i}", p, name, t.hidden, ((DOCTEST, t.doctest),))
+            for i, (t, p) in enumerate(zip(tests, points, strict=True), 1)]
+
+
+def question_value(manual: bool, total: Points, tests: list[TestCell], where: str) -> float:
+    """What otter shows as a question's points (``_Points:_`` under it, with ``show_question_points``)."""
+    if manual:
+        return number(total, where, "a manual question's points") or 0.0
+    if not tests:
+        return 0.0 if isinstance(total, dict) else 1.0 if total is None else number(total, where, "points") or 0.0
+    return round(sum(resolve_points(total, [t.points for t in tests], where)), 5)
