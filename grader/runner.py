@@ -23,7 +23,7 @@ import nbformat
 from grader import kits
 from grader.course.discover import Submission
 from grader.course.layout import Course, Lab
-from grader.course.locked import restore
+from grader.course.locked import code_cells, restore
 from grader.course.notebook_file import load_notebook, reason
 from grader.engine.execute import Execution, execute
 from grader.engine.kernel import STARTUP_TIMEOUT, Kernel
@@ -131,7 +131,7 @@ def _grade(job: Job, steps: Steps, kernel_factory: Callable[..., Kernel],
         base.status, problem = job.stop
     elif problem is None:
         steps.begin("reading the notebook", READ_SECONDS)
-        nb, problem = read_notebook(sub)
+        nb, problem = read_notebook(sub, needs_code=bool(code_cells(lab.notebook)))
     if problem is not None:
         steps.begin("listing the tests", LISTING_SECONDS)
         base.message = problem
@@ -151,16 +151,18 @@ def _title(job: Job, lab_id: str) -> str:
     return course.lab(lab_id).title if lab_id in course.lab_ids() else lab_id
 
 
-def read_notebook(sub: Submission) -> tuple[nbformat.NotebookNode | None, str | None]:
+def read_notebook(sub: Submission, needs_code: bool = True) -> tuple[nbformat.NotebookNode | None, str | None]:
     """The submitted notebook, or the reason it cannot be read. The document is bounded and its
     shape checked (grader.course.notebook_file.load_notebook) before nbformat converts and validates it;
-    whatever the bytes are, a failure here is this submission's problem, never the batch's."""
+    whatever the bytes are, a failure here is this submission's problem, never the batch's. A
+    notebook without code is no submission (``needs_code``), unless its lab has none either (an
+    essay graded by hand)."""
     try:
         nb = nbformat.v4.to_notebook_json(load_notebook(sub.read_bytes()))
         nbformat.validate(nb)
     except Exception as exc:  # any bytes at all: every failure is the submission's reason
         return None, f"not a valid notebook: {reason(exc)}"
-    if not any(cell.cell_type == "code" for cell in nb.cells):
+    if needs_code and not any(cell.cell_type == "code" for cell in nb.cells):
         return None, "the notebook has no code cells"
     return nb, None
 

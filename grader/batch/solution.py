@@ -99,12 +99,13 @@ def require_full_marks(checks: dict[str, SolutionCheck | None]) -> None:
 def judge(result: Result, raising: Iterable[str] = ()) -> SolutionCheck:
     """Full marks means: the notebook ran to its end, none of its cells raised (a student's
     notebook would carry the same error) and no test failed (a test that cannot run here, such
-    as one needing a Docker engine, is left out, as it is for students)."""
+    as one needing a Docker engine, is left out, as it is for students; a lab of items graded by
+    hand only has nothing to run)."""
     problems = list(raising)
     problems += [f"{t.name}: {_cut(t.output) or 'failed'}" for t in result.tests if t.status == TestStatus.FAILED]
     if result.status != Status.GRADED:
         problems.insert(0, f"the notebook was not graded ({result.status}): {_cut(result.message)}")
-    if result.status == Status.GRADED and not any(t.status != NOT_RUN for t in result.tests):
+    if result.status == Status.GRADED and not any(t.status != NOT_RUN or t.manual is not None for t in result.tests):
         problems.append("no test ran: the lab has no tests that can run here")
     return SolutionCheck(result.lab, result.score, result.max_score, tuple(problems))
 

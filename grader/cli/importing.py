@@ -9,18 +9,18 @@ command says how many tests judge in the grader and how many could only run in t
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
 
 from rich.console import Console
 
 from grader.cli.grade import add_solution_check_argument, check_labs, require_backend
 from grader.course import assign as assign_mod
-from grader.course.imports import nbgrader, otter
 from grader.course.imports.write import Written, write_lab
 from grader.course.layout import Course
 from grader.errors import ExitCode
 
-READERS = {"nbgrader": nbgrader.read_source, "otter": otter.read_master}
+READERS = {"nbgrader": "read_source", "otter": "read_master"}  # each tool's module in grader.course.imports
 
 
 def cmd_import(argv: list[str], console: Console) -> int:
@@ -33,7 +33,8 @@ def cmd_import(argv: list[str], console: Console) -> int:
     p.add_argument("--backend", default="bwrap", help="sandbox backend for the solution's grading (default: bwrap)")
     add_solution_check_argument(p)
     args = p.parse_args(argv)
-    labs = READERS[args.tool](args.source)
+    reader = getattr(importlib.import_module(f"grader.course.imports.{args.tool}"), READERS[args.tool])
+    labs = reader(args.source)
     written = [write_lab(args.course, lab) for lab in labs]
     course = Course.find(args.course)
     for lab in labs:

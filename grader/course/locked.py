@@ -53,10 +53,17 @@ def locked_id(cell: nbformat.NotebookNode) -> str | None:
 
 def locked_cells(lab_notebook: Path) -> dict[str, nbformat.NotebookNode]:
     """The lab's locked cells by id (none when it has no student notebook yet)."""
-    if not lab_notebook.is_file():
-        return {}
-    notebook = nbformat.read(lab_notebook, as_version=4)
-    return {name: cell for cell in notebook.cells if (name := locked_id(cell)) is not None}
+    return {name: cell for cell in _cells(lab_notebook) if (name := locked_id(cell)) is not None}
+
+
+def code_cells(lab_notebook: Path) -> int:
+    """How many code cells the lab's notebook has (one, when it has no student notebook yet: the
+    lab is then taken to be code, as a lab is)."""
+    return sum(cell.cell_type == "code" for cell in _cells(lab_notebook)) if lab_notebook.is_file() else 1
+
+
+def _cells(lab_notebook: Path) -> list[nbformat.NotebookNode]:
+    return nbformat.read(lab_notebook, as_version=4).cells if lab_notebook.is_file() else []
 
 
 def restore(submitted: nbformat.NotebookNode, lab_notebook: Path) -> Restored:
