@@ -230,6 +230,7 @@ def _test_result(outcome, show_hidden_output: bool) -> TestResult:
         output = "" if outcome.passed else "failed (hidden test)"
     if outcome.kernel_side:
         output = KERNEL_SIDE + (f"; {output}" if output else "")
-    return TestResult(outcome.name, outcome.points if outcome.passed else 0.0, outcome.points,
-                      TestStatus.PASSED if outcome.passed else TestStatus.FAILED, output, hidden=outcome.hidden,
-                      exercise=outcome.exercise, kernel_side=outcome.kernel_side)
+    earned = (outcome.points if outcome.earned is None else outcome.earned) if outcome.passed else 0.0
+    passed = outcome.passed and earned == outcome.points  # partial credit is a failed test that kept some points
+    return TestResult(outcome.name, earned, outcome.points, TestStatus.PASSED if passed else TestStatus.FAILED,
+                      output, hidden=outcome.hidden, exercise=outcome.exercise, kernel_side=outcome.kernel_side)

@@ -115,6 +115,16 @@ def test_a_bad_cell_is_refused_naming_it(tmp_path, notebook, words):
         nbgrader.read_source(tmp_path / "ps1")
 
 
+@pytest.mark.parametrize("line", ["### AUTOTEST double(3); halve(2)", "### HASHED AUTOTEST double(3)",
+                                  "  ### autotest double(3)"])
+def test_autotest_lines_are_refused_not_passed(tmp_path, line):
+    nb = source_notebook()
+    nb.cells[3].source = f"{line}\nassert True"
+    write_notebook(tmp_path / "ps1" / "problem1.ipynb", nb)
+    with pytest.raises(UsageError, match="AUTOTEST lines are not imported"):
+        nbgrader.read_source(tmp_path / "ps1")
+
+
 def test_an_empty_test_cell_is_refused(tmp_path):
     nb = source_notebook()
     nb.cells[3].source = "### BEGIN HIDDEN TESTS\n### END HIDDEN TESTS"
@@ -242,3 +252,49 @@ def test_converted_tests_resist_monkeypatching(graded, attack):
                                                    ("assert is_ok(x)", False), ("print(double(2))", False)])
 def test_what_the_converter_judges_in_the_grader(source, in_grader):
     assert python_case(source, aliases(["import numpy as np"])).in_grader is in_grader
+
+
+# --- nbgrader's own scoring, as a switch -----------------------------------------------------------
+
+def scoring_notebook() -> nbformat.NotebookNode:
+    """A wrong f warns in one test cell, and earns half a point as the other's value."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        cell("code", "def f():\n    ### BEGIN SOLUTION\n    return 1\n    ### END SOLUTION", "f", solution=True),
+        cell("code", 'import warnings\nif f() != 1:\n    warnings.warn("close, not exact")', "warns", grade=True,
+             points=1),
+        cell("code", "2.0 if f() == 1 else 0.5", "partial", grade=True, points=2),
+    ]
+    return nb
+
+
+@pytest.fixture(scope="module")
+def scored(tmp_path_factory) -> dict[str, dict]:
+    """The notebook imported twice, with and without nbgrader's scoring, and graded right and wrong."""
+    root = tmp_path_factory.mktemp("scoring")
+    course = root / "course"
+    course.mkdir()
+    for assignment, options in (("plain", ()), ("nbg", ("--nbgrader-scoring",))):
+        write_notebook(root / assignment / "scoring.ipynb", scoring_notebook())
+        imported = run_grade("import", "nbgrader", str(root / assignment), *options, cwd=course)
+        assert imported.returncode == 0, imported.stderr
+        assert "full marks (3 / 3)" in imported.stdout
+        lab = course / "labs" / f"{assignment}-scoring" / "lab.ipynb"
+        for name, answer in (("right", "def f():\n    return 1"), ("wrong", "def f():\n    return 2")):
+            write_notebook(course / "submitted" / name / assignment / "scoring.ipynb", student(lab, {"f": answer}))
+    assert run_grade("submitted", "--out", "grades", cwd=course).returncode == 0
+    return {f"{name}/{lab}": json.loads((course / "grades" / name / f"{lab}-scoring.json").read_text())
+            for name in ("right", "wrong") for lab in ("plain", "nbg")}
+
+
+def test_nbgrader_scoring_zeroes_stderr_and_reads_partial_credit(scored):
+    assert {key: r["score"] for key, r in scored.items()} == {
+        "right/plain": 3.0, "right/nbg": 3.0, "wrong/plain": 3.0, "wrong/nbg": 0.5}
+    wrong = {t["name"]: (t["score"], t["status"]) for t in scored["wrong/nbg"]["tests"]}
+    assert wrong == {"warns": (0.0, "failed"), "partial": (0.5, "failed")}
+    assert len(scored["wrong/nbg"]["kernel_side_tests"]) == 2
+
+
+def test_nbgrader_scoring_is_nbgraders_only(tmp_path):
+    proc = run_grade("import", "otter", "master.ipynb", "--nbgrader-scoring", cwd=tmp_path)
+    assert proc.returncode == 2 and "--nbgrader-scoring is nbgrader's" in proc.stderr

@@ -18,7 +18,7 @@ from grader.cli.grade import add_solution_check_argument, check_labs, require_ba
 from grader.course import assign as assign_mod
 from grader.course.imports.write import Written, write_lab
 from grader.course.layout import Course
-from grader.errors import ExitCode
+from grader.errors import ExitCode, UsageError
 
 READERS = {"nbgrader": "read_source", "otter": "read_master"}  # each tool's module in grader.course.imports
 
@@ -31,10 +31,16 @@ def cmd_import(argv: list[str], console: Console) -> int:
                                              "otter: the master notebook")
     p.add_argument("--course", type=Path, default=Path("."), help="the course folder to write into (default: .)")
     p.add_argument("--backend", default="bwrap", help="sandbox backend for the solution's grading (default: bwrap)")
+    p.add_argument("--nbgrader-scoring", action="store_true",
+                   help="nbgrader only: score test cells as nbgrader does (stderr zeroes a cell, a number it "
+                        "shows is partial credit); every test then runs in the kernel, where a submission could "
+                        "forge it")
     add_solution_check_argument(p)
     args = p.parse_args(argv)
+    if args.nbgrader_scoring and args.tool != "nbgrader":
+        raise UsageError("--nbgrader-scoring is nbgrader's: otter's tests have no such rules")
     reader = getattr(importlib.import_module(f"grader.course.imports.{args.tool}"), READERS[args.tool])
-    labs = reader(args.source)
+    labs = reader(args.source, nbgrader_scoring=True) if args.nbgrader_scoring else reader(args.source)
     written = [write_lab(args.course, lab) for lab in labs]
     course = Course.find(args.course)
     for lab in labs:

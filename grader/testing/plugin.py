@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,7 @@ STATEMENT_CHARS = 200
 EMPTY_INI = Path(__file__).with_name("grading.ini")
 _OWN_MODULES = ("_pytest", "pluggy", __name__)
 MANUAL = "graded by hand"
+SCORE = "score"  # a test's recorded property that is its partial score (grader.testing.imported)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class TestOutcome:
     failure: str = ""  # the message of its first failure, for the student
     kernel_side: bool = False  # marked kernel_side: it judges in the student's kernel
     manual: bool = False  # marked manual: an item graded by hand, never run
+    earned: float | None = None  # a passed test's partial score, if it recorded one (SCORE)
 
 
 class GradingPlugin:
@@ -173,6 +176,7 @@ class GradingPlugin:
             outcome.passed = report.passed
             if report.passed and report.user_properties:  # measurements a test reported (record_property)
                 outcome.output = "; ".join(f"{key}: {value}" for key, value in report.user_properties)
+                outcome.earned = _earned(report.user_properties, outcome.points)
         if report.skipped and report.when != "teardown":
             outcome.passed, outcome.not_run = False, _skip_reason(report)
         elif report.failed:
@@ -199,6 +203,14 @@ def test_points(item) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         raise TestsBroken(f"points must be a number >= 0, not {value!r}")
     return float(value)
+
+
+def _earned(properties: list[tuple[str, object]], points: float) -> float | None:
+    """The partial score a passed test recorded (the last ``SCORE`` property), within its points."""
+    scores = [value for key, value in properties if key == SCORE]
+    if not scores or isinstance(scores[-1], bool) or not isinstance(scores[-1], (int, float)):
+        return None
+    return min(max(float(scores[-1]), 0.0), points) if math.isfinite(scores[-1]) else 0.0
 
 
 def _skip_reason(report) -> str:

@@ -29,7 +29,7 @@ import ast
 import doctest
 from dataclasses import dataclass
 
-from grader.course.imports.model import DOCTEST, PYTHON
+from grader.course.imports.model import DOCTEST, NBGRADER_CELL, PYTHON
 
 # Qualified names of the functions a converted test calls in the grader: pure, on plain values.
 GRADER_FUNCTIONS = frozenset({
@@ -69,13 +69,18 @@ def aliases(sources: list[str]) -> dict[str, str]:
     return names
 
 
-def convert(kind: str, text: str, names: dict[str, str]) -> Converted:
-    """A case's source of ``kind`` (PYTHON or DOCTEST): converted, or run in the kernel."""
+def convert(kind: str, text: str, names: dict[str, str], points: float) -> Converted:
+    """A case's source of ``kind`` worth ``points``: converted, or run in the kernel (always, for a
+    test cell scored as nbgrader scores it)."""
+    if kind == NBGRADER_CELL:
+        return in_kernel(kind, text, points)
     return doctest_case(text, names) if kind == DOCTEST else python_case(text, names)
 
 
-def in_kernel(kind: str, text: str) -> Converted:
+def in_kernel(kind: str, text: str, points: float = 0.0) -> Converted:
     """A case's source run in the kernel as its own tool ran it (a kernel-side test)."""
+    if kind == NBGRADER_CELL:
+        return Converted((f"nbgrader_cell(nb, {text!r}, {points!r}, record_property)",), False)
     return Converted((f"run_doctest(nb, {text!r})" if kind == DOCTEST else f"nb.run({text!r})",), False)
 
 

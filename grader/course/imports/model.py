@@ -12,7 +12,8 @@ from pathlib import Path
 
 import nbformat
 
-PYTHON, DOCTEST = "python", "doctest"  # the two kinds of source a case holds
+PYTHON, DOCTEST = "python", "doctest"  # the kinds of source a case holds: Python, a doctest, and
+NBGRADER_CELL = "nbgrader cell"  # a test cell scored as nbgrader scores it (its compatibility switch)
 _NOT_NAME = re.compile(r"[^0-9A-Za-z_]+")
 
 
@@ -28,7 +29,7 @@ class Case:
     points: float
     exercise: str
     hidden: bool = False
-    sources: tuple[tuple[str, str], ...] = ()  # (PYTHON or DOCTEST, text)
+    sources: tuple[tuple[str, str], ...] = ()  # (PYTHON, DOCTEST or NBGRADER_CELL, text)
     manual: bool = False
 
     @property

@@ -12,6 +12,12 @@ nbgrader marks cells in ``metadata.nbgrader`` (schema 3: ``grade``, ``solution``
 - solution cells and ``### BEGIN SOLUTION`` regions: left as they are, for ``grade assign``
   stubs them as nbgrader does (grader.course.markers).
 
+Where nbgrader's scoring differs from this grader's, ``--nbgrader-scoring`` keeps nbgrader's:
+every test cell then runs in the kernel (kernel-side: a submission could forge it), scored as
+nbgrader scores it: anything written to stderr (a warning too) zeroes it, and a last value
+that reads as a number is that many points (grader.testing.imported.nbgrader_cell). Without
+it, a warning costs nothing and a test cell's value is not a score.
+
 The notebook itself becomes the lab's solution, every cell kept (test cells too: students
 still see and run the visible ones). Other files of the assignment's folder become the lab's
 files.
@@ -23,17 +29,19 @@ from pathlib import Path
 
 import nbformat
 
-from grader.course.imports.model import PYTHON, Case, ImportedLab
+from grader.course.imports.model import NBGRADER_CELL, PYTHON, Case, ImportedLab
 from grader.errors import UsageError
 
 SKIPPED = (".ipynb_checkpoints", "__pycache__", ".DS_Store")
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+AUTOTEST = "AUTOTEST"  # nbgrader 0.9's generated tests: a line that is a comment to Python, never run here
 NOTEBOOK_LIMIT = 16 * 2**20  # bytes of one source notebook
 
 
-def read_source(source: Path) -> list[ImportedLab]:
+def read_source(source: Path, nbgrader_scoring: bool = False) -> list[ImportedLab]:
     """The labs of an nbgrader source notebook, or of every notebook of an assignment's folder
-    (``source/<assignment>/``); UsageError naming what cannot be read."""
+    (``source/<assignment>/``); UsageError naming what cannot be read. ``nbgrader_scoring``:
+    every test cell is scored as nbgrader scores it, in the kernel (see the module's docstring)."""
     if source.is_dir():
         notebooks = sorted(p for p in source.iterdir() if p.suffix == ".ipynb")
         folder = source
@@ -45,12 +53,13 @@ def read_source(source: Path) -> list[ImportedLab]:
         raise UsageError(f"{source}: no notebook in this folder")
     files = {p.name: p for p in sorted(folder.iterdir())
              if p.suffix != ".ipynb" and p.name not in SKIPPED and not p.is_symlink()}
-    return [_lab(path, folder.name, files) for path in notebooks]
+    kind = NBGRADER_CELL if nbgrader_scoring else PYTHON
+    return [_lab(path, folder.name, files, kind) for path in notebooks]
 
 
-def _lab(path: Path, assignment: str, files: dict[str, Path]) -> ImportedLab:
+def _lab(path: Path, assignment: str, files: dict[str, Path], kind: str) -> ImportedLab:
     notebook = _read(path)
-    cases = [case for index, cell in enumerate(notebook.cells) if (case := _case(cell, path, index)) is not None]
+    cases = [case for index, cell in enumerate(notebook.cells) if (case := _case(cell, path, index, kind)) is not None]
     names = [case.name for case in cases]
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
@@ -68,7 +77,7 @@ def _read(path: Path) -> nbformat.NotebookNode:
         raise UsageError(f"{path}: not a notebook nbformat can read ({exc})") from None
 
 
-def _case(cell: nbformat.NotebookNode, path: Path, index: int) -> Case | None:
+def _case(cell: nbformat.NotebookNode, path: Path, index: int, kind: str) -> Case | None:
     """The test or hand-graded item a cell is, None for any other cell."""
     meta = cell.get("metadata", {}).get("nbgrader") or {}
     if not (meta.get("grade") or meta.get("task")):
@@ -82,7 +91,7 @@ def _case(cell: nbformat.NotebookNode, path: Path, index: int) -> Case | None:
     if meta.get("solution") or meta.get("task") or cell.cell_type != "code":
         return Case(name, float(points), name, manual=True)
     source, hidden = _test_source(cell.source, where)
-    return Case(name, float(points), name, hidden=hidden, sources=((PYTHON, source),))
+    return Case(name, float(points), name, hidden=hidden, sources=((kind, source),))
 
 
 def _test_source(source: str, where: str) -> tuple[str, bool]:
@@ -90,6 +99,9 @@ def _test_source(source: str, where: str) -> tuple[str, bool]:
     kept, hidden = [], False
     for line in source.splitlines():
         words = line.strip().lstrip("#").strip().upper()
+        if words.startswith(AUTOTEST) or words.startswith(f"HASHED {AUTOTEST}"):
+            raise UsageError(f"{where}: nbgrader's {AUTOTEST} lines are not imported (they expand through the "
+                             "course's autotests.yml): write the asserts they stand for in the cell")
         if words in (HIDDEN_BEGIN, HIDDEN_END):
             hidden = True
             continue

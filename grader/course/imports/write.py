@@ -62,9 +62,9 @@ def write_lab(course_root: Path, lab: ImportedLab) -> Written:
 
 def _body(case: Case, names: dict[str, str]) -> Converted:
     """The case's test body: every source converted, or (one of them not) all run in the kernel."""
-    parts = [convert(kind, text, names) for kind, text in case.sources]
+    parts = [convert(kind, text, names, case.points) for kind, text in case.sources]
     if not all(part.in_grader for part in parts):
-        parts = [in_kernel(kind, text) for kind, text in case.sources]
+        parts = [in_kernel(kind, text, case.points) for kind, text in case.sources]
     return Converted(tuple(line for part in parts for line in part.lines), all(part.in_grader for part in parts))
 
 
@@ -78,7 +78,7 @@ def _module(lab: ImportedLab, tests: dict[Case, Converted]) -> str:
             "submission could forge it, and its result says so. The others judge here, in the grader,",
             'on values decoded from the kernel."""',
             "", *imports, "import pytest", "",
-            "from grader.testing.imported import output_matches, run_doctest  # noqa: F401", ""]
+            "from grader.testing.imported import nbgrader_cell, output_matches, run_doctest  # noqa: F401", ""]
     functions: set[str] = set()
     return "\n".join(head + [_test(case, body, _unique(case.function, functions)) for case, body in tests.items()])
 
@@ -100,7 +100,8 @@ def _test(case: Case, body: Converted, function: str) -> str:
     elif not body.in_grader:
         marks.append("@pytest.mark.kernel_side")
     lines = ["    pass"] if case.manual else [f"    {line}" for line in body.lines]
-    return "\n".join(["", *marks, f"def {function}(nb):", f"    {json.dumps(case.name)}", *lines, ""])
+    fixtures = "nb, record_property" if any("record_property" in line for line in lines) else "nb"
+    return "\n".join(["", *marks, f"def {function}({fixtures}):", f"    {json.dumps(case.name)}", *lines, ""])
 
 
 def _toml(values: dict[str, object]) -> str:
