@@ -1,19 +1,12 @@
 """Public tests: run them with ``check("q1")`` in the notebook or ``grade check``.
 
-They are quick first checks, mostly on the lab's own data. The grader also runs hidden tests: it
-reads your MLflow store (mlflow.db, mlruns/) as data, reruns your pipeline on data it changes, serves
-your app in a fresh sandbox and reads its /metrics after its own requests, and checks your drift
-measures on batches it draws.
+They are quick first checks, mostly on the lab's own data, in your kernel. The grader also runs
+hidden tests: it reads your MLflow store (mlflow.db, mlruns/) as data, reruns your pipeline on data
+it changes, serves your app in a fresh sandbox and reads its /metrics after its own requests, and
+checks your drift measures on batches it draws.
 """
 
 import pytest
-
-from grader.kits.deployment.answers import Contract
-from grader.kits.deployment.files import read_files
-from grader.kits.deployment.probe import probe_app
-
-CONTRACT = Contract(health="/health", predict="/predict", request=lambda row: {"features": row})
-ROWS = [[2.5, 2.0, 14.0, 12.0], [12.0, 5.0, 25.0, 19.0]]
 
 
 def test_q1_runs(nb):
@@ -36,17 +29,11 @@ def test_q3_cache(nb):
     assert got == [["features", "train"], []]
 
 
-@pytest.mark.points(1)
-def test_q4_service(nb):
-    """q4: the app predicts, and GET /metrics answers 200 with the three metrics"""
-    files = read_files(nb, ["app.py", "model.joblib"], "service")
-    report = probe_app(nb, ROWS, {}, contract=CONTRACT, files=files, scrape=("/metrics",))
-    assert report["error"] is None, f"the app did not start: {report['error']}"
-    assert [r["status"] for r in report["predict"]] == [200, 200], report["predict"][0]["text"]
-    page = report["scrape"]["/metrics"]
-    assert page["status"] == 200, page["text"][:300]
-    for name in ("predict_requests_total", "predict_latency_seconds_count", "predictions_total"):
-        assert name in page["text"], f"{name} is not on /metrics"
+def test_q4_routes(nb):
+    """q4: the app loaded from service/app.py serves /health, /predict and /metrics"""
+    routes = nb.ref("sorted(getattr(route, 'path', '') for route in service.app.routes)")
+    assert {"/health", "/predict", "/metrics"} <= set(routes), routes
+    assert nb.ref("Path('service/model.joblib').is_file()"), "no service/model.joblib: run the cell that writes it"
 
 
 def test_q5_psi(nb):
