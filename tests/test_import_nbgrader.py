@@ -204,7 +204,8 @@ def graded(tmp_path_factory) -> dict[str, dict]:
     assert proc.returncode == 0, proc.stderr
     with open(course / "grades" / "gradebook.csv", newline="") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
-    return {name: {**json.loads((course / "grades" / name / "ps1-problem1.json").read_text()), "row": rows[name]}
+    return {name: {**json.loads((course / "grades" / name / "ps1-problem1.json").read_text()), "row": rows[name],
+                   "page": (course / "grades" / name / "ps1-problem1.html").read_text(), "printed": proc.stdout}
             for name in submissions}
 
 
@@ -230,6 +231,8 @@ def test_kernel_side_tests_are_labelled(graded):
     (index,) = result["kernel_side_tests"]
     assert result["tests"][index]["name"] == "test_halve_raises"
     assert "a submission could forge this test" in result["tests"][index]["output"]
+    assert "kernel-side: a submission could forge this test" in result["page"]
+    assert "1 kernel-side test;" in result["printed"]
 
 
 def test_a_mistake_loses_its_own_points(graded):
