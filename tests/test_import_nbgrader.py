@@ -10,6 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import run_grade, write_notebook
+from hostile_inputs import malformed_notebooks
 
 from grader.course.assign import assign
 from grader.course.imports import nbgrader
@@ -198,15 +199,48 @@ def graded(tmp_path_factory) -> dict[str, dict]:
     submissions = {"right": student(lab, SOLVED), "blank": student(lab, {}), "wrong-double": student(lab, wrong),
                    "edited-setup": student(lab, SOLVED, setup="import numpy as np\nSCALE = 3"),
                    **{name: student(lab, wrong, attack) for name, attack in HOSTILE.items()}}
+    submissions.update(locked_claims(lab))
     for name, nb in submissions.items():
         write_notebook(course / "submitted" / name / "ps1" / "problem1.ipynb", nb)
+    for name, data in malformed_notebooks("ps1-problem1").items():
+        (course / "submitted" / f"malformed-{name}.ipynb").write_bytes(data)
     proc = run_grade("submitted", "--out", "grades", cwd=course)
     assert proc.returncode == 0, proc.stderr
     with open(course / "grades" / "gradebook.csv", newline="") as f:
         rows = {row["student"]: row for row in csv.DictReader(f)}
+    malformed = {name: row for name, row in rows.items() if name.startswith("malformed-")}
+    assert len(malformed) == len(malformed_notebooks("ps1-problem1"))
+    assert all(row["status"] == "invalid" and float(row["score"]) == 0 for row in malformed.values())
     return {name: {**json.loads((course / "grades" / name / "ps1-problem1.json").read_text()), "row": rows[name],
                    "page": (course / "grades" / name / "ps1-problem1.html").read_text(), "printed": proc.stdout}
             for name in submissions}
+
+
+def locked_claims(lab: Path) -> dict[str, nbformat.NotebookNode]:
+    """Submissions whose metadata lies about the locked cells: each must only cost its own points."""
+    def claimed(change) -> nbformat.NotebookNode:
+        nb = student(lab, SOLVED)
+        change(nb.cells)
+        return nb
+
+    def everywhere(cells):  # every cell claims to be the setup: only the first is put back
+        for c in cells:
+            c.metadata["nbgrader"] = {"grade_id": "setup"}
+
+    return {
+        "claims-everywhere": claimed(everywhere),
+        "metadata-a-list": claimed(lambda cells: cells[1].metadata.update(nbgrader=["setup"])),
+        "id-not-a-string": claimed(lambda cells: cells[1].metadata["nbgrader"].update(grade_id=5)),
+        "setup-deleted": claimed(lambda cells: cells.pop(1)),
+    }
+
+
+def test_lies_about_locked_cells_cost_only_their_own_row(graded):
+    assert graded["setup-deleted"]["status"] == "graded"
+    assert "locked cells missing from the notebook: setup" in graded["setup-deleted"]["output"]
+    assert _lost(graded["setup-deleted"]) == {"test_double": 2.0}  # SCALE was never defined
+    assert "missing" in graded["metadata-a-list"]["output"] and "missing" in graded["id-not-a-string"]["output"]
+    assert graded["claims-everywhere"]["status"] == "graded"
 
 
 def _lost(result: dict) -> dict[str, float]:
