@@ -378,8 +378,8 @@ class TestLab(LabSuite):
     pandas bins, scipy's KS or a numpy ECDF)."""
 
     kept = KEPT
-    max_score = 35
-    test_count = 25
+    max_score = 36
+    test_count = 26
     correct = CORRECT
     expected_losses = EXPECTED_LOSSES
     hidden_failure = ("alert-the-wrong-way", "q6: drift_report gives")

@@ -16,7 +16,6 @@ the text separates them; every value here is compared with the grader's own to 1
 
 import collections
 import importlib.util
-import math
 import os
 import sqlite3
 import sys
@@ -145,11 +144,13 @@ def best_of(found):
 
 
 @pytest.mark.points(1)
-def test_q1_one_run_per_C(store):
-    """q1: the experiment holds one run per C, each with its parameter C"""
+def test_q1_one_run_per_C_in_order(nb, store):
+    """q1: the experiment holds one run per C, in the order of Cs, each with its parameter C; their ids are returned"""
     found = runs(store)
-    assert sorted(logged_c(r) or math.nan for r in found.values()) == CS, \
-        f"{len(found)} runs in {EXPERIMENT!r}, with C = {sorted(str(r['C']) for r in found.values())}"
+    in_order = sorted(found, key=lambda run: found[run]["start"] if type(found[run]["start"]) is int else 0)
+    assert [logged_c(found[run]) for run in in_order] == CS, \
+        f"{len(found)} runs in {EXPERIMENT!r}, with C = {[str(found[run]['C']) for run in in_order]}"
+    assert nb.ref("run_ids") == in_order, "run_ids are not the runs' ids in the order of Cs"
 
 
 @pytest.mark.points(2)
@@ -290,6 +291,15 @@ def test_q4_predictions_are_the_models(app):
     answers = [(r["status"], r["json"]) for r in app["predict"]]
     expected = [(200, {"prediction": p, "label": LABELS[p]}) for p in app["expected"]]
     assert answers == expected
+
+
+@pytest.mark.points(1)
+def test_q4_health_start_up_and_422(app):
+    """q4: /health answers ok, the model is loaded at start-up, and a list of other than 4 numbers is a 422"""
+    assert (app["health"]["status"], app["health"]["json"]) == (200, {"status": "ok"}), app["health"]["text"]
+    assert app["without_file"]["status"] == 200, "with model.joblib emptied after start-up, /predict failed"
+    statuses = {name: answer["status"] for name, answer in app["bad"].items()}
+    assert statuses == dict.fromkeys(BAD, 422), statuses
 
 
 @pytest.mark.points(2)
