@@ -36,6 +36,7 @@ SKIPPED = (".ipynb_checkpoints", "__pycache__", ".DS_Store")
 HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 AUTOTEST = "AUTOTEST"  # nbgrader 0.9's generated tests: a line that is a comment to Python, never run here
 NOTEBOOK_LIMIT = 16 * 2**20  # bytes of one source notebook
+SCHEMA = 3  # nbgrader's metadata schema read here (nbgrader 0.6 and later)
 
 
 def read_source(source: Path, nbgrader_scoring: bool = False) -> list[ImportedLab]:
@@ -80,9 +81,12 @@ def _read(path: Path) -> nbformat.NotebookNode:
 def _case(cell: nbformat.NotebookNode, path: Path, index: int, kind: str) -> Case | None:
     """The test or hand-graded item a cell is, None for any other cell."""
     meta = cell.get("metadata", {}).get("nbgrader") or {}
+    where = f"{path}, cell {index + 1}"
+    if meta and meta.get("schema_version") != SCHEMA:
+        raise UsageError(f"{where}: nbgrader's metadata of schema {meta.get('schema_version', 0)!r}, not "
+                         f"{SCHEMA}: `nbgrader update` brings an older notebook to schema {SCHEMA}")
     if not (meta.get("grade") or meta.get("task")):
         return None
-    where = f"{path}, cell {index + 1}"
     name, points = meta.get("grade_id"), meta.get("points", 0)
     if not isinstance(name, str) or not name:
         raise UsageError(f"{where}: a graded cell without a grade_id")
