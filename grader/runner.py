@@ -45,6 +45,7 @@ class Job:
     hidden: bool = True  # False for ``grade check``: public tests only
     select: str | None = None  # a pytest -k expression
     fingerprint: str = ""  # see grader.batch.run: stored with the result
+    fingerprint_parts: tuple[tuple[str, str], ...] = ()  # its parts by what they cover (grader.batch.run)
     out: Path | None = None  # where the executed notebook and the feedback page go (grade_to_disk)
     stop: tuple[str, str] | None = None  # (status, reason): an earlier try was stopped; run nothing
     reveal: bool = False  # every test's output shown, hidden ones too: the instructor's own solution check
@@ -120,7 +121,7 @@ def _grade(job: Job, steps: Steps, kernel_factory: Callable[..., Kernel],
     sub = job.submission
     backend = get_backend(job.backend)
     base = Result(sub.student, sub.lab, Status.INVALID, sandboxed=backend.sandboxed, origin=sub.origin,
-                  fingerprint=job.fingerprint)
+                  fingerprint=job.fingerprint, fingerprint_parts=dict(job.fingerprint_parts))
     course = Course(job.course_root)
     if sub.lab not in course.lab_ids():
         base.message = sub.problem or f"no lab {sub.lab!r} in this course"

@@ -46,14 +46,17 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
     jobs: list[Job] = []
     for sub in subs:
         prepared = decided.get(sub.lab, ())
-        fingerprint = digest(environment, labs.get(sub.lab, ""), repr(prepared), submission_fingerprint(sub))
+        parts = {"grader": digest(environment, repr(prepared)), "tests": labs.get(sub.lab, ""),
+                 "submission": submission_fingerprint(sub)}  # what a change of grade is put down to
+        fingerprint = digest(environment, labs.get(sub.lab, ""), repr(prepared), parts["submission"])
         earlier = None if force else read_result(out, sub.student, sub.lab)
         if earlier is not None and earlier.fingerprint == fingerprint and not earlier.incomplete:
             earlier.reused = True
             results.append(shared.share(earlier))
             on_result(earlier)
         else:
-            jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out, prepared=prepared))
+            jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out, prepared=prepared,
+                            fingerprint_parts=tuple(parts.items())))
     book = GradebookWriter(out)
     book.write(results)
     executor = executor_factory(workers)

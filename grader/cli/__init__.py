@@ -7,7 +7,7 @@
     grade image build [--base IMAGE]
     grade init-ci --student|--instructor [--gitlab] [--force] [DIR]
     grade export gradescope LAB [--out FILE] [--course DIR] | grade export canvas [--out FILE] [--grades DIR]
-    grade report [--grades DIR] [--student S] [--lab L] [--history]
+    grade report [--grades DIR] [--student S] [--lab L] [--history | --changes]
     grade <kit command> ...   (a kit's own, such as grade llm-server [--host H] [--port P])
 
 ``grade`` also writes grades/<student>/<lab-id>.html (grader/report/feedback.py) and

@@ -21,8 +21,9 @@ from grader.engine.sandbox import image
 from grader.engine.sandbox.docker import engine_client
 from grader.errors import ExitCode, UsageError
 from grader.report import workflows
+from grader.report.changes import changes
 from grader.report.lms import CANVAS_FILE, gradescope_file, gradescope_zip, write_canvas
-from grader.report.terminal import history_table
+from grader.report.terminal import changes_table, history_table
 from grader.results import history
 
 
@@ -133,18 +134,25 @@ def output_file(given: str | None, default_name: str) -> Path:
 
 
 def cmd_report(argv: list[str], console: Console) -> int:
-    """``grade report [--grades DIR] [--student S] [--lab L] [--history]``: the latest
-    grades from the history, or every recorded grade with ``--history``."""
+    """``grade report [--grades DIR] [--student S] [--lab L] [--history | --changes]``: the latest
+    grades from the history, every recorded grade with ``--history``, or what the last regrade
+    changed, per test, and why with ``--changes``."""
     p = argparse.ArgumentParser(prog="grade report", description="The recorded grades, from grades/history.sqlite.")
     p.add_argument("--grades", type=Path, default=Path("grades"), help="the grades folder (default: ./grades)")
     p.add_argument("--student", help="only this student")
     p.add_argument("--lab", help="only this lab")
-    p.add_argument("--history", action="store_true", help="every regrade, not only the latest grade")
+    shown = p.add_mutually_exclusive_group()
+    shown.add_argument("--history", action="store_true", help="every regrade, not only the latest grade")
+    shown.add_argument("--changes", action="store_true",
+                       help="what the last regrade changed, per student and test, and why")
     args = p.parse_args(argv)
-    found = history.rows(args.grades, args.student, args.lab, latest=not args.history)
+    found = history.rows(args.grades, args.student, args.lab, latest=not (args.history or args.changes))
     if not found and (args.student is not None or args.lab is not None):
         raise UsageError(_none_recorded(args.grades, args.student, args.lab))
-    console.print(history_table(found, "History" if args.history else "Latest grades"))
+    if args.changes:
+        console.print(changes_table(changes(found), len({(r.student, r.lab) for r in found})))
+    else:
+        console.print(history_table(found, "History" if args.history else "Latest grades"))
     return 0
 
 

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from grader.report.changes import Change
 from grader.results.history import Row
 from grader.results.model import NOT_RUN, Result, Status, TestResult
 
@@ -80,6 +81,17 @@ def tests_table(result: Result) -> Table:
 def _test_row(table: Table, t: TestResult, indent: str) -> None:
     mark = {"passed": "[green]passed[/]", NOT_RUN: "[dim]not run[/]"}.get(t.status, "[red]failed[/]")
     table.add_row(indent + escape(t.name), f"{t.score:g} / {t.max_score:g}", mark, escape(t.output))
+
+
+def changes_table(found: list[Change], compared: int) -> Table:
+    """What the last regrade changed, one row per test that moved (grader.report.changes)."""
+    table = Table(title=f"Changes: {len({(c.student, c.lab) for c in found})} of {compared} grades",
+                  title_justify="left")
+    for column in ("student", "lab", "test", "before", "after", "why"):
+        table.add_column(column, overflow="fold")
+    for c in found:
+        table.add_row(*(escape(v) for v in (c.student, c.lab, c.test, c.before, c.after, c.why)))
+    return table
 
 
 def history_table(rows: list[Row], title: str) -> Table:

@@ -8,6 +8,7 @@ submission, the lab or the grader changed). Rows are only ever appended.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
@@ -31,12 +32,15 @@ CREATE TABLE IF NOT EXISTS results (
     graded_at TEXT NOT NULL,      -- when the row was recorded (UTC); for a reused row, the grade is older
     reused INTEGER NOT NULL,      -- 1: the earlier result still held and was not graded again
     sandboxed INTEGER NOT NULL,
-    message TEXT NOT NULL
+    message TEXT NOT NULL,
+    parts TEXT NOT NULL DEFAULT '{}',  -- the fingerprint's parts (JSON): "grader", "tests", "submission"
+    tests TEXT NOT NULL DEFAULT '[]'   -- each test (JSON): [name, score, max_score, status]
 );
 CREATE INDEX IF NOT EXISTS results_student_lab ON results (student, lab, id);
 """
+ADDED = {"parts": "TEXT NOT NULL DEFAULT '{}'", "tests": "TEXT NOT NULL DEFAULT '[]'"}  # since the first schema
 COLUMNS = ("id", "run", "student", "lab", "score", "max_score", "status", "fingerprint", "graded_at", "reused",
-           "sandboxed", "message")
+           "sandboxed", "message", "parts", "tests")
 
 
 
@@ -57,6 +61,8 @@ class Row:
     reused: bool
     sandboxed: bool
     message: str
+    parts: str = "{}"
+    tests: str = "[]"
 
 
 def history_path(out_dir: Path) -> Path:
@@ -67,11 +73,14 @@ def history_path(out_dir: Path) -> Path:
 def append(out_dir: Path, result: Result, run: str) -> None:
     """Record ``result``, committed at once so a killed batch keeps what it recorded."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    tests = [[t.name, t.score, t.max_score, str(t.status)] for t in result.tests]
     values = (run, result.student, result.lab, result.score, result.max_score, result.status, result.fingerprint,
-              now, int(result.reused), int(result.sandboxed), result.message)
+              now, int(result.reused), int(result.sandboxed), result.message, json.dumps(result.fingerprint_parts),
+              json.dumps(tests))
     try:
         with closing(_connect(history_path(out_dir), create=True)) as db, db:
-            db.execute(f"INSERT INTO results ({', '.join(COLUMNS[1:])}) VALUES ({', '.join('?' * 11)})", values)
+            db.execute(f"INSERT INTO results ({', '.join(COLUMNS[1:])}) VALUES ({', '.join('?' * len(values))})",
+                       values)
     except sqlite3.Error as exc:
         raise HistoryError(f"{history_path(out_dir)}: {exc}") from exc
 
@@ -85,7 +94,7 @@ def rows(out_dir: Path, student: str | None = None, lab: str | None = None, late
             args.append(value)
     if latest:
         where.append("id IN (SELECT MAX(id) FROM results GROUP BY student, lab)")
-    query = f"SELECT {', '.join(COLUMNS)} FROM results WHERE {' AND '.join(where)} ORDER BY student, lab, id"
+    query = f"SELECT {_selected(out_dir)} FROM results WHERE {' AND '.join(where)} ORDER BY student, lab, id"
     return [_row(r) for r in _read(out_dir, query, args)]
 
 
@@ -109,6 +118,13 @@ def _read(out_dir: Path, query: str, args: list | tuple = ()) -> list[tuple]:
         raise HistoryError(f"{path}: {exc}") from exc
 
 
+def _selected(out_dir: Path) -> str:
+    """The columns to select: a history an older grader wrote lacks the newer ones (read-only here,
+    it is not changed), which then read as their defaults."""
+    present = {name for _, name, *_ in _read(out_dir, "PRAGMA table_info(results)")}
+    return ", ".join(c if c in present else f"{ADDED[c].split('DEFAULT ')[1]} AS {c}" for c in COLUMNS)
+
+
 def _row(values: tuple) -> Row:
     row = dict(zip(COLUMNS, values, strict=True))
     row["reused"], row["sandboxed"] = bool(row["reused"]), bool(row["sandboxed"])
@@ -121,5 +137,9 @@ def _connect(path: Path, create: bool) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(path, timeout=30)
         db.executescript(SCHEMA)
+        present = {row[1] for row in db.execute("PRAGMA table_info(results)")}
+        for column, kind in ADDED.items():  # a history an older grader wrote gains the new columns
+            if column not in present:
+                db.execute(f"ALTER TABLE results ADD COLUMN {column} {kind}")
         return db
     return sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)

@@ -112,6 +112,7 @@ class Result:
     fingerprint: str = ""  # of everything the grade depends on; equal fingerprints, equal grades
     reused: bool = False  # taken from an earlier run, not graded again (not stored in the file)
     executed: str = ""  # the executed notebook (nbformat JSON), saved beside the results file
+    fingerprint_parts: dict[str, str] = field(default_factory=dict)  # "grader", "tests", "submission"
 
     def __post_init__(self):
         try:
@@ -153,7 +154,8 @@ class Result:
             "score": self.score, "max_score": self.max_score, "status": str(self.status),
             "execution_time": round(self.execution_time, 3), "output": self.message,
             "student": self.student, "lab": self.lab, "sandboxed": self.sandboxed, "origin": self.origin,
-            "fingerprint": self.fingerprint, "tests": [t.to_json() for t in self.tests],
+            "fingerprint": self.fingerprint, "fingerprint_parts": self.fingerprint_parts,
+            "tests": [t.to_json() for t in self.tests],
             "hidden_tests": [i for i, t in enumerate(self.tests) if t.hidden],
             "exercises": [s.to_json() for s in self.subtotals()],
             "kernel_side_tests": [i for i, t in enumerate(self.tests) if t.kernel_side],
@@ -168,9 +170,12 @@ class Result:
         exercise = _exercises(data.get("exercises", ()))
         tests = [TestResult(**t, hidden=i in hidden, exercise=exercise.get(i, ""), kernel_side=i in kernel_side,
                             manual=manual.get(i)) for i, t in enumerate(data["tests"])]
+        parts = data.get("fingerprint_parts", {})
+        if not isinstance(parts, dict) or not all(isinstance(v, str) for v in parts.values()):
+            raise TypeError("fingerprint_parts is not a table of digests")
         return cls(data["student"], data["lab"], data["status"], tests, data["output"],
                    float(data["execution_time"]), bool(data["sandboxed"]), data.get("origin", ""),
-                   data.get("fingerprint", ""))
+                   data.get("fingerprint", ""), fingerprint_parts=parts)
 
 
 def _exercises(entries: list) -> dict[int, str]:
