@@ -107,7 +107,7 @@ def tokens(source: str, kind: str = "code") -> list[Token]:
 def _code_tokens(source: str) -> Iterable[Token]:
     after_dot = False
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
-        if tok.type in _SKIPPED:
+        if tok.type in _SKIPPED or not tok.string.strip():  # tokenize gives a stray space as an error token
             continue
         text = tok.string if after_dot and tok.type == tokenize.NAME else _normalised(tok)
         after_dot = tok.string == "."

@@ -25,7 +25,7 @@ from grader.similarity.fingerprint import Cell, Fingerprints
 CSV_FILE = "similarity.csv"
 HTML_FILE = "similarity.html"
 MAX_PAIRS = 20  # shown side by side
-SUMMARY_ROWS = 100  # pairs in the summary table
+SUMMARY_ROWS = 50  # pairs in the summary table
 MAX_CELLS = 20  # cells shown per student of a pair
 SHOWN_CHARS = 4_000  # of one cell
 MAX_SKIPPED = 1_000  # skipped notebooks listed; the rest counted
@@ -37,6 +37,7 @@ table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 pre { white-space: pre-wrap; margin: 0.3em 0; font-size: 0.85em; }
 mark { background: #ffe08a; }
+table.pair { width: 100%; table-layout: fixed; }
 .side { width: 50%; }
 .cell-label { color: #555; font-size: 0.8em; }
 """
