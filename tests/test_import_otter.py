@@ -240,6 +240,23 @@ def test_fenced_config_ignored_lines_and_cells(tmp_path):
     assert [(c.name, c.points) for c in lab.cases] == [("q1 - 1", 1.0)]
 
 
+def test_in_cell_prompts_included_markdown_and_a_question_without_tests(tmp_path):
+    included = md("Then call it below (students see this).")
+    included.metadata["tags"] = ["otter_include"]
+    path = write_master(tmp_path, question(
+        "name: q5", md("Define `circumference`."),
+        block("SOLUTION",
+              code('pi = 3.14\ndef circumference(r):\n    # BEGIN SOLUTION NO PROMPT\n    return 2 * pi * r\n'
+                   '    # END SOLUTION\n    """ # BEGIN PROMPT\n    pass\n    """; # END PROMPT'),
+              included, code("c = circumference(1) # SOLUTION"), md("Removed: the solution's own text."))))
+    [lab] = read_master(path)
+    student = [c.source for c in student_notebook(lab.solution, "x").cells]
+    assert student == ["Define `circumference`.", "pi = 3.14\ndef circumference(r):\n    pass",
+                       "Then call it below (students see this).", "c = ..."]
+    assert lab.cases == [] and lab.notes == ["question q5 has no tests and is not manual: otter grades nothing "
+                                             "for it, nor does this lab"]
+
+
 def test_the_masters_stem_names_a_lab_without_config(tmp_path):
     [lab] = read_master(write_master(tmp_path, question("name: q1", block("TESTS", code("1 + 1", "2"))),
                                      name="week-3.ipynb"))

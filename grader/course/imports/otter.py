@@ -13,7 +13,8 @@ with its YAML, and inside a question ``# BEGIN PROMPT``, ``# BEGIN SOLUTION`` an
   stubs them (grader.course.markers, which also reads otter's ``# SOLUTION`` lines and
   in-cell prompts). After a prompt block the solution block leaves nothing behind: students
   see the prompt. A solution's markdown cells are removed for students as otter removes
-  them, but for one answer cell of a manual question without a prompt;
+  them, but for one answer cell of a manual question without a prompt, and those tagged
+  ``otter_include``, which students see as they are;
 - ``# BEGIN IGNORE`` regions, ``# IGNORE`` lines and ignored cells are dropped everywhere.
 
 Of the assignment config, ``name``, ``files``, ``requirements``, ``seed`` (its variable set
@@ -50,6 +51,8 @@ IGNORED_CELL = re.compile(r"##\s*ignore\s*##\s*|#\s*ignore\s*", re.IGNORECASE)
 ASSIGNMENT_CONFIG = re.compile(r"#\s+assignment\s+config\s*", re.IGNORECASE)
 QUESTION_KEYS = frozenset({"name", "manual", "points", "check_cell", "export", "all_or_nothing"})
 INIT = "from grader.check import check"
+INCLUDE_TAG = "otter_include"  # a markdown cell of a solution block that students see
+END_SOLUTION = "# END SOLUTION"
 
 
 @dataclass
@@ -86,6 +89,7 @@ class Walk:
     questions: list[Question] = field(default_factory=list)
     config: dict = field(default_factory=dict)
     checks: bool = False
+    opened: str = ""  # the boundary cell that opened the solution block being read
 
 
 def read_master(master: Path) -> list[ImportedLab]:
@@ -197,8 +201,8 @@ def _begin(walk: Walk, block: str, cell, where: str) -> None:
     elif block == "tests" and not question.has_prompt:
         question.no_solution = True
     elif block == "solution":
-        quiet = " NO PROMPT" if question.has_prompt else ""
-        walk.cells.append(nbformat.v4.new_raw_cell(f"# BEGIN SOLUTION{quiet}"))
+        walk.opened = "# BEGIN SOLUTION NO PROMPT" if question.has_prompt else "# BEGIN SOLUTION"
+        walk.cells.append(nbformat.v4.new_raw_cell(walk.opened))
     walk.blocks.append(block)
 
 
@@ -209,7 +213,7 @@ def _end(walk: Walk, block: str, cell, where: str) -> None:
     walk.blocks.pop()
     question = walk.questions[-1]
     if block == "solution":
-        walk.cells.append(nbformat.v4.new_raw_cell("# END SOLUTION"))
+        walk.cells.append(nbformat.v4.new_raw_cell(END_SOLUTION))
     elif block == "question" and question.tests and question.check_cell and \
             (not question.no_solution or any(not t.hidden for t in question.tests)):
         walk.cells.append(nbformat.v4.new_code_cell(f"check({json.dumps(question.name)})"))
@@ -246,6 +250,11 @@ def _keep(walk: Walk, cell) -> None:
     marked for the solution only, but for a manual question's one answer cell without a prompt."""
     cell = copy.deepcopy(cell)
     cell.source = otter_config.without_ignored(cell.source)
+    tags = cell.get("metadata", {}).get("tags", [])
+    if walk.blocks and walk.blocks[-1] == "solution" and cell.cell_type == "markdown" and INCLUDE_TAG in tags:
+        cell.metadata["tags"] = [tag for tag in tags if tag != INCLUDE_TAG]  # shown to students, as otter shows it:
+        walk.cells += [nbformat.v4.new_raw_cell(END_SOLUTION), cell, nbformat.v4.new_raw_cell(walk.opened)]
+        return
     if walk.blocks and walk.blocks[-1] == "solution" and cell.cell_type == "markdown":
         question = walk.questions[-1]
         question.solution_markdown += 1
