@@ -21,14 +21,17 @@ from pathlib import Path
 from grader import bounded
 from grader.files import atomic_write
 from grader.results.model import Result
+from grader.review import store as review
 
 RESULT_LIMIT = 16 * 2**20  # bytes of a results file read back: the grader writes far less
 # Bytes of an executed notebook kept beside its result. Outputs are capped as they stream
 # (grader.engine.execute), but the sources come as submitted: a notebook of up to 50 MiB of code
 # and text must not be copied whole onto the grader's disk.
 EXECUTED_LIMIT = 32 * 2**20
+# ``score`` and ``max_score`` are final: with the overrides and the points graded by hand in force
+# (grader.review.store); the grader's own score stays in ``automatic_score``. ``message`` stays last.
 GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "reused", "execution_time",
-                     "message")
+                     "automatic_score", "overridden", "manual_score", "message")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 # The grader's own files at the top of a grades folder: gradebook.csv, history.sqlite and
 # the journals SQLite keeps beside it. A student's folder never takes one of these names.
@@ -55,17 +58,19 @@ def read_result(out_dir: Path, student: str, lab: str) -> Result | None:
     """The earlier result for (student, lab), or None if there is none or it does not parse."""
     try:
         data = bounded.loads(result_path(out_dir, student, lab).read_bytes(), RESULT_LIMIT, "a results file")
-        result = Result.from_json(data)
+        result = Result.from_json(review.automatic_json(data))
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return result if (result.student, result.lab) == (student, lab) else None
 
 
 def write_result(out_dir: Path, result: Result) -> Path:
-    """The results file, and the executed notebook next to it when there is one."""
+    """The results file, with the overrides in force for it, and the executed notebook next to it
+    when there is one."""
     path = result_path(out_dir, result.student, result.lab)
     write_executed(out_dir, result)
-    atomic_write(path, json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n")
+    data = review.reviewed(out_dir, result).to_json()
+    atomic_write(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     return path
 
 
@@ -83,14 +88,19 @@ def write_executed(out_dir: Path, result: Result) -> None:
 
 
 def write_gradebook(out_dir: Path, results: Iterable[Result]) -> Path:
-    """``gradebook.csv``: one row per result, every text cell safe to open in a spreadsheet."""
+    """``gradebook.csv``: one row per result, with the overrides in force, every text cell safe
+    to open in a spreadsheet."""
+    overrides = review.in_force(out_dir)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(GRADEBOOK_COLUMNS)
-    for r in sorted(results, key=lambda r: (r.student, r.lab)):
+    for automatic in sorted(results, key=lambda r: (r.student, r.lab)):
+        reviewed = review.review(automatic, overrides.get((automatic.student, automatic.lab), {}))
+        r = reviewed.result
         writer.writerow([csv_cell(r.student), csv_cell(r.lab), _number(r.score), _number(r.max_score),
                          r.status, "yes" if r.sandboxed else "no", "yes" if r.reused else "no",
-                         f"{r.execution_time:.2f}", csv_cell(r.message)])
+                         f"{r.execution_time:.2f}", _number(automatic.score), len(reviewed.applied),
+                         _number(reviewed.manual_score), csv_cell(r.message)])
     path = out_dir / "gradebook.csv"
     atomic_write(path, buffer.getvalue())
     return path
