@@ -16,7 +16,7 @@ from conftest import run_grade
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output, new_raw_cell
 
 from grader.course.assign import assign, student_notebook
-from grader.course.imports.model import DOCTEST
+from grader.course.imports.model import DOCTEST, PYTHON
 from grader.course.imports.otter import read_master
 from grader.course.imports.otter_cases import read_test_cell, resolve_points
 from grader.course.imports.write import write_lab
@@ -216,12 +216,27 @@ def test_a_test_cell_becomes_otters_doctest():
     printed = code('""" # BEGIN TEST CONFIG\nhidden: true\npoints: 2\n""" # END TEST CONFIG\n'
                    "for i in range(2):\n    print(i)\nstr(None)", "'None'", printed="0\n1\n")
     case = read_test_cell(printed.source, printed.outputs, "cell 9")
-    assert case.doctest == ">>> for i in range(2):\n...     print(i)\n>>> str(None)\n0\n1\n'None'"
+    assert case.source[1] == ">>> for i in range(2):\n...     print(i)\n>>> str(None)\n0\n1\n'None'"
     assert (case.hidden, case.points, case.expects_nothing) == (True, 2.0, False)
     unrun = read_test_cell("# hidden test\nsquare(2)", [], "cell 10")
-    assert (unrun.doctest, unrun.hidden, unrun.expects_nothing) == (">>> square(2)\n", True, True)
+    assert (unrun.source[1], unrun.hidden, unrun.expects_nothing) == (">>> square(2)\n", True, True)
     commented = read_test_cell("# checks the sign\nsquare(2) > 0", [], "cell 11")
-    assert (commented.doctest, commented.hidden) == (">>> square(2) > 0\n", False)
+    assert (commented.source[1], commented.hidden) == (">>> square(2) > 0\n", False)
+
+
+def test_exception_based_tests_call_their_function_as_otter_does(tmp_path):
+    path = write_master(tmp_path, raw("# ASSIGNMENT CONFIG\ntests:\n  ok_format: false"),
+                        question("name: q1\npoints: 4",
+                                 block("TESTS",
+                                       code("def test_x(x):\n    assert x == 2\ntest_x(x)"),
+                                       code('""" # BEGIN TEST CONFIG\npoints: 1\nhidden: true\n'
+                                            '""" # END TEST CONFIG\ndef test_env(env, y: int):\n'
+                                            '    assert "x" in env and y is None'))))
+    [lab] = read_master(path)
+    assert [(c.name, c.points, c.hidden, c.sources) for c in lab.cases] == [
+        ("q1 - 1", 3.0, False, ((PYTHON, "def test_x(x):\n    assert x == 2\ntest_x(x=globals().get('x'))"),)),
+        ("q1 - 2", 1.0, True, ((PYTHON, "def test_env(env, y):\n    assert 'x' in env and y is None\n"
+                                        "test_env(env=globals(), y=globals().get('y'))"),))]
 
 
 def test_fenced_config_ignored_lines_and_cells(tmp_path):
@@ -279,7 +294,9 @@ BAD = [
     ([raw("# ASSIGNMENT CONFIG\nfiles:\n  - ../outside.csv")], "outside the master's folder"),
     ([raw("# ASSIGNMENT CONFIG\nfiles:\n  - missing.csv")], "does not exist"),
     ([raw("# ASSIGNMENT CONFIG\nname: ../up")], "cannot name a lab"),
-    ([raw("# ASSIGNMENT CONFIG\ntests:\n  ok_format: false")], "exception-based tests"),
+    ([raw("# ASSIGNMENT CONFIG\ntests:\n  ok_format: maybe")], "ok_format: true or false"),
+    ([raw("# ASSIGNMENT CONFIG\ntests:\n  ok_format: false"), question("name: q1", block("TESTS", code("x == 1")))],
+     "cell 4: an exception-based test cell holds one function"),
 ]
 
 

@@ -179,7 +179,9 @@ def _step(walk: Walk, cell, where: str, index: int) -> None:
     elif walk.blocks and walk.blocks[-1] == "tests":
         if cell.cell_type != "code":
             raise UsageError(f"{where}: a {cell.cell_type} cell in a tests block (only code cells are tests)")
-        walk.questions[-1].tests.append(read_test_cell(cell.source, cell.get("outputs", []), where))
+        tests = walk.config.get("tests")  # the config read so far, as otter applies it
+        ok_format = not (isinstance(tests, dict) and tests.get("ok_format") is False)
+        walk.questions[-1].tests.append(read_test_cell(cell.source, cell.get("outputs", []), where, ok_format))
     else:
         _keep(walk, cell)
 

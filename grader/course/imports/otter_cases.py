@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from grader.course.imports.model import DOCTEST, Case
+from grader.course.imports.model import DOCTEST, PYTHON, Case
 from grader.errors import UsageError
 
 CONFIG_LIMIT = 64 * 2**10  # characters of one YAML block (a question's, a test's, the assignment's)
@@ -31,9 +31,10 @@ Points = float | list[float | None] | dict[str, object] | None
 
 @dataclass(frozen=True)
 class TestCell:
-    """One test cell as otter keeps it: its doctest, whether it is hidden, its own points."""
+    """One test cell as otter keeps it: its source (a doctest, or for otter's exception-based
+    tests a function and its call), whether it is hidden, its own points."""
 
-    doctest: str
+    source: tuple[str, str]  # (DOCTEST or PYTHON, text)
     hidden: bool
     points: float | None
     expects_nothing: bool  # no output was recorded: the master was not executed, or the code shows nothing
@@ -58,8 +59,9 @@ def number(value: object, where: str, what: str) -> float | None:
     return float(value)
 
 
-def read_test_cell(source: str, outputs: list, where: str) -> TestCell:
-    """A test cell's case, as otter-assign's ``AssignmentTestsManager.read_test`` makes it."""
+def read_test_cell(source: str, outputs: list, where: str, ok_format: bool = True) -> TestCell:
+    """A test cell's case, as otter-assign's ``AssignmentTestsManager.read_test`` makes it:
+    a doctest, or (``ok_format`` false) the cell's test function."""
     lines = re.split(r"\r?\n", source)
     hidden = lines[0].lstrip().startswith("#") and bool(re.search(r"\bhidden\b", lines[0], re.IGNORECASE))
     start, config = (1 if hidden else 0), {}
@@ -74,14 +76,17 @@ def read_test_cell(source: str, outputs: list, where: str) -> TestCell:
     hidden = config.get("hidden", hidden)
     if not isinstance(hidden, bool):
         raise UsageError(f"{where}: hidden must be true or false, not {hidden!r}")
-    code = _unparse("\n".join(lines[start:]), where)
+    points = number(config.get("points"), where, "a test's points")
+    tree = _parse("\n".join(lines[start:]), where)
+    if not ok_format:
+        return TestCell((PYTHON, _exception_test(tree, where)), hidden, points, False)
     shown = _output(outputs)
-    return TestCell("\n".join(_doctest_lines(code.split("\n")) + shown.split("\n")), hidden,
-                    number(config.get("points"), where, "a test's points"), not shown)
+    text = "\n".join(_doctest_lines(ast.unparse(tree).split("\n")) + shown.split("\n"))
+    return TestCell((DOCTEST, text), hidden, points, not shown)
 
 
-def _unparse(code: str, where: str) -> str:
-    """The test's code as otter re-prints it: parsed, type hints dropped, unparsed."""
+def _parse(code: str, where: str) -> ast.Module:
+    """The test's code as otter reads it: parsed, type hints dropped."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError) as exc:
@@ -93,7 +98,19 @@ def _unparse(code: str, where: str) -> str:
             node.annotation = None
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             node.returns = None
-    return ast.unparse(tree)
+    return tree
+
+
+def _exception_test(tree: ast.Module, where: str) -> str:
+    """An exception-based test: the cell's function, called as otter calls it, each argument
+    the notebook's global of that name (None if there is none), ``env`` all of them; it fails
+    by raising."""
+    function = tree.body[0]
+    if len(tree.body) > 2 or not isinstance(function, ast.FunctionDef):
+        raise UsageError(f"{where}: an exception-based test cell holds one function (and at most its call)")
+    names = [a.arg for a in (*function.args.posonlyargs, *function.args.args, *function.args.kwonlyargs)]
+    given = ", ".join(f"{n}=globals()" if n == "env" else f"{n}=globals().get({n!r})" for n in names)
+    return f"{ast.unparse(function)}\n{function.name}({given})"
 
 
 def _doctest_lines(code: list[str]) -> list[str]:
@@ -150,8 +167,8 @@ def question_cases(name: str, total: Points, all_or_nothing: bool, tests: list[T
     points = resolve_points(total, [test.points for test in tests], where)
     if all_or_nothing:
         return [Case(name, sum(points), name, any(t.hidden for t in tests),
-                     tuple((DOCTEST, t.doctest) for t in tests))]
-    return [Case(f"{name} - {i}", p, name, t.hidden, ((DOCTEST, t.doctest),))
+                     tuple(t.source for t in tests))]
+    return [Case(f"{name} - {i}", p, name, t.hidden, (t.source,))
             for i, (t, p) in enumerate(zip(tests, points, strict=True), 1)]
 
 

@@ -34,6 +34,7 @@ class Settings:
     requirements: list[str] = field(default_factory=list)
     seed: tuple[str, int] | None = None
     show_points: bool = False
+    ok_format: bool = True  # otter's doctests; false: its exception-based tests (functions that raise)
     notes: list[str] = field(default_factory=list)
 
 
@@ -43,10 +44,10 @@ def read(config: dict, master: Path) -> Settings:
     if config.get("config_file") is not None:
         config = {**_config_file(config["config_file"], master, where), **config}
     tests = config.get("tests") or {}
-    if not isinstance(tests, dict) or tests.get("ok_format", True) is not True:
-        raise UsageError(f"{where}: tests: ok_format: false (otter's exception-based tests) is not imported; "
-                         "write the tests as doctest cells (otter's default)")
-    settings = Settings(name=_name(config.get("name"), where), show_points=config.get("show_question_points") is True)
+    if not isinstance(tests, dict) or not isinstance(tests.get("ok_format", True), bool):
+        raise UsageError(f"{where}: tests must hold ok_format: true or false")
+    settings = Settings(name=_name(config.get("name"), where), show_points=config.get("show_question_points") is True,
+                        ok_format=tests.get("ok_format", True))
     settings.files = {name: path for entry in _strings(config.get("files") or [], where, "files")
                       for name, path in [_inside(entry, master, where)]}
     settings.requirements = _requirements(config.get("requirements"), master, where)
