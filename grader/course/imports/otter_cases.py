@@ -5,7 +5,10 @@ code, re-printed by Python's own unparser, each line behind ``>>> `` (``... `` f
 that continues a statement), followed by what the cell printed and returned when the master
 was executed. A master run without outputs expects none, as under otter. A first line
 ``# HIDDEN`` (any comment holding the word) or a ``hidden`` key in the ``\"\"\" # BEGIN TEST
-CONFIG`` block at the top hides the case; the block's ``points`` sets its worth.
+CONFIG`` block at the top hides the case; the block's ``points`` sets its worth. A master
+whose config says ``tests: {ok_format: false}`` holds otter's exception-based tests instead:
+each cell a function, called with the notebook's globals of its arguments' names (``env``:
+all of them), failing by raising.
 
 :func:`resolve_points` splits a question's points over its cases exactly as otter's
 ``TestFile.resolve_test_file_points`` does, so an imported question is worth what it was.
