@@ -51,6 +51,8 @@ def load_yaml(text: str, where: str) -> object:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise UsageError(f"{where}: not YAML ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise UsageError(f"{where}: a configuration nested too deeply") from None
 
 
 def number(value: object, where: str, what: str) -> float | None:
@@ -92,8 +94,9 @@ def _parse(code: str, where: str) -> ast.Module:
     """The test's code as otter reads it: parsed, type hints dropped."""
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError) as exc:
-        raise UsageError(f"{where}: the test cell is not valid Python ({exc})") from None
+        ast.unparse(tree)  # what otter writes must be writable: a cell nested too deeply is refused here
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        raise UsageError(f"{where}: the test cell is not valid Python ({type(exc).__name__}: {exc})") from None
     if not tree.body:
         raise UsageError(f"{where}: a test cell without code")
     for node in ast.walk(tree):
