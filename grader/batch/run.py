@@ -29,6 +29,7 @@ from grader.results.compact import SharedTests
 from grader.results.gradebook import GradebookWriter
 from grader.results.model import Result
 from grader.results.store import read_result, write_result
+from grader.review.publish import after_grading, lab_title
 from grader.runner import Job
 
 
@@ -63,6 +64,7 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
     try:
         for _, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
             write_result(out, result)  # what a rerun after kill -9 resumes from: at once
+            after_grading(out, result, lab_title(course, result.lab))  # its page, with overrides in force
             results.append(shared.share(result))
             book.offer(results)
             on_result(result)

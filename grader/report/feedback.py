@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import html
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +42,8 @@ from grader.results.store import result_path
 
 if TYPE_CHECKING:
     from nbconvert import HTMLExporter
+
+    from grader.review.store import Override
 
 # The one type of an output the page shows: the first of these it has, as nbconvert would pick.
 SHOWN_MIME_TYPES = ("text/html", "text/markdown", "text/latex", "image/png", "image/jpeg", "text/plain")
@@ -131,8 +133,9 @@ def executed_notebook(result: Result) -> nbformat.NotebookNode | None:
         return None
 
 
-def render(result: Result, executed: nbformat.NotebookNode | None, title: str = "") -> str:
-    """The whole page for one result, as an HTML string that is safe to open."""
+def render(result: Result, executed: nbformat.NotebookNode | None, title: str = "",
+           overrides: Mapping[int, Override] | None = None) -> str:
+    """The whole page for one result (``overrides`` of its tests, by index: grader.review), safe to open."""
     title = _cut(title or result.lab, NOTE_CHARS)
     page_title = f"{title}: {_cut(result.student, NOTE_CHARS)}"
     notice = ""
@@ -140,19 +143,19 @@ def render(result: Result, executed: nbformat.NotebookNode | None, title: str = 
         notice = ("Your notebook as it ran is not available"
                   + (f" ({_cut(result.message, NOTE_CHARS)})" if result.message else "") + ".")
         executed = nbformat.v4.new_notebook()
-    summary = _summary(result, title, notice)
+    summary = _summary(result, title, notice, overrides or {})
     try:
         return _export(executed, summary, page_title)
     except Exception as exc:
-        summary = _summary(result, title, f"Your notebook could not be shown ({type(exc).__name__}).")
+        summary = _summary(result, title, f"Your notebook could not be shown ({type(exc).__name__}).", overrides or {})
         return _export(nbformat.v4.new_notebook(), summary, page_title)
 
 
 def write_feedback(out_dir: Path, result: Result, executed: nbformat.NotebookNode | None,
-                   title: str = "") -> Path:
+                   title: str = "", overrides: Mapping[int, Override] | None = None) -> Path:
     """Render and write the page atomically; return its path."""
     path = feedback_path(out_dir, result.student, result.lab)
-    atomic_write(path, render(result, executed, title))
+    atomic_write(path, render(result, executed, title, overrides))
     return path
 
 
@@ -181,7 +184,7 @@ def _title(course: Course, lab_id: str) -> str:
         return lab_id
 
 
-def _summary(result: Result, title: str, notice: str) -> str:
+def _summary(result: Result, title: str, notice: str, overrides: Mapping[int, Override]) -> str:
     """The part above the notebook: score, status, tests. Every value is escaped and cut here."""
     e = html.escape
     parts = [f'<section class="grader-summary"><h1>{e(title)}</h1>',
@@ -199,7 +202,7 @@ def _summary(result: Result, title: str, notice: str) -> str:
     exercise = "<th>Exercise</th>" if subtotals else ""
     parts.append(f"<table><thead><tr>{exercise}<th>Test</th><th>Points</th><th>Result</th><th>Message</th></tr>"
                  "</thead><tbody>")
-    parts.extend(_test_row(t, bool(subtotals)) for t in result.tests[:MAX_TESTS])
+    parts.extend(_test_row(t, bool(subtotals), overrides.get(i)) for i, t in enumerate(result.tests[:MAX_TESTS]))
     if len(result.tests) > MAX_TESTS:
         parts.append(_cut_row(4 + bool(subtotals), f"{len(result.tests) - MAX_TESTS} more tests"))
     parts.append("</tbody></table></section>")
@@ -223,7 +226,7 @@ def _cut_row(columns: int, what: str) -> str:
     return f'<tr><td colspan="{columns}">{html.escape(_note(what))}</td></tr>'
 
 
-def _test_row(test: TestResult, with_exercise: bool) -> str:
+def _test_row(test: TestResult, with_exercise: bool, override: Override | None = None) -> str:
     """One test; a hidden one shows its name and result, never its output."""
     e = html.escape
     mark = test.status if test.status in ("passed", NOT_RUN) else "failed"
@@ -232,6 +235,9 @@ def _test_row(test: TestResult, with_exercise: bool) -> str:
         message = '<em class="grader-kernel-side">kernel-side: a submission could forge this test</em> ' + message
     if test.manual is not None:
         message = f"<em>graded by hand: {test.manual:g} points, not in the automatic grade</em>"
+    if override is not None:
+        message = (f'<em class="grader-override">{override.points:g} points from {e(_cut(override.who, NOTE_CHARS))}'
+                   f' ({e(override.at)}): {e(_cut(override.comment, NOTE_CHARS))}</em> {message}')
     exercise = f"<td>{e(_cut(test.exercise or OTHER, EXERCISE_CHARS))}</td>" if with_exercise else ""
     return (f'<tr class="grader-test">{exercise}<td>{e(_cut(test.name, TEST_NAME_CHARS))}</td>'
             f'<td>{test.score:g} / {test.max_score:g}</td>'

@@ -23,7 +23,7 @@ takes, from the latest grade of every (student, lab) in the history:
 | SIS User ID | empty |
 | SIS Login ID | the student's name: name submissions by Canvas login for Canvas to match them |
 | Section | empty |
-| one column per lab, headed by the lab id | the points scored; empty if the student has no grade for it |
+| one column per lab, headed by the lab id | the points scored, overrides included; empty if no grade |
 
 A second row, ``Points Possible``, holds each lab's maximum, which Canvas uses
 when the import creates the assignment. Every text cell is defused against
@@ -42,6 +42,8 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from grader.course.layout import Course, Lab
@@ -52,6 +54,8 @@ from grader.files import atomic_write
 from grader.results import history
 from grader.results.model import NOT_RUN, Result, Status, TestResult
 from grader.results.store import csv_cell, read_result
+from grader.review import store as review
+from grader.review.store import Override
 
 CANVAS_FIXED = ("Student", "ID", "SIS User ID", "SIS Login ID", "Section")
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)  # fixed, so the same inputs give the same zip
@@ -199,9 +203,13 @@ def _grade_one(root: Path, notebook: Path, lab_id: str, backend_args: list[str])
     return gradescope_results(result)
 
 
-def gradescope_results(result: Result) -> dict:
-    """``result`` in Gradescope's results.json schema; our own fields go to ``extra_data``."""
+def gradescope_results(result: Result, overrides: Mapping[str, Override] | None = None) -> dict:
+    """``result`` in Gradescope's results.json schema, with ``overrides`` (grade review's, by test
+    name) applied and said; our own fields go to ``extra_data``."""
+    automatic, found = result, review.review(result, overrides or {})
+    result = found.result
     lines = [f"Status: {result.status}"] + ([result.message] if result.message else [])
+    lines += [f"{o.test}: {o.points:g} points from {o.who} ({o.at}): {o.comment}" for o in found.applied.values()]
     if not result.sandboxed:
         lines.append("Graded without a sandbox.")
     tests = [{"name": t.name, "score": t.score, "max_score": t.max_score, **_gradescope_status(t),
@@ -210,7 +218,7 @@ def gradescope_results(result: Result) -> dict:
     return {"score": result.score, "execution_time": round(result.execution_time, 3), "output": "\n".join(lines),
             "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
             "extra_data": {"status": result.status, "sandboxed": result.sandboxed, "max_score": result.max_score,
-                           "fingerprint": result.fingerprint}}
+                           "fingerprint": result.fingerprint, "automatic_score": automatic.score}}
 
 
 def _gradescope_status(test: TestResult) -> dict:
@@ -228,7 +236,8 @@ def _failure(message: str) -> dict:
 
 def canvas_csv(grades: Path) -> str:
     """The Canvas gradebook import CSV (see the module's docstring for the columns)."""
-    latest = history.rows(grades, latest=True)
+    overrides = review.in_force(grades)
+    latest = [_final(grades, r, overrides.get((r.student, r.lab))) for r in history.rows(grades, latest=True)]
     labs = sorted({r.lab for r in latest})
     points = {lab: max(r.max_score for r in latest if r.lab == lab) for lab in labs}
     scores: dict[str, dict[str, float]] = {}
@@ -242,6 +251,15 @@ def canvas_csv(grades: Path) -> str:
         cells = [_number(scores[student][lab]) if lab in scores[student] else "" for lab in labs]
         writer.writerow([csv_cell(student), "", "", csv_cell(student), "", *cells])
     return buffer.getvalue()
+
+
+def _final(grades: Path, row: history.Row, overrides: Mapping[str, Override] | None) -> history.Row:
+    """A recorded grade with the overrides in force for it (grade review), read from its results file."""
+    result = read_result(grades, row.student, row.lab) if overrides else None
+    if result is None:
+        return row
+    final = review.review(result, overrides).result
+    return replace(row, score=final.score, max_score=final.max_score)
 
 
 def write_canvas(grades: Path, out: Path) -> Path:
