@@ -444,7 +444,8 @@ def test_live_build_runs_probes_and_removes_everything(app_folder, leftovers):
 @pytest.mark.docker
 def test_live_build_has_no_network(app_folder, leftovers):
     """A download hidden from the static rules still fails: the build has no network."""
-    sneaky = GOOD.replace("USER 10001", "RUN python -c \"import socket; socket.create_connection(('1.1.1.1', 53), 3)\"\n"
+    sneaky = GOOD.replace("USER 10001",
+                          "RUN python -c \"import socket; socket.create_connection(('1.1.1.1', 53), 3)\"\n"
                           "USER 10001")
     assert dockerfile.refusal(Dockerfile.parse(sneaky)) is None
     with pytest.raises(RuntimeError, match="returned a non-zero code"):
@@ -512,7 +513,7 @@ def test_orphans_are_removed_but_not_a_build_in_progress():
         docker_backend.remove_orphans(client)
         containers = {c["Id"] for c in client.api.containers(all=True)}
         images = {i["Id"] for i in client.api.images(all=True)}
-        for name, (labels, removes_live, removes_kernel) in ORPHAN_CASES.items():
+        for name, (_labels, removes_live, removes_kernel) in ORPHAN_CASES.items():
             container, image = made[name]
             assert (container not in containers) == (removes_live or removes_kernel), name
             assert (image not in images) == removes_live, name
