@@ -15,10 +15,13 @@ original's.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+
+from grader.similarity.fingerprint import KEPT_NAMES
 
 VARIANTS = 5
 STUB = "    # YOUR CODE HERE\n    raise NotImplementedError()"
@@ -88,10 +91,11 @@ class Student:
 
 
 def honest_choices(count: int) -> list[tuple[int, int, int, int]]:
-    """Up to VARIANTS ** 2 choices, any two sharing at most one function's variant."""
+    """``count`` choices; the first VARIANTS ** 2 share at most one function's variant two by two.
+    Past those they repeat (a benchmark's large class: many pairs alike in every function but
+    names, comments and scratch work, the index's worst case)."""
     codes = [(a, b, (a + b) % VARIANTS, (a + 2 * b) % VARIANTS) for a in range(VARIANTS) for b in range(VARIANTS)]
-    assert count <= len(codes)
-    return codes[:count]
+    return [codes[n % len(codes)] for n in range(count)]
 
 
 def answer(function: str, variant: int, rng: random.Random) -> str:
@@ -139,3 +143,33 @@ def write_batch(folder: Path, starter_path: Path, honest: int, copies: int, seed
         nbformat.write(student_notebook(starter, copy, copy=True), folder / f"{copy.name}.ipynb")
         copied.append(tuple(sorted((original.name, copy.name))))
     return copied
+
+
+def renamed(source: str, rng: random.Random) -> str:
+    """``source`` with every identifier but keywords, builtins and attributes renamed, a comment
+    added to each line and the blank lines changed."""
+    names: dict[str, str] = {}
+
+    def rename(match: re.Match) -> str:
+        word, dot = match.group(2), match.group(1)
+        if dot or word in KEPT_NAMES:
+            return match.group(0)
+        return dot + names.setdefault(word, f"v{rng.randrange(10**6)}_{len(names)}")
+    code = re.sub(r"(\.?)\b([A-Za-z_]\w*)\b", rename, source)
+    return "\n\n".join(f"{line}  # note {rng.random()}" if line.strip() else line for line in code.split("\n"))
+
+
+def solution_batch(folder: Path, solution: Path, starter: Path, students: int, seed: int) -> None:
+    """``students`` notebooks of a real lab: each answers a random half of the exercises with
+    the solution's cells, every name renamed, and leaves the starter's cells in the others (a
+    realistic size of notebook, and many pairs sharing a quarter of their answers)."""
+    solved, given = nbformat.read(solution, as_version=4), nbformat.read(starter, as_version=4)
+    answers = [i for i, (s, g) in enumerate(zip(solved.cells, given.cells, strict=False)) if s.source != g.source]
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for n in range(students):
+        nb = nbformat.from_dict(given)
+        for index in rng.sample(answers, len(answers) // 2):
+            nb.cells[index] = nbformat.v4.new_code_cell(renamed(solved.cells[index].source, rng)) \
+                if solved.cells[index].cell_type == "code" else solved.cells[index]
+        nbformat.write(nb, folder / f"r{n:03d}.ipynb")

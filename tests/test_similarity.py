@@ -16,13 +16,13 @@ import nbformat
 import pytest
 from conftest import EXAMPLE, LAB, copy_course, run_grade
 from hostile_inputs import hostile_zips, malformed_notebooks
-from similarity_batch import ANSWER_CELLS, BODIES, Student, answer, student_notebook, write_batch
+from similarity_batch import ANSWER_CELLS, BODIES, Student, answer, renamed, student_notebook, write_batch
 from test_feedback import PWN, chromium, dom_title
 
 from grader.course.discover import discover
 from grader.course.notebook_file import read_file
 from grader.similarity import fingerprint
-from grader.similarity.compare import MIN_FINGERPRINTS, Pair, pairs, read_batch, starter_hashes
+from grader.similarity.compare import MIN_FINGERPRINTS, Pair, pairs, read_batch, read_starter
 from grader.similarity.fingerprint import K, Token, W, cell_fingerprints, notebook_fingerprints, tokens
 from grader.similarity.page import write_csv, write_html
 
@@ -31,7 +31,7 @@ STARTER = EXAMPLE / "labs" / LAB / "lab.ipynb"
 
 def compare(folder: Path):
     """The batch under ``folder`` read and paired as the command does."""
-    batch = read_batch(discover([folder], [LAB], LAB), starter_hashes(read_file(STARTER)))
+    batch = read_batch(discover([folder], [LAB], LAB), read_starter(read_file(STARTER)))
     return batch, pairs(batch)
 
 
@@ -126,20 +126,6 @@ def test_a_cell_that_does_not_tokenize_is_read_as_words():
               "  indented\nnot": ["N", "not"]}
     for source, expected in broken.items():
         assert [t.text for t in tokens(source)] == expected, source
-
-
-def renamed(source: str, rng: random.Random) -> str:
-    """``source`` with every identifier but keywords, builtins and attributes renamed, a comment
-    added to each line and the blank lines changed."""
-    names: dict[str, str] = {}
-
-    def rename(match: re.Match) -> str:
-        word, dot = match.group(2), match.group(1)
-        if dot or word in fingerprint.KEPT_NAMES:
-            return match.group(0)
-        return dot + names.setdefault(word, f"v{rng.randrange(10**6)}_{len(names)}")
-    code = re.sub(r"(\.?)\b([A-Za-z_]\w*)\b", rename, source)
-    return "\n\n".join(f"{line}  # note {rng.random()}" if line.strip() else line for line in code.split("\n"))
 
 
 @pytest.mark.parametrize("seed", range(20))

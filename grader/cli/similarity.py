@@ -21,7 +21,7 @@ from grader.course.discover import discover, shown
 from grader.course.layout import Course
 from grader.course.notebook_file import read_file, reason
 from grader.errors import ExitCode, UsageError
-from grader.similarity.compare import pairs, read_batch, starter_hashes
+from grader.similarity.compare import pairs, read_batch, read_starter
 from grader.similarity.page import write_csv, write_html
 
 SHOWN_PAIRS = 10  # printed on the terminal
@@ -39,7 +39,7 @@ def cmd_similarity(argv: list[str], console: Console) -> int:
     course = Course.find(args.course)
     lab = course.lab(args.lab)
     try:
-        starter = starter_hashes(read_file(lab.notebook))
+        starter = read_starter(read_file(lab.notebook))
     except (OSError, ValueError) as exc:
         raise UsageError(f"{lab.notebook}: the lab's starter notebook cannot be read ({reason(exc)}); "
                          "run grade assign to write it") from None

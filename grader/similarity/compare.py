@@ -63,12 +63,21 @@ def notebook_cells(data: bytes) -> list[tuple[str, str]]:
     return cells
 
 
-def starter_hashes(data: bytes) -> set[int]:
-    """Every k-gram hash of the lab's starter notebook."""
-    return every_hash(notebook_cells(data))
+@dataclass(frozen=True)
+class Starter:
+    """What every student was given: the starter notebook's cells and all their k-gram hashes."""
+
+    cells: frozenset[str]
+    hashes: frozenset[int]
 
 
-def read_batch(subs: Iterable[Submission], starter: set[int], advance: Callable[[str], None] = lambda _: None
+def read_starter(data: bytes) -> Starter:
+    """The lab's starter notebook (its bytes), read as a submission is."""
+    cells = notebook_cells(data)
+    return Starter(frozenset(source for _, source in cells), frozenset(every_hash(cells)))
+
+
+def read_batch(subs: Iterable[Submission], starter: Starter, advance: Callable[[str], None] = lambda _: None
                ) -> Batch:
     """Each submission fingerprinted, the starter's k-grams and the class's boilerplate removed;
     a submission that cannot be read, or leaves too few fingerprints, is skipped with its reason.
@@ -79,7 +88,8 @@ def read_batch(subs: Iterable[Submission], starter: set[int], advance: Callable[
             batch.skipped[sub.student] = sub.problem
         else:
             try:
-                batch.prints[sub.student] = notebook_fingerprints(notebook_cells(sub.read_bytes())).without(starter)
+                prints = notebook_fingerprints(notebook_cells(sub.read_bytes()), starter.cells)
+                batch.prints[sub.student] = prints.without(starter.hashes)
             except (OSError, ValueError) as exc:
                 batch.skipped[sub.student] = f"not a readable notebook: {reason(exc)}"
         advance(shown(sub.student))

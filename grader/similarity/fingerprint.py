@@ -32,6 +32,7 @@ import re
 import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 K = 5  # tokens per k-gram: shorter runs are what every solution of a small function shares
 W = 4  # k-grams per window: a shared run of W + K - 1 = 8 tokens is always caught
@@ -89,7 +90,7 @@ class Fingerprints:
             elif known is not None and len(known) < MAX_PLACES:
                 known.append(place)
 
-    def without(self, removed: set[int]) -> Fingerprints:
+    def without(self, removed: set[int] | frozenset[int]) -> Fingerprints:
         """These fingerprints but ``removed``, with the same cells."""
         return Fingerprints({h: p for h, p in self.places.items() if h not in removed}, self.cells)
 
@@ -137,23 +138,41 @@ def _word_tokens(source: str, names: bool) -> Iterable[Token]:
 
 
 def kgram_hashes(toks: list[Token]) -> list[int]:
-    """The hash of every K consecutive tokens, in order: stable across runs (blake2b), so that
-    the same batch always gives the same fingerprints and scores."""
-    texts = [t.text for t in toks]
-    return [int.from_bytes(hashlib.blake2b("\x1f".join(texts[i:i + K]).encode(), digest_size=8).digest(), "big")
-            for i in range(len(texts) - K + 1)]
+    """The hash of every K consecutive tokens, in order, rolled (Karp-Rabin, modulo the prime
+    2**61 - 1) over each token's own hash: one multiplication per token rather than a digest per
+    k-gram. Stable across runs (blake2b, not Python's salted hash), so that the same batch
+    always gives the same fingerprints and scores."""
+    values = [_token_value(t.text) for t in toks]
+    if len(values) < K:
+        return []
+    current = 0
+    for value in values[:K]:
+        current = (current * _BASE + value) % _PRIME
+    hashes = [current]
+    for old, new in zip(values, values[K:], strict=False):
+        current = ((current - old * _LEADING) * _BASE + new) % _PRIME
+        hashes.append(current)
+    return hashes
+
+
+_PRIME = 2**61 - 1
+_BASE = 1_000_003
+_LEADING = pow(_BASE, K - 1, _PRIME)  # the weight of the token leaving the window
+
+
+@lru_cache(maxsize=65_536)
+def _token_value(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()) % _PRIME
 
 
 def winnow(hashes: list[int]) -> list[int]:
     """The positions winnowing selects: in each window of W hashes, the smallest, the rightmost
     of equal ones, each position once. Fewer hashes than W make one window."""
     chosen: list[int] = []
-    for start in range(max(1, len(hashes) - W + 1)):
-        window = hashes[start:start + W]
-        if not window:
-            break
-        low = min(window)
-        position = start + max(i for i, h in enumerate(window) if h == low)
+    width = min(W, len(hashes))
+    for start in range(len(hashes) - width + 1 if hashes else 0):
+        window = hashes[start:start + width]
+        position = start + width - 1 - window[::-1].index(min(window))
         if not chosen or chosen[-1] != position:
             chosen.append(position)
     return chosen
@@ -174,12 +193,16 @@ def every_hash(cells: Iterable[tuple[str, str]]) -> set[int]:
     return found
 
 
-def notebook_fingerprints(cells: Iterable[tuple[str, str]]) -> Fingerprints:
-    """The fingerprints of a notebook's (kind, source) cells, in order, within the bounds."""
+def notebook_fingerprints(cells: Iterable[tuple[str, str]], given: frozenset[str] = frozenset()) -> Fingerprints:
+    """The fingerprints of a notebook's (kind, source) cells, in order, within the bounds. A cell
+    whose source is one of ``given`` (the starter notebook's cells, left as they were handed out)
+    is not read: its k-grams would all be subtracted, and it spends none of the notebook's budget."""
     prints, budget = Fingerprints(), NOTEBOOK_CHARS
     for number, (kind, source) in enumerate(cells, 1):
         if budget <= 0:
             break
+        if source in given:
+            continue
         text = source[:min(CELL_CHARS, budget)]
         budget -= len(text)
         found = cell_fingerprints(tokens(text, kind), len(prints.cells))
