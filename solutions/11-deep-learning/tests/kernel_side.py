@@ -141,7 +141,7 @@ def text_facts(cls, ids, lengths, seed):
     ids = torch.as_tensor(ids, dtype=torch.long)
     mask = torch.arange(ids.shape[1])[None, :] < torch.as_tensor(lengths)[:, None]
     alone, reversed_ = [], []
-    for row, n in zip(ids, lengths):
+    for row, n in zip(ids, lengths, strict=True):
         words = row[:int(n)][None, :]
         full = torch.ones_like(words, dtype=torch.bool)
         alone.append(logits(model, words, full)[0])

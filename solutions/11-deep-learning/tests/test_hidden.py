@@ -20,17 +20,18 @@ from sklearn.datasets import load_digits
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from reviews import reviews  # noqa: E402 - the lab's generator, beside these tests
+from reviews import reviews  # the lab's generator, beside these tests
 
 SPLIT_SEED = 20261207  # which digits the grader trains and tests on
 TEXT_SEEDS = (111, 222)  # the grader's training and test reviews
-# Floors, from the spread over 8 seeds of the grader's split and loop (tests/test_lab_11_deep_learning.py
-# measures them again on the kept notebooks):
-# q3, CNNs of 700 to 4,700 parameters (one or two convolutions, max or average pooling, ReLU, GELU or
-#     tanh, batch norm): 0.91 .. 0.99 of held-out digits; lab 03's MLP (4,810 parameters): about 0.95.
-# q7, classifiers with learned or sinusoidal positions, nn.TransformerEncoderLayer or a block of their
-#     own: 0.99 .. 1.0 of held-out reviews; without positions, at most 0.76 (half of the reviews hold
-#     the same words as a review of the other label).
+# Floors, from the spread over 8 seeds of another split and of the grader's loop (each seed its own
+# split of the digits, its own reviews; measured in process with this folder's kernel_side.py):
+# q3, the solution's CNN and the kept correct ones (one convolution and a dense head, 2,230 parameters;
+#     GELU, average pooling and a global mean, 2,986), a batch-norm/tanh one (1,386) and, for scale, lab
+#     03's MLP (4,810): 0.921 .. 0.973 of held-out digits.
+# q7, learned positions with nn.TransformerEncoderLayer, a learned position parameter with a pre-norm
+#     nn.TransformerEncoder, sinusoids with a block of their own: 1.0 on every seed; without positions,
+#     0.72 .. 0.775 (half of the reviews hold the same words as a review of the other label).
 Q3_FLOOR = 0.85
 Q7_FLOOR = 0.92
 MLP_PARAMETERS = 4810  # lab 03's 64-64-10 network
@@ -186,7 +187,8 @@ def grader_shift(image, dx, dy):
 
 def pairs(X, y):
     """(label, pixels) of every image, sorted: augment may give them in any order."""
-    return sorted((int(label), np.round(np.asarray(image, dtype=float), 6).tobytes()) for image, label in zip(X, y))
+    return sorted((int(label), np.round(np.asarray(image, dtype=float), 6).tobytes())
+                  for image, label in zip(X, y, strict=True))
 
 
 @pytest.mark.points(2)
@@ -205,9 +207,9 @@ def test_q2_augment_keeps_labels(nb, digits):
     X, y = digits[0][:40], digits[1][:40]
     X_aug, y_aug = nb.call("augment", X, y)
     moves = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
-    expected = [(grader_shift(image, dx, dy), label) for image, label in zip(X, y) for dx, dy in moves]
+    expected = [(grader_shift(image, dx, dy), label) for image, label in zip(X, y, strict=True) for dx, dy in moves]
     assert len(X_aug) == len(y_aug) == len(expected)
-    assert pairs(X_aug, y_aug) == pairs(*zip(*expected))
+    assert pairs(X_aug, y_aug) == pairs(*zip(*expected, strict=True))
 
 
 @pytest.mark.points(1)
@@ -215,7 +217,7 @@ def test_q2_augment_shapes(nb, digits):
     """q2: augment returns (5n, 8, 8) images in [0, 1] and (5n,) integer labels"""
     X_aug, y_aug = nb.call("augment", digits[0][:7], digits[1][:7])
     assert np.asarray(X_aug).shape == (35, 8, 8) and np.asarray(y_aug).shape == (35,)
-    assert np.asarray(y_aug).dtype.kind in "iu" and 0 <= np.min(X_aug) and np.max(X_aug) <= 1
+    assert np.asarray(y_aug).dtype.kind in "iu" and np.min(X_aug) >= 0 and np.max(X_aug) <= 1
 
 
 # --- q3: the CNN --------------------------------------------------------------------------
@@ -319,6 +321,8 @@ def test_q4_gradients(nb):
 @pytest.mark.points(1)
 def test_q4_written_from_scratch(nb):
     """q4: the attention cell does not call torch's own attention"""
+    case, _ = attention_case(45, (1, 2, 2), (1, 2, 2), 2)
+    run_attention(nb, case)  # a stub names no torch attention either
     assert not names_in(nb.cell("q4").source) & set(FORBIDDEN)
 
 
@@ -375,6 +379,7 @@ def test_q5_padding_mask(lab):
 @pytest.mark.points(1)
 def test_q5_written_from_scratch(nb):
     """q5: the multi-head attention cell does not call torch's own attention"""
+    nb.run("MultiHeadAttention(4, 2)")  # a stub names no torch attention either
     assert not names_in(nb.cell("q5").source) & set(FORBIDDEN)
 
 
