@@ -217,9 +217,10 @@ def test_a_test_cell_becomes_otters_doctest():
                    "for i in range(2):\n    print(i)\nstr(None)", "'None'", printed="0\n1\n")
     case = read_test_cell(printed.source, printed.outputs, "cell 9")
     assert case.source[1] == ">>> for i in range(2):\n...     print(i)\n>>> str(None)\n0\n1\n'None'"
-    assert (case.hidden, case.points, case.expects_nothing) == (True, 2.0, False)
+    assert (case.hidden, case.points, case.unrun) == (True, 2.0, False)
     unrun = read_test_cell("# hidden test\nsquare(2)", [], "cell 10")
-    assert (unrun.source[1], unrun.hidden, unrun.expects_nothing) == (">>> square(2)\n", True, True)
+    assert (unrun.source[1], unrun.hidden, unrun.unrun) == (">>> square(2)\n", True, True)
+    assert not read_test_cell("assert square(2) == 4", [], "cell 12").unrun  # an assert shows nothing
     commented = read_test_cell("# checks the sign\nsquare(2) > 0", [], "cell 11")
     assert (commented.source[1], commented.hidden) == (">>> square(2) > 0\n", False)
 
@@ -276,6 +277,14 @@ def test_the_masters_stem_names_a_lab_without_config(tmp_path):
     [lab] = read_master(write_master(tmp_path, question("name: q1", block("TESTS", code("1 + 1", "2"))),
                                      name="week-3.ipynb"))
     assert lab.lab_id == "week-3" and lab.notes == []
+
+
+def test_an_unrun_master_is_imported_as_otter_reads_it_and_noted(tmp_path):
+    [lab] = read_master(write_master(tmp_path, question("name: q1", block("TESTS", code("1 + 1"), code("x = 1"),
+                                                                          code("assert True"), code("2 + 2")))))
+    assert [c.sources[0][1] for c in lab.cases] == [">>> 1 + 1\n", ">>> x = 1\n", ">>> assert True\n", ">>> 2 + 2\n"]
+    assert lab.notes == ["the master holds no output for test(s) q1 - 1, q1 - 4: they expect none, as under otter "
+                         "(execute the master before importing it)"]
 
 
 BAD = [

@@ -288,6 +288,10 @@ def _show_points(cells: list, questions: list[Question]) -> None:
 
 
 def _notes(questions: list[Question]) -> list[str]:
-    """What the instructor should know about the questions: one otter grades nothing for."""
+    """What the instructor should know about the questions: one otter grades nothing for, and
+    tests that expect no output because the master holds none (it was not run)."""
+    unrun = [f"{q.name} - {i}" for q in questions for i, t in enumerate(q.tests, 1) if t.unrun]
     return [f"question {q.name} has no tests and is not manual: otter grades nothing for it, nor does this lab"
-            for q in questions if not q.tests and not q.manual]
+            for q in questions if not q.tests and not q.manual] + \
+        ([f"the master holds no output for test(s) {', '.join(unrun)}: they expect none, as under otter "
+          "(execute the master before importing it)"] if unrun else [])

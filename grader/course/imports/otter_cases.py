@@ -40,7 +40,7 @@ class TestCell:
     source: tuple[str, str]  # (DOCTEST or PYTHON, text)
     hidden: bool
     points: float | None
-    expects_nothing: bool  # no output was recorded: the master was not executed, or the code shows nothing
+    unrun: bool  # it ends in an expression, yet the master holds no output for it: was the master run?
 
 
 def load_yaml(text: str, where: str) -> object:
@@ -87,7 +87,7 @@ def read_test_cell(source: str, outputs: list, where: str, ok_format: bool = Tru
         return TestCell((PYTHON, _exception_test(tree, where)), hidden, points, False)
     shown = _output(outputs)
     text = "\n".join(_doctest_lines(ast.unparse(tree).split("\n")) + shown.split("\n"))
-    return TestCell((DOCTEST, text), hidden, points, not shown)
+    return TestCell((DOCTEST, text), hidden, points, not shown and isinstance(tree.body[-1], ast.Expr))
 
 
 def _parse(code: str, where: str) -> ast.Module:
