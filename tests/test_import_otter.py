@@ -277,6 +277,8 @@ def test_the_masters_stem_names_a_lab_without_config(tmp_path):
     [lab] = read_master(write_master(tmp_path, question("name: q1", block("TESTS", code("1 + 1", "2"))),
                                      name="week-3.ipynb"))
     assert lab.lab_id == "week-3" and lab.notes == []
+    with pytest.raises(UsageError, match="its file name: 'week 3' cannot name a lab"):
+        read_master(write_master(tmp_path, name="week 3.ipynb"))
 
 
 def test_an_unrun_master_is_imported_as_otter_reads_it_and_noted(tmp_path):
@@ -306,6 +308,7 @@ BAD = [
     ([raw("# ASSIGNMENT CONFIG\nfiles:\n  - ../outside.csv")], "outside the master's folder"),
     ([raw("# ASSIGNMENT CONFIG\nfiles:\n  - missing.csv")], "does not exist"),
     ([raw("# ASSIGNMENT CONFIG\nname: ../up")], "cannot name a lab"),
+    ([raw("# ASSIGNMENT CONFIG\nname: 12")], "12 cannot name a lab"),
     ([raw("# ASSIGNMENT CONFIG\ntests:\n  ok_format: maybe")], "ok_format: true or false"),
     ([raw("# ASSIGNMENT CONFIG\ntests:\n  ok_format: false"), question("name: q1", block("TESTS", code("x == 1")))],
      "cell 4: an exception-based test cell holds one function"),

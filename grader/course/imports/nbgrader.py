@@ -59,7 +59,7 @@ def read_source(source: Path, nbgrader_scoring: bool = False) -> list[ImportedLa
 
 
 def _lab(path: Path, assignment: str, files: dict[str, Path], kind: str) -> ImportedLab:
-    notebook = _read(path)
+    notebook = read_notebook(path)
     cases = [case for index, cell in enumerate(notebook.cells) if (case := _case(cell, path, index, kind)) is not None]
     names = [case.name for case in cases]
     repeated = sorted({name for name in names if names.count(name) > 1})
@@ -69,7 +69,8 @@ def _lab(path: Path, assignment: str, files: dict[str, Path], kind: str) -> Impo
                        f"{assignment}/{path.name}", notebook, cases, dict(files))
 
 
-def _read(path: Path) -> nbformat.NotebookNode:
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """A notebook another tool wrote (otter's master too), its size bounded before it is parsed."""
     if path.stat().st_size > NOTEBOOK_LIMIT:
         raise UsageError(f"{path}: larger than {NOTEBOOK_LIMIT // 2**20} MiB")
     try:

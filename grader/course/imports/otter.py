@@ -35,7 +35,7 @@ import nbformat
 from grader.course.assign import SOLUTION_ONLY_TAG
 from grader.course.imports import otter_config
 from grader.course.imports.model import Case, ImportedLab
-from grader.course.imports.nbgrader import NOTEBOOK_LIMIT
+from grader.course.imports.nbgrader import read_notebook
 from grader.course.imports.otter_cases import (
     TestCell,
     load_yaml,
@@ -83,7 +83,6 @@ class Question:
 class Walk:
     """The reading: the solution's cells so far, the open blocks, the questions and the config."""
 
-    master: Path
     cells: list = field(default_factory=list)
     blocks: list[str] = field(default_factory=list)
     questions: list[Question] = field(default_factory=list)
@@ -95,12 +94,14 @@ class Walk:
 def read_master(master: Path) -> list[ImportedLab]:
     """The lab of an otter-assign master notebook; UsageError naming the cell of any mistake,
     before anything is written."""
-    notebook = _read(master)
-    walk = Walk(master)
+    if not master.is_file() or master.suffix != ".ipynb":
+        raise UsageError(f"{master}: not an otter master notebook (.ipynb)")
+    notebook = read_notebook(master)
+    walk = Walk()
     cells = [piece for index, cell in enumerate(notebook.cells) for piece in _unfenced(cell, master, index)]
-    for index, (cell, where) in enumerate(cells):
+    for cell, where in cells:
         if not IGNORED_CELL.match(_first_line(cell)):
-            _step(walk, cell, f"{master}, {where}", index)
+            _step(walk, cell, f"{master}, {where}")
     if walk.blocks:
         raise UsageError(f"{master}: BEGIN {walk.blocks[-1].upper()} is never closed")
     settings = otter_config.read(walk.config, master)
@@ -110,20 +111,9 @@ def read_master(master: Path) -> list[ImportedLab]:
     solution.cells = ([nbformat.v4.new_code_cell(INIT)] if walk.checks else []) + walk.cells
     otter_config.set_seed(solution, settings.seed)
     cases = [case for question in walk.questions for case in _cases(question)]
-    lab_id = settings.name or master.stem
+    lab_id = settings.name or otter_config.lab_name(master.stem, f"{master}: its file name")
     return [OtterLab(lab_id, lab_id, "otter", master.name, solution, cases, settings.files, settings.requirements,
                      notes=settings.notes + _notes(walk.questions))]
-
-
-def _read(path: Path) -> nbformat.NotebookNode:
-    if not path.is_file() or path.suffix != ".ipynb":
-        raise UsageError(f"{path}: not an otter master notebook (.ipynb)")
-    if path.stat().st_size > NOTEBOOK_LIMIT:
-        raise UsageError(f"{path}: larger than {NOTEBOOK_LIMIT // 2**20} MiB")
-    try:
-        return nbformat.read(path, as_version=4)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{path}: not a notebook nbformat can read ({exc})") from None
 
 
 def _first_line(cell) -> str:
@@ -165,7 +155,7 @@ def _boundary(cell) -> tuple[bool, str] | None:
     return None
 
 
-def _step(walk: Walk, cell, where: str, index: int) -> None:
+def _step(walk: Walk, cell, where: str) -> None:
     """Read one cell of the master."""
     if cell.cell_type == "raw" and ASSIGNMENT_CONFIG.match(_first_line(cell)):
         found = load_yaml(cell.source, where) or {}

@@ -34,7 +34,6 @@ class Settings:
     requirements: list[str] = field(default_factory=list)
     seed: tuple[str, int] | None = None
     show_points: bool = False
-    ok_format: bool = True  # otter's doctests; false: its exception-based tests (functions that raise)
     notes: list[str] = field(default_factory=list)
 
 
@@ -46,8 +45,9 @@ def read(config: dict, master: Path) -> Settings:
     tests = config.get("tests") or {}
     if not isinstance(tests, dict) or not isinstance(tests.get("ok_format", True), bool):
         raise UsageError(f"{where}: tests must hold ok_format: true or false")
-    settings = Settings(name=_name(config.get("name"), where), show_points=config.get("show_question_points") is True,
-                        ok_format=tests.get("ok_format", True))
+    name = config.get("name")
+    settings = Settings(name=None if name is None else lab_name(name, where),
+                        show_points=config.get("show_question_points") is True)
     settings.files = {name: path for entry in _strings(config.get("files") or [], where, "files")
                       for name, path in [_inside(entry, master, where)]}
     settings.requirements = _requirements(config.get("requirements"), master, where)
@@ -68,11 +68,11 @@ def _config_file(value: object, master: Path, where: str) -> dict:
     return found
 
 
-def _name(value: object, where: str) -> str | None:
-    if value is None:
-        return None
+def lab_name(value: object, where: str) -> str:
+    """``value`` as a lab's id: a folder name under ``solutions/``, never a path."""
     if not isinstance(value, str) or not LAB_ID.fullmatch(value):
-        raise UsageError(f"{where}: name {value!r} cannot name a lab (letters, digits, '.', '_', '-')")
+        raise UsageError(f"{where}: {value!r} cannot name a lab (letters, digits, '.', '_', '-'): set the "
+                         "assignment config's name")
     return value
 
 
