@@ -40,7 +40,7 @@ class Pair:
     a: str
     b: str
     score: float
-    shared: frozenset[int]
+    shared: frozenset[int] = frozenset()  # filled in only for the pairs the page shows
 
 
 @dataclass
@@ -131,7 +131,7 @@ def pairs(batch: Batch) -> list[Pair]:
         a, b = batch.prints[students[i]].places, batch.prints[students[j]].places
         found.append((round(count / min(len(a), len(b)), ROUNDING), students[i], students[j]))
     found.sort(key=lambda f: (-f[0], f[1], f[2]))
-    return [Pair(a, b, score, frozenset()) for score, a, b in found]
+    return [Pair(a, b, score) for score, a, b in found]
 
 
 def with_shared(batch: Batch, pair: Pair) -> Pair:

@@ -4,8 +4,8 @@ A copy hides behind renamed variables, changed comments and whitespace, and cell
 around. So each cell's code is read with Python's own ``tokenize`` and normalised: every
 identifier but a keyword, a builtin or an attribute becomes one token ``N`` (``total`` and
 ``s`` look alike; ``len``, ``sum`` and the ``lower`` of ``text.lower()`` stay themselves:
-renaming one's variables does not rename a library's functions), a number becomes ``0`` and a string ``"``,
-comments and whitespace (newlines and indentation included) are dropped. A cell that does
+renaming one's variables does not rename a library's functions), a number becomes ``0``
+and a string ``"``, comments and whitespace (newlines and indentation included) are dropped. A cell that does
 not tokenize (an unclosed bracket, prose) is split into words and punctuation instead,
 its words normalised as identifiers are; a markdown cell is split so too, lower-cased, its
 words kept (prose is copied word for word).

@@ -117,7 +117,8 @@ def _side(prints: Fingerprints, shared: frozenset[int]) -> str:
     marked: dict[int, set[int]] = {}
     for h in shared:
         for place in prints.places.get(h, ()):
-            marked.setdefault(place.cell, set()).update(range(place.first, place.last + 1))
+            last = min(place.last, place.first + SHOWN_CHARS)  # a line past the shown characters is not shown
+            marked.setdefault(place.cell, set()).update(range(place.first, last + 1))
     cells = sorted(marked)[:MAX_CELLS]
     more = len(marked) - len(cells)
     shown_cells = "".join(_cell(prints.cells[i], marked[i]) for i in cells)
