@@ -8,6 +8,7 @@
     grade init-ci --student|--instructor [--gitlab] [--force] [DIR]
     grade export gradescope LAB [--out FILE] [--course DIR] | grade export canvas [--out FILE] [--grades DIR]
     grade report [--grades DIR] [--student S] [--lab L] [--history | --changes]
+    grade review [--grades DIR] [--course DIR] [--port P] [--reviewer NAME]
     grade <kit command> ...   (a kit's own, such as grade llm-server [--host H] [--port P])
 
 ``grade`` also writes grades/<student>/<lab-id>.html (grader/report/feedback.py) and
@@ -33,10 +34,11 @@ from grader import kits
 from grader.cli.commands import cmd_assign, cmd_export, cmd_image, cmd_init_ci, cmd_report
 from grader.cli.grade import cmd_check, cmd_grade
 from grader.cli.importing import cmd_import
+from grader.cli.review import cmd_review
 from grader.errors import ExitCode, GraderError, UsageError
 
 COMMANDS = {"check": cmd_check, "assign": cmd_assign, "import": cmd_import, "image": cmd_image,
-            "init-ci": cmd_init_ci, "export": cmd_export, "report": cmd_report}
+            "init-ci": cmd_init_ci, "export": cmd_export, "report": cmd_report, "review": cmd_review}
 
 
 def main(argv: list[str] | None = None) -> int:
