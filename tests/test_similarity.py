@@ -22,7 +22,7 @@ from test_feedback import PWN, chromium, dom_title
 from grader.course.discover import discover
 from grader.course.notebook_file import read_file
 from grader.similarity import fingerprint
-from grader.similarity.compare import MIN_FINGERPRINTS, Pair, pairs, read_batch, read_starter
+from grader.similarity.compare import MIN_CLASS, MIN_FINGERPRINTS, Pair, pairs, read_batch, read_starter
 from grader.similarity.fingerprint import K, Token, W, cell_fingerprints, notebook_fingerprints, tokens
 from grader.similarity.page import write_csv, write_html
 
@@ -75,6 +75,27 @@ def test_the_starter_code_alone_never_makes_a_pair_similar(tmp_path, honest):
     for name in ("blank-1", "blank-2"):
         assert f"fewer than {MIN_FINGERPRINTS}" in batch.skipped[name]
         assert batch.skipped[name].startswith("0 fingerprints")
+
+
+@pytest.mark.parametrize("class_size", [3, MIN_CLASS - 1, MIN_CLASS, 2 * MIN_CLASS])
+def test_code_most_of_a_large_class_holds_is_set_aside(tmp_path, class_size):
+    """Two thirds of the class hand in the same answers. In a class of MIN_CLASS or more, that is
+    boilerplate and set aside (those notebooks are left with too little of their own); in a
+    smaller one, two thirds is a handful of students, and they are shown as alike."""
+    starter = nbformat.read(STARTER, as_version=4)
+    folder = tmp_path / "subs"
+    alike = (2 * class_size) // 3
+    write_batch(folder, STARTER, honest=class_size - alike, copies=0, seed=class_size)
+    for n in range(alike):
+        nbformat.write(student_notebook(starter, Student(f"same-{n}", (4, 4, 4, 4), 1, 1)), folder / f"same-{n}.ipynb")
+    batch, found = compare(folder)
+    same = [p for p in found if p.a.startswith("same-") and p.b.startswith("same-")]
+    if class_size >= MIN_CLASS:
+        assert batch.dropped_common > 0 and not same
+        assert all(name in batch.skipped for name in (f"same-{n}" for n in range(alike)))
+    else:
+        assert batch.dropped_common == 0 and len(same) == alike * (alike - 1) // 2
+        assert all(p.score == 1 for p in same) and found[:len(same)] == same
 
 
 @pytest.mark.parametrize("seed", range(4))

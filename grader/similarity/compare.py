@@ -7,8 +7,11 @@ left after two subtractions:
 
 - the starter code: every k-gram of the lab's own notebook (``labs/<id>/lab.ipynb``), so
   that the prompt, the stubs and the ``check`` cells every student received never count;
-- boilerplate: a fingerprint held by more than COMMON_SHARE of the readable notebooks (with
-  at least MIN_CLASS of them) is what everyone writes (``return x * x``), not a copy.
+- boilerplate: a fingerprint held by more than COMMON_SHARE of the readable notebooks is
+  what everyone writes (``return x * x``), not a copy. Only in a class of at least MIN_CLASS:
+  in a smaller one, half the class is a handful of students, who may well share more than
+  boilerplate (six of ten handing in the same answer are six of a kind, not six blank
+  notebooks).
 
 A notebook left with fewer than MIN_FINGERPRINTS scores 0 with everyone and is listed as
 skipped, with that reason: a handful of fingerprints would make any shared line look like a
@@ -28,7 +31,7 @@ from grader.course.notebook_file import load_notebook, reason
 from grader.similarity.fingerprint import Fingerprints, every_hash, notebook_fingerprints
 
 COMMON_SHARE = 0.5
-MIN_CLASS = 4  # readable notebooks before any fingerprint counts as boilerplate
+MIN_CLASS = 20  # readable notebooks
 MIN_FINGERPRINTS = 10
 ROUNDING = 3  # decimals of a score
 
@@ -96,8 +99,8 @@ def read_batch(subs: Iterable[Submission], starter: Starter, advance: Callable[[
     _drop_common(batch)
     for student, prints in list(batch.prints.items()):
         if len(prints.places) < MIN_FINGERPRINTS:
-            batch.skipped[student] = (f"{len(prints.places)} fingerprints once the starter code and the class's "
-                                      f"common code are removed (fewer than {MIN_FINGERPRINTS}): scored 0")
+            batch.skipped[student] = (f"{len(prints.places)} fingerprints of its own, the starter's and the class's "
+                                      f"common code set aside (fewer than {MIN_FINGERPRINTS}): scored 0")
             del batch.prints[student]
     return batch
 
