@@ -48,6 +48,8 @@ def cmd_import(argv: list[str], console: Console) -> int:
             console.print(f"wrote {path}", markup=False, highlight=False)
     for lab, done in zip(labs, written, strict=True):
         console.print(_summary(lab.lab_id, done), markup=False, highlight=False)
+        for note in lab.notes:
+            console.print(f"{lab.lab_id}: note: {note}", markup=False, highlight=False)
     automatic = {lab.lab_id for lab, done in zip(labs, written, strict=True) if done.converted + done.kernel_side}
     if automatic and not args.skip_solution_check:
         backend = require_backend(args.backend, "use --skip-solution-check to import without grading")

@@ -29,7 +29,7 @@ import ast
 import doctest
 from dataclasses import dataclass
 
-from grader.course.imports.model import DOCTEST, NBGRADER_CELL, PYTHON
+from grader.course.imports.model import DOCTEST, NBGRADER_CELL, PRINTED_DOCTEST, PYTHON
 
 # Qualified names of the functions a converted test calls in the grader: pure, on plain values.
 GRADER_FUNCTIONS = frozenset({
@@ -72,7 +72,7 @@ def aliases(sources: list[str]) -> dict[str, str]:
 def convert(kind: str, text: str, names: dict[str, str], points: float) -> Converted:
     """A case's source of ``kind`` worth ``points``: converted, or run in the kernel (always, for a
     test cell scored as nbgrader scores it)."""
-    if kind == NBGRADER_CELL:
+    if kind in (NBGRADER_CELL, PRINTED_DOCTEST):
         return in_kernel(kind, text, points)
     return doctest_case(text, names) if kind == DOCTEST else python_case(text, names)
 
@@ -81,7 +81,8 @@ def in_kernel(kind: str, text: str, points: float = 0.0) -> Converted:
     """A case's source run in the kernel as its own tool ran it (a kernel-side test)."""
     if kind == NBGRADER_CELL:
         return Converted((f"nbgrader_cell(nb, {text!r}, {points!r}, record_property)",), False)
-    return Converted((f"run_doctest(nb, {text!r})" if kind == DOCTEST else f"nb.run({text!r})",), False)
+    doctest_kinds = (DOCTEST, PRINTED_DOCTEST)
+    return Converted((f"run_doctest(nb, {text!r})" if kind in doctest_kinds else f"nb.run({text!r})",), False)
 
 
 def python_case(source: str, names: dict[str, str]) -> Converted:
@@ -133,10 +134,18 @@ def _example(example: doctest.Example, names: dict[str, str]) -> tuple[list[str]
     if tree is None or len(tree.body) != 1:
         return None
     node = tree.body[0]
+    if isinstance(node, ast.Expr) and _prints(node.value):
+        return None  # what it prints is its output, and only the kernel sees that
     if isinstance(node, ast.Expr) and example.want:
         value = _expression(node.value, example.source, names)
         return [f"assert output_matches({value}, {example.want!r})"], True
     return None if example.want else _statement(node, example.source, names)
+
+
+def _prints(node: ast.expr) -> bool:
+    """A call of ``print`` or ``display`` anywhere in the expression."""
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id in ("print", "display")
+               for n in ast.walk(node))
 
 
 def _judges(text: str) -> bool:

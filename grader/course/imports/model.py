@@ -14,6 +14,7 @@ import nbformat
 
 PYTHON, DOCTEST = "python", "doctest"  # the kinds of source a case holds: Python, a doctest, and
 NBGRADER_CELL = "nbgrader cell"  # a test cell scored as nbgrader scores it (its compatibility switch)
+PRINTED_DOCTEST = "printed doctest"  # a doctest expecting what its code prints: only the kernel sees that
 _NOT_NAME = re.compile(r"[^0-9A-Za-z_]+")
 
 
@@ -29,7 +30,7 @@ class Case:
     points: float
     exercise: str
     hidden: bool = False
-    sources: tuple[tuple[str, str], ...] = ()  # (PYTHON, DOCTEST or NBGRADER_CELL, text)
+    sources: tuple[tuple[str, str], ...] = ()  # (PYTHON, DOCTEST, PRINTED_DOCTEST or NBGRADER_CELL, text)
     manual: bool = False
 
     @property
@@ -53,3 +54,4 @@ class ImportedLab:
     files: dict[str, Path] = field(default_factory=dict)
     requirements: list[str] = field(default_factory=list)
     settings: dict[str, object] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # what the instructor should know (keys not imported...)

@@ -56,13 +56,6 @@ END_SOLUTION = "# END SOLUTION"
 
 
 @dataclass
-class OtterLab(ImportedLab):
-    """An imported master, with what the command tells the instructor (keys it ignored...)."""
-
-    notes: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Question:
     """A question being read: its config, its test cells, and where its text is."""
 
@@ -112,8 +105,8 @@ def read_master(master: Path) -> list[ImportedLab]:
     otter_config.set_seed(solution, settings.seed)
     cases = [case for question in walk.questions for case in _cases(question)]
     lab_id = settings.name or otter_config.lab_name(master.stem, f"{master}: its file name")
-    return [OtterLab(lab_id, lab_id, "otter", master.name, solution, cases, settings.files, settings.requirements,
-                     notes=settings.notes + _notes(walk.questions))]
+    return [ImportedLab(lab_id, lab_id, "otter", master.name, solution, cases, settings.files, settings.requirements,
+                        notes=settings.notes + _notes(walk.questions))]
 
 
 def _first_line(cell) -> str:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from grader.course.imports.model import DOCTEST, PYTHON, Case
+from grader.course.imports.model import DOCTEST, PRINTED_DOCTEST, PYTHON, Case
 from grader.errors import UsageError
 
 CONFIG_LIMIT = 64 * 2**10  # characters of one YAML block (a question's, a test's, the assignment's)
@@ -37,7 +37,7 @@ class TestCell:
     """One test cell as otter keeps it: its source (a doctest, or for otter's exception-based
     tests a function and its call), whether it is hidden, its own points."""
 
-    source: tuple[str, str]  # (DOCTEST or PYTHON, text)
+    source: tuple[str, str]  # (DOCTEST, PRINTED_DOCTEST or PYTHON, text)
     hidden: bool
     points: float | None
     unrun: bool  # it ends in an expression, yet the master holds no output for it: was the master run?
@@ -87,7 +87,9 @@ def read_test_cell(source: str, outputs: list, where: str, ok_format: bool = Tru
         return TestCell((PYTHON, _exception_test(tree, where)), hidden, points, False)
     shown = _output(outputs)
     text = "\n".join(_doctest_lines(ast.unparse(tree).split("\n")) + shown.split("\n"))
-    return TestCell((DOCTEST, text), hidden, points, not shown and isinstance(tree.body[-1], ast.Expr))
+    printed = any(isinstance(o, dict) and o.get("output_type") == "stream" for o in outputs)
+    return TestCell((PRINTED_DOCTEST if printed else DOCTEST, text), hidden, points,
+                    not shown and isinstance(tree.body[-1], ast.Expr))
 
 
 def _parse(code: str, where: str) -> ast.Module:
