@@ -22,8 +22,17 @@ from test_feedback import PWN, chromium, dom_title
 from grader.course.discover import discover
 from grader.course.notebook_file import read_file
 from grader.similarity import fingerprint
-from grader.similarity.compare import MIN_CLASS, MIN_FINGERPRINTS, Pair, pairs, read_batch, read_starter
-from grader.similarity.fingerprint import K, Token, W, cell_fingerprints, notebook_fingerprints, tokens
+from grader.similarity.compare import MIN_CLASS, MIN_FINGERPRINTS, Batch, Pair, pairs, read_batch, read_starter
+from grader.similarity.fingerprint import (
+    Fingerprints,
+    K,
+    Place,
+    Token,
+    W,
+    cell_fingerprints,
+    notebook_fingerprints,
+    tokens,
+)
 from grader.similarity.page import write_csv, write_html
 
 STARTER = EXAMPLE / "labs" / LAB / "lab.ipynb"
@@ -231,3 +240,11 @@ def test_the_command_needs_the_labs_starter_notebook(tmp_path):
     write_batch(tmp_path / "subs", STARTER, honest=2, copies=0, seed=1)
     proc = run_grade("similarity", str(tmp_path / "subs"), "--lab", LAB, "--course", str(course), cwd=tmp_path)
     assert proc.returncode == 2 and "starter notebook cannot be read" in proc.stderr
+
+
+def test_among_equal_scores_more_shared_evidence_comes_first():
+    def prints(hashes: range) -> Fingerprints:
+        return Fingerprints({h: [Place(0, 1, 1)] for h in hashes})
+    batch = Batch({"x": prints(range(40)), "y": prints(range(40)), "a": prints(range(MIN_FINGERPRINTS)),
+                   "b": prints(range(100, 140))}, {})
+    assert [(p.a, p.b, p.score) for p in pairs(batch)] == [("x", "y", 1), ("a", "x", 1), ("a", "y", 1)]
