@@ -38,18 +38,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[all]"
 	touch $(STAMP)
 
-# The default sandbox needs bubblewrap (and util-linux's prlimit and setpriv); the feedback tests, chromium;
+# The default sandbox needs bubblewrap (and util-linux's prlimit and setpriv); the feedback tests, chromium
+# (and chromium-driver for grade review's browser test);
 # the SSH cluster recipe's test, an sshd it starts on loopback (openssh-server); 00-python-git's kernel, git.
 system:
 	@if command -v bwrap >/dev/null && command -v prlimit >/dev/null && command -v setpriv >/dev/null \
-			&& command -v chromium >/dev/null && [ -x /usr/sbin/sshd ] && command -v git >/dev/null; then \
+			&& command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+			&& [ -x /usr/sbin/sshd ] && command -v git >/dev/null; then \
 		:; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap util-linux chromium \
-			openssh-server git >/dev/null; \
+			chromium-driver openssh-server git >/dev/null; \
 	else \
-		echo "note: install bubblewrap and git for the sandbox, chromium and openssh-server for the tests" \
-			"(sudo apt-get install bubblewrap git chromium openssh-server)"; \
+		echo "note: install bubblewrap and git for the sandbox, chromium, chromium-driver and openssh-server for" \
+			"the tests (sudo apt-get install bubblewrap git chromium chromium-driver openssh-server)"; \
 	fi
 
 clean:
