@@ -38,7 +38,7 @@ K = 5  # tokens per k-gram: shorter runs are what every solution of a small func
 W = 4  # k-grams per window: a shared run of W + K - 1 = 8 tokens is always caught
 CELL_CHARS = 20_000  # of one cell's source; the feedback page shows as much
 NOTEBOOK_CHARS = 300_000  # of all cells; a long lab's answers are some 30,000
-MAX_FINGERPRINTS = 20_000  # per notebook
+MAX_FINGERPRINTS = 10_000  # per notebook: five times the longest lab's solution
 MAX_PLACES = 4  # places of one fingerprint kept for the report
 
 KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(dir(builtins))
