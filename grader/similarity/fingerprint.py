@@ -18,7 +18,8 @@ it. Fingerprints are a set over the whole notebook, so moving a cell moves nothi
 
 Bounds: a cell is read to CELL_CHARS characters and a notebook to NOTEBOOK_CHARS (first
 come, first served), so that the pure-Python tokenizer's time is bounded whatever a
-notebook holds; a notebook keeps at most MAX_FINGERPRINTS, each with at most
+notebook holds (half a second at worst, on a notebook of unclosed brackets, which is read
+twice: tokenized, then split into words); a notebook keeps at most MAX_FINGERPRINTS, each with at most
 MAX_PLACES places for the report.
 """
 
@@ -37,7 +38,7 @@ from functools import lru_cache
 K = 5  # tokens per k-gram: shorter runs are what every solution of a small function shares
 W = 4  # k-grams per window: a shared run of W + K - 1 = 8 tokens is always caught
 CELL_CHARS = 20_000  # of one cell's source; the feedback page shows as much
-NOTEBOOK_CHARS = 300_000  # of all cells; a long lab's answers are some 30,000
+NOTEBOOK_CHARS = 100_000  # of all cells but the starter's; the longest solution here is some 24,000
 MAX_FINGERPRINTS = 10_000  # per notebook: five times the longest lab's solution
 MAX_PLACES = 4  # places of one fingerprint kept for the report
 
