@@ -191,6 +191,28 @@ def metrics():
     return PlainTextResponse(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 '''
 
+IDXMAX_BEST_RUN = '''
+MODEL_NAME = "late-delivery"
+
+
+def best_run_id(experiment_name):
+    runs = mlflow.search_runs(experiment_names=[experiment_name], order_by=["attributes.start_time ASC"])
+    return runs.loc[runs["metrics.val_accuracy"].idxmax(), "run_id"]  # the first of the best, in start order
+
+
+def register(run_id, name):
+    return int(mlflow.register_model(f"runs:/{run_id}/model", name).version)
+
+
+def load_version(name, version):
+    return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+
+
+best = best_run_id(EXPERIMENT)
+model_version = register(best, MODEL_NAME)
+model = load_version(MODEL_NAME, model_version)
+'''
+
 PANDAS_PSI = '''
 def psi(reference, current, bins=10, eps=1e-4):
     reference, current = pd.Series(reference, dtype=float), pd.Series(current, dtype=float)
@@ -245,7 +267,7 @@ alert = first_alert_day(train, stream, "distance_km")
 CORRECT: dict[str, dict[str, str]] = {
     "artifact-file-client-registry": {"q1": ARTIFACT_FILE_RUNS, "q2": CLIENT_REGISTRY},
     "json-index-custom-registry": {"q3": JSON_INDEX_PIPELINE, "q4": CUSTOM_REGISTRY_APP},
-    "pandas-psi-ecdf-ks": {"q5": PANDAS_PSI, "q6": ECDF_REPORT, "q7": LOOP_SWITCH},
+    "pandas-psi-ecdf-ks": {"q2": IDXMAX_BEST_RUN, "q5": PANDAS_PSI, "q6": ECDF_REPORT, "q7": LOOP_SWITCH},
 }
 
 # --- typical mistakes: each breaks one thing in the solution --------------------------------
@@ -373,9 +395,9 @@ def test_the_best_run_differs_from_the_mistakes_picks():
 
 class TestLab(LabSuite):
     """The lab's standard tests (lab_suite.LabSuite). Its correct variants differ in MLflow's API (fluent or
-    MlflowClient, log_dict or log_artifact, sklearn or pyfunc loading), the cache (files named by hash or a JSON
-    index), the metrics' registry (default or a CollectorRegistry of the app's) and the drift measures (numpy or
-    pandas bins, scipy's KS or a numpy ECDF)."""
+    MlflowClient, log_dict or log_artifact, sorting or idxmax, sklearn or pyfunc loading), the cache (files named
+    by hash or a JSON index), the metrics' registry (default or a CollectorRegistry of the app's) and the drift
+    measures (numpy or pandas bins, scipy's KS or a numpy ECDF)."""
 
     kept = KEPT
     max_score = 36
