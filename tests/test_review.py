@@ -20,12 +20,12 @@ import nbformat
 import pytest
 from conftest import EXAMPLE, LAB, copy_course, run_grade
 
-from grader.kits.served import Server
 from grader.results import history
 from grader.results.model import Result, TestResult
 from grader.results.store import result_path, write_result
 from grader.review import store
-from grader.review.app import COOKIE, LIMITS, Settings, make_app
+from grader.review.app import COOKIE, Settings, make_app
+from grader.review.serve import Background
 
 HOSTILE = "<script>alert('x')</script>\"'&<img src=x onerror=alert(1)>"
 CODE = f"def answer():\n    return {HOSTILE!r}  # </pre><script>alert(2)</script>"
@@ -53,10 +53,8 @@ def served(tmp_path):
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     settings = Settings(grades, None, "the-token", "ta <b>", port)
-    server = Server(make_app(settings), LIMITS, "review test server", port=port)
-    server.start()
-    yield f"http://127.0.0.1:{port}", settings
-    server.stop()
+    with Background(make_app(settings), port):
+        yield f"http://127.0.0.1:{port}", settings
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@ request needs (see that module), then serves until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import socket
 from pathlib import Path
@@ -16,10 +17,8 @@ from rich.markup import escape
 
 from grader.course.layout import Course, CourseError
 from grader.errors import UsageError
-from grader.kits.served import Server, check_address
 from grader.results import history
-
-HOST = "127.0.0.1"  # loopback only: the app answers no other address (grader.review.app)
+from grader.review.serve import HOST, Background
 
 
 def cmd_review(argv: list[str], console: Console) -> int:
@@ -33,30 +32,31 @@ def cmd_review(argv: list[str], console: Console) -> int:
     if not history.history_path(args.grades).is_file():
         raise UsageError(f"no grade history at {history.history_path(args.grades)}: run grade first")
     try:
-        from grader.review.app import LIMITS, Settings, make_app, new_token
+        from grader.review.app import Settings, make_app, new_token
     except ImportError as exc:
         raise UsageError(f"grade review needs FastAPI and uvicorn: pip install 'grader[api]' ({exc})") from None
-    port = args.port or free_port()
-    check_address(HOST, port)
+    port = free_port(args.port)
     settings = Settings(args.grades.resolve(), _course(args.course), new_token(), args.reviewer or _user(), port)
-    server = Server(make_app(settings), LIMITS, "review server", host=HOST, port=port)
-    server.start()
-    console.print(f"review {escape(str(args.grades))} at http://{HOST}:{port}/?token={settings.token}", soft_wrap=True)
-    console.print("Ctrl-C to stop", highlight=False)
-    try:
-        server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
+    with Background(make_app(settings), port) as running:  # listening before the URL is printed
+        console.print(f"review {escape(str(args.grades))} at http://{HOST}:{port}/?token={settings.token}",
+                      soft_wrap=True)
+        console.print("Ctrl-C to stop", highlight=False)
+        with contextlib.suppress(KeyboardInterrupt):
+            running.wait()
     return 0
 
 
-def free_port() -> int:
-    """A port free on loopback now (the server binds it a moment later)."""
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+def free_port(port: int) -> int:
+    """``port`` if it can be listened on at HOST now, any free one for 0; UsageError if not."""
+    if not 0 <= port < 65536:
+        raise UsageError(f"--port {port}: a port is a number from 1 to 65535")
+    try:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn will
+            sock.bind((HOST, port))
+            return sock.getsockname()[1]
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {HOST}:{port}: {exc.strerror or exc}") from None
 
 
 def _course(folder: Path | None) -> Course | None:
