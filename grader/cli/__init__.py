@@ -3,12 +3,13 @@
     grade PATH... [--out DIR] [-j N] [--lab ID] [--course DIR] [--backend NAME | --no-sandbox] [--force]
     grade check NOTEBOOK [-k EXPR] [--lab ID] [--course DIR]
     grade assign SOLUTION_DIR... [--check]
-    grade import nbgrader|otter SOURCE [--course DIR] [--skip-solution-check]
+    grade import nbgrader|otter SOURCE [--course DIR] [--nbgrader-scoring] [--skip-solution-check]
     grade image build [--base IMAGE]
     grade init-ci --student|--instructor [--gitlab] [--force] [DIR]
     grade export gradescope LAB [--out FILE] [--course DIR] | grade export canvas [--out FILE] [--grades DIR]
     grade report [--grades DIR] [--student S] [--lab L] [--history | --changes]
     grade review [--grades DIR] [--course DIR] [--port P] [--reviewer NAME]
+    grade similarity PATH... --lab ID [--out DIR] [--course DIR]
     grade <kit command> ...   (a kit's own, such as grade llm-server [--host H] [--port P])
 
 ``grade`` also writes grades/<student>/<lab-id>.html (grader/report/feedback.py) and
@@ -35,10 +36,12 @@ from grader.cli.commands import cmd_assign, cmd_export, cmd_image, cmd_init_ci, 
 from grader.cli.grade import cmd_check, cmd_grade
 from grader.cli.importing import cmd_import
 from grader.cli.review import cmd_review
+from grader.cli.similarity import cmd_similarity
 from grader.errors import ExitCode, GraderError, UsageError
 
 COMMANDS = {"check": cmd_check, "assign": cmd_assign, "import": cmd_import, "image": cmd_image,
-            "init-ci": cmd_init_ci, "export": cmd_export, "report": cmd_report, "review": cmd_review}
+            "init-ci": cmd_init_ci, "export": cmd_export, "report": cmd_report, "review": cmd_review,
+            "similarity": cmd_similarity}
 
 
 def main(argv: list[str] | None = None) -> int:
