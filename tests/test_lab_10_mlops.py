@@ -8,6 +8,10 @@ after the solution changes.
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import time
+
 import numpy as np
 import pytest
 from conftest import REPO, KeptNotebooks, edit
@@ -388,6 +392,26 @@ def test_the_best_run_differs_from_the_mistakes_picks():
                 for C in hidden.CS]
     assert sorted(valid)[-1] > sorted(valid)[-2]
     assert len({int(np.argmax(valid)), int(np.argmin(valid)), int(np.argmax(on_train))}) == 3
+
+
+@pytest.mark.parametrize("kind", ["endless view", "not a database"])
+def test_the_store_is_read_within_bounds(tmp_path, monkeypatch, kind):
+    """A student's mlflow.db is the student's: a query the grader sends it that would never end is aborted at the
+    time budget, and a file that is no database fails the test, never the grader."""
+    hidden = load_module("lab10_hidden", HIDDEN_DIR / "test_hidden.py")
+    monkeypatch.setattr(hidden, "QUERY_SECONDS", 0.2)
+    store = tmp_path / "mlflow.db"
+    if kind == "endless view":
+        with contextlib.closing(sqlite3.connect(store)) as connection:
+            connection.execute("CREATE VIEW runs AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+                               "SELECT i AS run_uuid FROM n")
+    else:
+        store.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 64)
+    start = time.monotonic()
+    with contextlib.closing(sqlite3.connect(f"{store.as_uri()}?mode=ro&immutable=1", uri=True)) as connection, \
+            pytest.raises(pytest.fail.Exception, match="could not be read"):
+        hidden.query(connection, "SELECT count(*) FROM runs")
+    assert time.monotonic() - start < 5
 
 
 # --- the batch ------------------------------------------------------------------------------
