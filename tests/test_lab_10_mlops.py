@@ -414,6 +414,15 @@ def test_the_store_is_read_within_bounds(tmp_path, monkeypatch, kind):
     assert time.monotonic() - start < 5
 
 
+@pytest.mark.parametrize("page", ['predict_requests_total{status="200" 3\n', "# TYPE x counter\nx_total{} one\n",
+                                  "\x00" * 1000])
+def test_a_metrics_page_that_does_not_parse_fails_the_test(page):
+    """The /metrics page is the student's text: whatever the parser makes of it, the test fails with a message."""
+    hidden = load_module("lab10_hidden", HIDDEN_DIR / "test_hidden.py")
+    with pytest.raises(pytest.fail.Exception, match="Prometheus' text format"):
+        hidden.samples({"scrape": {"/metrics": {"status": 200, "json": None, "text": page}}})
+
+
 # --- the batch ------------------------------------------------------------------------------
 
 
