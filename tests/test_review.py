@@ -9,6 +9,7 @@ import csv
 import json
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -190,8 +191,10 @@ def test_grade_review_prints_a_loopback_url_with_a_token_and_serves_it(tmp_path)
         assert httpx.get(base + "/").status_code == 401
         opened = httpx.get(url.group(0), follow_redirects=True)
         assert opened.status_code == 200 and LAB in opened.text
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(10) == 0  # Ctrl-C stops it cleanly
     finally:
-        proc.terminate()
+        proc.kill()
         proc.wait(10)
 
 

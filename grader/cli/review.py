@@ -37,12 +37,12 @@ def cmd_review(argv: list[str], console: Console) -> int:
         raise UsageError(f"grade review needs FastAPI and uvicorn: pip install 'grader[api]' ({exc})") from None
     port = free_port(args.port)
     settings = Settings(args.grades.resolve(), _course(args.course), new_token(), args.reviewer or _user(), port)
-    with Background(make_app(settings), port) as running:  # listening before the URL is printed
+    with contextlib.suppress(KeyboardInterrupt), Background(make_app(settings), port) as running:
+        # listening before the URL is printed
         console.print(f"review {escape(str(args.grades))} at http://{HOST}:{port}/?token={settings.token}",
                       soft_wrap=True)
         console.print("Ctrl-C to stop", highlight=False)
-        with contextlib.suppress(KeyboardInterrupt):
-            running.wait()
+        running.wait()
     return 0
 
 
