@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import html
 import json
 import re
 import shutil
@@ -146,6 +147,19 @@ def test_every_page_escapes_what_the_grades_hold(served):
     policy = pages[1].headers["content-security-policy"]
     assert queue.count("<script nonce=") == 2 and re.search(r"script-src 'nonce-[\w-]+';", policy)
     assert "script-src" not in pages[4].headers["content-security-policy"]
+
+
+def test_the_overview_puts_a_test_every_student_fails_first_and_counts_statuses(served):
+    base, settings = served
+    result = Result("tim", LAB, "timeout", [], fingerprint_parts={"submission": "s9"})
+    write_result(settings.grades, result)
+    history.append(settings.grades, result, "run2")
+    with client(base) as c:
+        page = c.get("/").text
+    rows = re.findall(r'<tr class="test-rate( suspicious)?"><td>(.*?)</td>', page)
+    assert rows == [(" suspicious", f"q1: {html.escape(HOSTILE)}"), ("", "q1: plain")]
+    assert "likely a test bug" in page and "graded: 2" in page and "timeout: 1" in page
+    assert page.count("<svg class=\"chart\"") == 1 and "3 results" in page
 
 
 def test_saving_an_override_updates_the_json_the_page_and_the_gradebook(served):

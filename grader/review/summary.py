@@ -26,8 +26,6 @@ CELL_CHARS = 8_000  # of one cell's source, and of one cell's outputs together
 class TestRate:
     """How one test did across a lab's results: a test every student fails is likely a bug in it."""
 
-    __test__ = False
-
     name: str
     hidden: bool
     passed: int
