@@ -182,6 +182,24 @@ def test_saving_an_override_updates_the_json_the_page_and_the_gradebook(served):
     assert "the edge case is not" in feedback and "ta &lt;b&gt;" in feedback
 
 
+def test_an_item_graded_by_hand_is_graded_in_the_queue_and_counts_in_the_gradebook(served):
+    base, settings = served
+    essay = TestResult("q2: explain the trade-off", 0, 0, "not run", exercise="q2", manual=4)
+    result = Result("cat", LAB, "graded", [TestResult("q2: runs", 1, 1, "passed", exercise="q2"), essay],
+                    fingerprint_parts={"submission": "s3"})
+    write_result(settings.grades, result)
+    history.append(settings.grades, result, "run2")
+    with client(base) as c:
+        page = c.get("/queue", params={"lab": LAB, "item": "q2"}).text
+        assert "graded by hand: q2: explain the trade-off" in page and "to grade by hand" in page
+        assert c.post("/override", headers={"Origin": base}, data={
+            "student": "cat", "lab": LAB, "test": essay.name, "points": "3", "item": "q2"}).status_code == 303
+        assert "1 / 1 reviewed" in c.get("/queue", params={"lab": LAB, "item": "q2"}).text
+    with open(settings.grades / "gradebook.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["student"] == "cat")
+    assert (row["score"], row["max_score"], row["automatic_score"], row["manual_score"]) == ("4", "5", "1", "3")
+
+
 def test_points_out_of_bounds_are_refused_with_400(served):
     base, settings = served
     with client(base) as c:
