@@ -11,7 +11,6 @@ import json
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import nbformat
 import pytest
 from conftest import EXAMPLE, LAB, copy_course, run_grade
 
+from grader.cli.review import free_port
 from grader.results import history
 from grader.results.model import Result, TestResult
 from grader.results.store import result_path, write_result
@@ -51,9 +51,7 @@ def served(tmp_path):
     """A review server over hostile grades on a free loopback port: (base URL, settings)."""
     grades = tmp_path / "grades"
     hostile_grades(grades)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port(0)
     settings = Settings(grades, None, "the-token", "ta <b>", port)
     with Background(make_app(settings), port):
         yield f"http://127.0.0.1:{port}", settings
@@ -260,4 +258,9 @@ def test_a_regrade_keeps_overrides_of_the_same_submission_and_says_when_it_chang
         [row] = csv.DictReader(f)
     assert row["overridden"] == "0" and "submission changed" in row["message"]
     assert "not applied" in result_path(grades, "bob", LAB).with_suffix(".html").read_text()
+    port = free_port(0)
+    with Background(make_app(Settings(grades, None, "the-token", "ta", port)), port), \
+            client(f"http://127.0.0.1:{port}") as c:
+        page = c.get("/queue", params={"lab": LAB, "item": failed.exercise}).text
+    assert "Not applied, the submission changed since: " in page and "right on paper" in page
     assert len(store.trail(grades)) == 1
