@@ -10,7 +10,7 @@ import html
 from collections.abc import Sequence
 
 BINS = 10  # of ten percentage points each; a full score falls in the last
-WIDTH, HEIGHT, BAR_GAP = 420, 140, 4
+WIDTH, HEIGHT, BAR_GAP, TOP = 420, 140, 4, 14  # TOP: room for the tallest bar's count
 
 
 def histogram(percents: Sequence[float]) -> list[int]:
@@ -27,7 +27,8 @@ def distribution_svg(percents: Sequence[float], label: str) -> str:
     tallest = max(counts) or 1
     bar = WIDTH / BINS
     parts = [f'<svg class="chart" role="img" aria-label="{html.escape(label)}" width="{WIDTH}" '
-             f'height="{HEIGHT + 30}" viewBox="0 0 {WIDTH} {HEIGHT + 30}" xmlns="http://www.w3.org/2000/svg">']
+             f'height="{TOP + HEIGHT + 30}" viewBox="0 {-TOP} {WIDTH} {TOP + HEIGHT + 30}" '
+             'xmlns="http://www.w3.org/2000/svg">']
     for index, count in enumerate(counts):
         height = round(HEIGHT * count / tallest)
         x = round(index * bar + BAR_GAP / 2, 1)

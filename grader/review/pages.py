@@ -27,6 +27,8 @@ pre { white-space: pre-wrap; margin: 0; max-height: 30em; overflow: auto; backgr
 nav a { margin-right: 1em; } .bank button { display: block; margin: .2em 0; text-align: left; }
 .status-graded { color: #176117; } .status-timeout, .status-memory, .status-crashed, .status-invalid { color: #b00020; }
 kbd { border: 1px solid #999; border-radius: 3px; padding: 0 .3em; }
+.cell { margin: .6em 0; border-left: 4px solid #4a6fa5; } .cell pre.output { background: #fff; color: #333;
+  border-top: 1px dashed #ccc; } .cell pre.output:empty { display: none; }
 """
 
 # j/k: next/previous student; 1-9: that comment of the bank into the form last used; s: save it.
