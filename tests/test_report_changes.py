@@ -12,6 +12,7 @@ from conftest import EXAMPLE, run_grade
 from grader.report.changes import CAUSES, UNEXPLAINED, UNKNOWN, WHOLE, changes
 from grader.results import history
 from grader.results.model import Result, TestResult
+from grader.review.store import Override
 
 PARTS = ("grader", "tests", "submission")
 
@@ -92,3 +93,14 @@ def test_the_command_after_a_real_regrade(tmp_path, course):
     assert proc.returncode == 0, proc.stderr
     assert "Changes: 1 of 2 grades" in proc.stdout
     assert "bob" in proc.stdout and "alice" not in proc.stdout and CAUSES["submission"] in proc.stdout
+
+
+def test_an_override_since_the_last_regrade_is_a_change(tmp_path):
+    parts = dict.fromkeys(PARTS, "a")
+    rows = recorded(tmp_path, result({"t1": 0.0, "t2": 1.0}, parts), result({"t1": 0.0, "t2": 1.0}, parts))
+    given = [Override(1, "ann", "lab1", "t1", 0.5, "half: the idea is right", "pat", "9999-01-01T00:00:00", "a"),
+             Override(2, "ann", "lab1", "t1", 0.75, "", "sam", "9999-01-02T00:00:00", "a"),
+             Override(3, "bob", "lab1", "t1", 1.0, "", "pat", "9999-01-01T00:00:00", "a"),
+             Override(4, "ann", "lab1", "t2", 0.0, "old", "pat", "0001-01-01T00:00:00", "a")]  # older: no change
+    assert [(c.test, c.before, c.after, c.why) for c in changes(rows, given)] == [
+        ("t1", "0 / 1 failed", "0.75 by hand", "an override by sam")]

@@ -25,6 +25,7 @@ from grader.report.changes import changes
 from grader.report.lms import CANVAS_FILE, gradescope_file, gradescope_zip, write_canvas
 from grader.report.terminal import changes_table, history_table
 from grader.results import history
+from grader.review.store import trail
 
 
 def cmd_assign(argv: list[str], console: Console) -> int:
@@ -150,7 +151,7 @@ def cmd_report(argv: list[str], console: Console) -> int:
     if not found and (args.student is not None or args.lab is not None):
         raise UsageError(_none_recorded(args.grades, args.student, args.lab))
     if args.changes:
-        console.print(changes_table(changes(found), len({(r.student, r.lab) for r in found})))
+        console.print(changes_table(changes(found, trail(args.grades)), len({(r.student, r.lab) for r in found})))
     else:
         console.print(history_table(found, "History" if args.history else "Latest grades"))
     return 0

@@ -5,7 +5,8 @@ code, the kernel's libraries, the backend, what the kits decided), the lab's tes
 and the submission's bytes. The latest grade of a (student, lab) is compared with the one
 before it; a test whose score or status moved is a change, put down to the parts that differ.
 When no part differs and a score still moved, the report says so: a test that is not
-deterministic is the likely cause, and the instructor should know.
+deterministic is the likely cause, and the instructor should know. An override given in
+``grade review`` since the grade before the last is a change too, put down to its reviewer.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from itertools import groupby
 
 from grader.results.history import Row
+from grader.review.store import Override
 
 CAUSES = {"submission": "the submission changed", "tests": "the lab's tests or files changed",
           "grader": "the grader changed"}
@@ -35,15 +37,26 @@ class Change:
     why: str
 
 
-def changes(rows: list[Row]) -> list[Change]:
+def changes(rows: list[Row], overrides: list[Override] = ()) -> list[Change]:
     """The changes between each (student, lab)'s last two grades in ``rows`` (every recorded row,
-    oldest first, as :func:`grader.results.history.rows` gives them with ``latest=False``)."""
+    oldest first, as :func:`grader.results.history.rows` gives them with ``latest=False``), and
+    the overrides given since the one before the last (``overrides``: the review's trail)."""
     found: list[Change] = []
-    for _, group in groupby(rows, key=lambda r: (r.student, r.lab)):
+    for key, group in groupby(rows, key=lambda r: (r.student, r.lab)):
         graded = list(group)
         if len(graded) >= 2:
             found += _between(graded[-2], graded[-1])
+        since = graded[-2].graded_at if len(graded) >= 2 else ""
+        found += _overridden(graded[-1], [o for o in overrides if (o.student, o.lab) == key and o.at > since])
     return found
+
+
+def _overridden(latest: Row, given: list[Override]) -> list[Change]:
+    """The newest of the ``given`` overrides of each test, as changes of the latest grade."""
+    tests = _tests(latest)
+    newest = {o.test: o for o in given}  # the trail is oldest first
+    return [Change(latest.student, latest.lab, o.test, tests.get(o.test, "absent"), f"{o.points:g} by hand",
+                   f"an override by {o.who}" + (f": {o.comment}" if o.comment else "")) for o in newest.values()]
 
 
 def _between(before: Row, after: Row) -> list[Change]:
