@@ -185,7 +185,7 @@ IMPORTED = ["ps1-problem1", "ps1-problem2", "ps2-problem1", "essay"]
     ("submitted/alice/ps1/problem2.ipynb", "ps1-problem2"),  # the only lab ending in -problem2
     ("submitted/alice/problem2.ipynb", "ps1-problem2"),
     ("submitted/alice/essay.ipynb", "essay"),  # a lab named as the notebook
-    ("submitted/alice/work/essay.ipynb", "essay"),
+    ("submitted/alice/answers/essay.ipynb", "essay"),
 ])
 def test_notebook_without_metadata_is_matched_by_its_file_name(tmp_path, relative, lab):
     write_nb(tmp_path / relative, lab=None)
