@@ -335,3 +335,27 @@ def test_nbgrader_scoring_zeroes_stderr_and_reads_partial_credit(scored):
 def test_nbgrader_scoring_is_nbgraders_only(tmp_path):
     proc = run_grade("import", "otter", "master.ipynb", "--nbgrader-scoring", cwd=tmp_path)
     assert proc.returncode == 2 and "--nbgrader-scoring is nbgrader's" in proc.stderr
+
+
+def test_an_import_that_fails_on_the_way_leaves_nothing(tmp_path):
+    """A solution region left open stops grade assign: neither the lab nor its student folder stays."""
+    nb = source_notebook()
+    nb.cells[2].source = "def double(x):\n    ### BEGIN SOLUTION\n    return SCALE * x"
+    write_notebook(tmp_path / "ps1" / "problem1.ipynb", nb)
+    write_notebook(tmp_path / "ps1" / "problem0.ipynb", source_notebook())  # written first, removed too
+    course = tmp_path / "course"
+    course.mkdir()
+    proc = run_grade("import", "nbgrader", str(tmp_path / "ps1"), "--skip-solution-check", cwd=course)
+    assert proc.returncode == 2 and "never closed" in proc.stderr, proc.stderr
+    assert not [p for p in course.rglob("*") if p.is_file()]
+
+
+def test_a_second_import_of_the_same_labs_is_refused_before_writing(tmp_path):
+    course = tmp_path / "course"
+    course.mkdir()
+    source = write_source(tmp_path)
+    assert run_grade("import", "nbgrader", str(source), "--skip-solution-check", cwd=course).returncode == 0
+    before = sorted((p, p.stat().st_mtime_ns) for p in course.rglob("*") if p.is_file())
+    again = run_grade("import", "nbgrader", str(source), "--skip-solution-check", cwd=course)
+    assert again.returncode == 2 and "exist(s) already" in again.stderr
+    assert sorted((p, p.stat().st_mtime_ns) for p in course.rglob("*") if p.is_file()) == before

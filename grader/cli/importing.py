@@ -1,7 +1,8 @@
 """``grade import nbgrader|otter SOURCE [--course DIR]``: another tool's course as labs here.
 
 Each lab is written under ``solutions/`` (grader.course.imports.write), its student notebook
-generated as ``grade assign`` does, and its solution graded unless told not to: an import that
+generated as ``grade assign`` does (all of them or, on a failure, none: what the import made is
+removed), and its solution graded unless told not to: an import that
 does not give its own solution full marks is reported test by test, as an assign is. The
 command says how many tests judge in the grader and how many could only run in the kernel.
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shutil
 from pathlib import Path
 
 from rich.console import Console
 
 from grader.cli.grade import add_solution_check_argument, check_labs, require_backend
 from grader.course import assign as assign_mod
+from grader.course.imports.model import ImportedLab
 from grader.course.imports.write import Written, write_lab
 from grader.course.layout import Course
 from grader.errors import ExitCode, UsageError
@@ -41,11 +44,8 @@ def cmd_import(argv: list[str], console: Console) -> int:
         raise UsageError("--nbgrader-scoring is nbgrader's: otter's tests have no such rules")
     reader = getattr(importlib.import_module(f"grader.course.imports.{args.tool}"), READERS[args.tool])
     labs = reader(args.source, nbgrader_scoring=True) if args.nbgrader_scoring else reader(args.source)
-    written = [write_lab(args.course, lab) for lab in labs]
+    written = _write_all(args.course, labs, console)
     course = Course.find(args.course)
-    for lab in labs:
-        for path in assign_mod.assign(course.lab(lab.lab_id)):
-            console.print(f"wrote {path}", markup=False, highlight=False)
     for lab, done in zip(labs, written, strict=True):
         console.print(_summary(lab.lab_id, done), markup=False, highlight=False)
         for note in lab.notes:
@@ -55,6 +55,26 @@ def cmd_import(argv: list[str], console: Console) -> int:
         backend = require_backend(args.backend, "use --skip-solution-check to import without grading")
         check_labs(course, automatic, backend, None, console)
     return ExitCode.OK
+
+
+def _write_all(root: Path, labs: list[ImportedLab], console: Console) -> list[Written]:
+    """Every lab written and assigned, or none: a lab whose folder exists stops the import before
+    anything is written, and a failure on the way removes the folders this import made."""
+    made = [root / part / lab.lab_id for lab in labs for part in ("solutions", "labs")]
+    taken = [str(folder) for folder in made if folder.exists()]
+    if taken:
+        raise UsageError(f"{', '.join(taken)} exist(s) already: remove to import again, or import elsewhere")
+    try:
+        written = [write_lab(root, lab) for lab in labs]
+        course = Course.find(root)
+        for lab in labs:
+            for path in assign_mod.assign(course.lab(lab.lab_id)):
+                console.print(f"wrote {path}", markup=False, highlight=False)
+    except BaseException:
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return written
 
 
 def _summary(lab_id: str, done: Written) -> str:
