@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/outside_probes.py
 	$(BIN)/python benchmarks/kit_services.py
+	$(BIN)/python benchmarks/similarity.py
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system
