@@ -23,7 +23,7 @@ import nbformat
 from grader import kits
 from grader.course.discover import Submission
 from grader.course.layout import Course, Lab
-from grader.course.locked import code_cells, restore
+from grader.course.locked import given, restore
 from grader.course.notebook_file import load_notebook, reason
 from grader.engine.execute import Execution, execute
 from grader.engine.kernel import STARTUP_TIMEOUT, Kernel
@@ -128,18 +128,19 @@ def _grade(job: Job, steps: Steps, kernel_factory: Callable[..., Kernel],
         return base
     lab = course.lab(sub.lab)
     problem, nb = sub.problem, None
+    lab_notebook = given(lab.notebook)  # read once: what a submission must have, its locked cells
     if job.stop is not None:
         base.status, problem = job.stop
     elif problem is None:
         steps.begin("reading the notebook", READ_SECONDS)
-        nb, problem = read_notebook(sub, needs_code=bool(code_cells(lab.notebook)))
+        nb, problem = read_notebook(sub, needs_code=lab_notebook.has_code)
     if problem is not None:
         steps.begin("listing the tests", LISTING_SECONDS)
         base.message = problem
         base.tests = _test_results(lab, job, GradingPlugin(None, lab.hidden_tests, f"not graded: {problem}"),
                                    kits.idle_plugins(lab.settings.kit_names))
         return base
-    restored = restore(nb, lab.notebook)
+    restored = restore(nb, lab_notebook.locked)
     base.status, base.message, base.tests, base.executed = _run(lab, job, backend, nb, steps, kernel_factory,
                                                                 execute_fn)
     base.message = "; ".join(part for part in (base.message, restored.note) if part)

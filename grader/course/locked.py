@@ -15,7 +15,7 @@ claiming an id no locked cell has is left as it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -51,24 +51,27 @@ def locked_id(cell: nbformat.NotebookNode) -> str | None:
     return name if locked and isinstance(name, str) and name else None
 
 
-def locked_cells(lab_notebook: Path) -> dict[str, nbformat.NotebookNode]:
-    """The lab's locked cells by id (none when it has no student notebook yet)."""
-    return {name: cell for cell in _cells(lab_notebook) if (name := locked_id(cell)) is not None}
+@dataclass(frozen=True)
+class Given:
+    """What the lab's own notebook says a submission must have, read once per submission: whether
+    it has code at all (an essay graded by hand has none), and its locked cells by id."""
+
+    has_code: bool = True
+    locked: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
 
 
-def code_cells(lab_notebook: Path) -> int:
-    """How many code cells the lab's notebook has (one, when it has no student notebook yet: the
-    lab is then taken to be code, as a lab is)."""
-    return sum(cell.cell_type == "code" for cell in _cells(lab_notebook)) if lab_notebook.is_file() else 1
+def given(lab_notebook: Path) -> Given:
+    """The lab's notebook read (a lab without a student notebook yet is taken to be code, as a
+    lab is, with no locked cell)."""
+    if not lab_notebook.is_file():
+        return Given()
+    cells = nbformat.read(lab_notebook, as_version=4).cells
+    return Given(any(cell.cell_type == "code" for cell in cells),
+                 {name: cell for cell in cells if (name := locked_id(cell)) is not None})
 
 
-def _cells(lab_notebook: Path) -> list[nbformat.NotebookNode]:
-    return nbformat.read(lab_notebook, as_version=4).cells if lab_notebook.is_file() else []
-
-
-def restore(submitted: nbformat.NotebookNode, lab_notebook: Path) -> Restored:
-    """Put the lab's locked cells back into ``submitted`` (changed in place)."""
-    given = locked_cells(lab_notebook)
+def restore(submitted: nbformat.NotebookNode, given: dict[str, nbformat.NotebookNode]) -> Restored:
+    """Put the lab's locked cells (``given``, by id) back into ``submitted`` (changed in place)."""
     if not given:
         return Restored()
     seen, restored = set(), []
