@@ -4,6 +4,7 @@ commits, or the file's own time, each said as such."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import zipfile
 from datetime import UTC, datetime, timedelta, timezone
@@ -166,6 +167,22 @@ def test_the_last_commit_that_touched_the_file_counts(course):
     assert times.of(Submission("bob", course / "submissions" / "bob.ipynb")).at == later
 
 
+ODD_NAMES = ["\x01100 0123456789abcdef", "\n:100644 100644 0 0 M", ":x", "a\nb", "\x01", "ünï cödé", " sp ace "]
+
+
+def test_no_file_name_is_read_as_a_commit(course):
+    """git's log lists file names among commit lines; a name shaped like one must stay a name."""
+    folder = course / "submissions"
+    paths = [touch(folder / f"{name}.ipynb") for name in ODD_NAMES]
+    commit_all(course, COMMITTED + timedelta(hours=1))
+    touch(folder / "zz.ipynb")
+    commit_all(course, COMMITTED + timedelta(hours=2))
+    times = SubmissionTimes([folder])
+    for path in paths:
+        assert times.of(Submission(path.stem, path)).at == COMMITTED + timedelta(hours=1), repr(path.name)
+    assert times.of(Submission("alice", folder / "alice.ipynb")).at == COMMITTED
+
+
 def assert_file_time(found, because: str = "") -> None:
     assert (found.at, found.source) == (FILE_MTIME, "file")
     assert "last resort" in found.detail and because in found.detail
@@ -194,6 +211,16 @@ def test_a_students_own_repository_cannot_forge_the_time(course):
     assert_file_time(time_of([course / "submissions"], student / "lab.ipynb", "dave"))
 
 
+def test_a_committed_file_below_a_later_git_folder_is_not_counted(course):
+    """A student's ``.git`` unzipped over work the instructor committed: git itself still calls
+    the file clean, so the grader looks for the nested repository on its own."""
+    path = touch(course / "submissions" / "frank" / "lab.ipynb")
+    commit_all(course)
+    assert time_of([course / "submissions"], path, "frank").source == "commit"
+    make_repo(course / "submissions" / "frank")
+    assert_file_time(time_of([course / "submissions"], path, "frank"), "of its own")
+
+
 def test_a_root_outside_any_repository_has_file_times(tmp_path):
     path = touch(tmp_path / "loose" / "alice.ipynb")
     found = time_of([tmp_path / "loose"], path)
@@ -216,9 +243,40 @@ def test_a_file_given_as_a_root_is_found(course):
     assert time_of([path], path).source == "commit"
 
 
-def test_a_failing_git_falls_to_the_file_time_and_says_why(course, monkeypatch):
-    monkeypatch.setenv("PATH", str(course / "nowhere"))
-    assert_file_time(time_of([course / "submissions"], course / "submissions" / "alice.ipynb"), "git is not installed")
+GIT_FAILURES = {  # what the only git on PATH does (None: there is none), and what the detail then says
+    "missing": (None, "git is not installed"),
+    "not executable": ("exit 0", "git could not run"),
+    "refused": ("echo \"fatal: detected dubious ownership in repository at '$PWD'\" >&2; exit 128",
+                "git rev-parse failed: fatal: detected dubious ownership"),
+    "too slow": (f"exec {shutil.which('sleep')} 30", "took longer than"),
+}
+
+
+@pytest.mark.parametrize("name", GIT_FAILURES)
+def test_a_failing_git_falls_to_the_file_time_and_says_why(course, tmp_path, monkeypatch, name):
+    script, because = GIT_FAILURES[name]
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    if script is not None:
+        (folder / "git").write_text(f"#!/bin/sh\n{script}\n")
+        (folder / "git").chmod(0o644 if name == "not executable" else 0o755)
+    monkeypatch.setenv("PATH", str(folder))
+    monkeypatch.setattr(submitted_module, "GIT_TIMEOUT", 0.2)
+    assert_file_time(time_of([course / "submissions"], course / "submissions" / "alice.ipynb"), because)
+
+
+def test_a_repository_owned_by_someone_else_is_refused_by_git(course):
+    """The real refusal, where the tests can hand the repository to another user."""
+    if os.geteuid() != 0:
+        pytest.skip("only root can give a repository to another user; the fake git above covers the message")
+    for path in (course, course / ".git"):
+        os.chown(path, 12345, 12345)
+    assert_file_time(time_of([course / "submissions"], course / "submissions" / "alice.ipynb"), "dubious ownership")
+
+
+def test_git_output_past_the_bound_falls_to_the_file_time(course, monkeypatch):
+    monkeypatch.setattr(submitted_module, "GIT_OUTPUT_LIMIT", 16)
+    assert_file_time(time_of([course / "submissions"], course / "submissions" / "alice.ipynb"), "printed more than")
 
 
 # --- file time and priority ------------------------------------------------------------

@@ -93,7 +93,8 @@ def read_export(path: Path, student_column: str | None = None, time_column: str 
             continue
         cell = row[when].strip() if when < len(row) else ""
         at = None if cell in NO_TIME else _parse_time(path, number, header[when], cell)
-        submitted = at and Submitted(at, "export", f"the {header[when]!r} column of {path.name}, row {number}")
+        detail = f"the {header[when]!r} column of {path.name}, row {number}"
+        submitted = Submitted(at, "export", detail) if at else None
         if student in times and _at(times[student]) != _at(submitted):
             raise UsageError(f"{path}: student {student!r} is on row {first_row[student]} and row {number} with "
                              "different times; keep the row that counts")
@@ -137,8 +138,9 @@ def _column(path: Path, header: list[str], named: str | None, known: tuple[str, 
     """The index of the ``what`` column: the one ``named``, else the only known header there."""
     if named is not None:
         matches = [i for i, name in enumerate(header) if name == named.strip()]
-        if not matches:
-            raise UsageError(f"{path}: no column {named!r}; its columns are {_names(header)}")
+        if len(matches) != 1:
+            problem = f"{len(matches)} columns are named {named!r}" if matches else f"no column {named!r}"
+            raise UsageError(f"{path}: {problem}; its columns are {_names(header)}")
         return matches[0]
     matches = [i for i, name in enumerate(header) if name.casefold() in known]
     if len(matches) == 1:
@@ -190,6 +192,8 @@ def _git(where: Path, *args: str) -> bytes:
                                     timeout=GIT_TIMEOUT, check=False).returncode
         except FileNotFoundError:
             raise _GitFailed("git is not installed") from None
+        except OSError as exc:
+            raise _GitFailed(f"git could not run: {exc.strerror or exc}") from None
         except subprocess.TimeoutExpired:
             raise _GitFailed(f"git {args[0]} took longer than {GIT_TIMEOUT:g} s") from None
         if status != 0:
@@ -198,7 +202,7 @@ def _git(where: Path, *args: str) -> bytes:
             fatal = next((line for line in lines if line.startswith("fatal:")), lines[-1])
             raise _GitFailed(f"git {args[0]} failed: {shown(fatal[:GIT_REASON_CHARS])}")
         if out.seek(0, os.SEEK_END) > GIT_OUTPUT_LIMIT:
-            raise _GitFailed(f"git {args[0]} printed more than {GIT_OUTPUT_LIMIT >> 20} MiB")
+            raise _GitFailed(f"git {args[0]} printed more than {GIT_OUTPUT_LIMIT / 2**20:g} MiB")
         out.seek(0)
         return out.read()
 
@@ -219,7 +223,8 @@ class _Repository:
         try:
             status = _git(self.top, "status", "--porcelain", "-z", "--ignored", "--untracked-files=all",
                           "--no-renames", "--", *self.specs)
-            log = _git(self.top, "log", "-z", "--no-renames", "--raw", "--format=%x01%ct %H", "--", *self.specs)
+            log = _git(self.top, "log", "-z", "--no-renames", "--raw", "--no-color", "--no-show-signature",
+                       "--format=%x01%ct %H", "--", *self.specs)
         except _GitFailed as exc:
             self.failure = str(exc)
             return
