@@ -96,7 +96,7 @@ def read_export(path: Path, student_column: str | None = None, time_column: str 
         detail = f"the {header[when]!r} column of {path.name}, row {number}"
         submitted = Submitted(at, "export", detail) if at else None
         if student in times and _at(times[student]) != _at(submitted):
-            raise UsageError(f"{path}: student {student!r} is on row {first_row[student]} and row {number} with "
+            raise UsageError(f"{path}: student {shown(student)!r} is on row {first_row[student]} and row {number} with "
                              "different times; keep the row that counts")
         times.setdefault(student, submitted)
         first_row.setdefault(student, number)
@@ -127,7 +127,7 @@ def _csv_rows(path: Path) -> list[list[str]]:
             if len(rows) > MAX_EXPORT_ROWS:
                 raise UsageError(f"{path}: the export has more than {MAX_EXPORT_ROWS} rows")
             if any(len(cell) > MAX_CELL_CHARS for cell in row):
-                raise UsageError(f"{path}: row {reader.line_num} has a cell longer than {MAX_CELL_CHARS} characters")
+                raise UsageError(f"{path}: row {len(rows) + 1} has a cell longer than {MAX_CELL_CHARS} characters")
             rows.append(row)
     except csv.Error as exc:
         raise UsageError(f"{path}: not a CSV file the grader reads (line {reader.line_num}: {exc})") from None
@@ -165,8 +165,8 @@ def _parse_time(path: Path, row: int, column: str, cell: str) -> datetime:
             continue
     where = f"{path}: row {row}, column {column!r}: {shown(cell)!r}"
     if at is None:
-        raise UsageError(f"{where} is not a time the grader reads (ISO 8601 such as 2026-01-31T23:59:00+01:00 "
-                         "or ...Z, or Gradescope's 2026-01-31 23:59:00 -0700)")
+        raise UsageError(f"{where} is not a time the grader reads: ISO 8601 with its UTC offset "
+                         "(2026-01-31T23:59:00+01:00, ...Z) or Gradescope's 2026-01-31 23:59:00 -0700")
     if at.utcoffset() is None:
         raise UsageError(f"{where} has no UTC offset: add one (+01:00, Z); the grader never guesses a timezone")
     return at.astimezone(UTC).replace(microsecond=0)
