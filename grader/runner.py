@@ -29,6 +29,7 @@ from grader.engine.execute import Execution, execute
 from grader.engine.kernel import STARTUP_TIMEOUT, Kernel
 from grader.engine.sandbox import Limits, get_backend
 from grader.report.feedback import executed_notebook, write_feedback
+from grader.results.late import Late
 from grader.results.model import NOT_RUN, Result, Status, TestResult, TestStatus
 from grader.results.store import write_executed
 from grader.testing.notebook import Notebook
@@ -51,6 +52,7 @@ class Job:
     reveal: bool = False  # every test's output shown, hidden ones too: the instructor's own solution check
     prepared: tuple[tuple[str, object], ...] = ()  # (kit, what it decided for the whole batch): grader.kits.prepare
     limits: LabLimits | None = None  # the client's, on a Dask worker (grader.batch.cluster); else the lab's own
+    late: Late | None = None  # against the lab's deadline (grader.course.deadlines), shown on the page
 
 
 READ_SECONDS = 60.0  # reading and checking a notebook of the largest size allowed
@@ -98,7 +100,7 @@ def grade_to_disk(job: Job, steps: Steps, *, kernel_factory: Callable[..., Kerne
     write_executed(job.out, result)
     steps.deliver(replace(result, executed=""))
     steps.begin("rendering the feedback page", FEEDBACK_SECONDS)
-    write_feedback(job.out, result, executed_notebook(result), _title(job, result.lab))
+    write_feedback(job.out, result, executed_notebook(result), Course(job.course_root).title(result.lab))
 
 
 NO_STEPS = NoSteps()
@@ -121,7 +123,7 @@ def _grade(job: Job, steps: Steps, kernel_factory: Callable[..., Kernel],
     sub = job.submission
     backend = get_backend(job.backend)
     base = Result(sub.student, sub.lab, Status.INVALID, sandboxed=backend.sandboxed, origin=sub.origin,
-                  fingerprint=job.fingerprint, fingerprint_parts=dict(job.fingerprint_parts))
+                  fingerprint=job.fingerprint, fingerprint_parts=dict(job.fingerprint_parts), late=job.late)
     course = Course(job.course_root)
     if sub.lab not in course.lab_ids():
         base.message = sub.problem or f"no lab {sub.lab!r} in this course"
@@ -146,11 +148,6 @@ def _grade(job: Job, steps: Steps, kernel_factory: Callable[..., Kernel],
     base.message = "; ".join(part for part in (base.message, restored.note) if part)
     base.execution_time = time.monotonic() - started
     return base
-
-
-def _title(job: Job, lab_id: str) -> str:
-    course = Course(job.course_root)
-    return course.lab(lab_id).title if lab_id in course.lab_ids() else lab_id
 
 
 def read_notebook(sub: Submission, needs_code: bool = True) -> tuple[nbformat.NotebookNode | None, str | None]:

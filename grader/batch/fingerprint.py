@@ -37,11 +37,11 @@ def engine_sources() -> list[Path]:
 
 
 def lab_fingerprint(lab: Lab) -> str:
-    """Every file of the lab that students get, its hidden tests, its settings and its kits."""
+    """Every file of the lab that students get, its hidden tests, its settings and its kits. The
+    settings count as read, without the late policy: a moved deadline regrades nothing."""
     files = _files(lab.lab_dir) + _files(lab.hidden_tests)
-    files.append(lab.solution_dir / "lab.toml")
     files += [p for name in lab.settings.kit_names for p in kits.files(name)]
-    return digest(*(f"{p.name}:{_file_digest(p)}" for p in files))
+    return digest(repr(lab.settings.grading), *(f"{p.name}:{_file_digest(p)}" for p in files))
 
 
 def submission_fingerprint(sub: Submission) -> str:

@@ -16,28 +16,33 @@ any moment and complete at the end.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from grader import kits
 from grader.batch.executors import Executor, LocalExecutor
 from grader.batch.fingerprint import digest, environment_fingerprint, lab_fingerprint, submission_fingerprint
+from grader.course.deadlines import Deadlines
 from grader.course.discover import Submission
 from grader.course.layout import Course
 from grader.engine.sandbox import Backend
 from grader.results.compact import SharedTests
 from grader.results.gradebook import GradebookWriter
+from grader.results.late import Late
 from grader.results.model import Result
 from grader.results.store import read_result, write_result
-from grader.review.publish import after_grading, lab_title
+from grader.review.publish import after_grading, write_page
+from grader.review.store import reviewed
 from grader.runner import Job
 
 
 def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backend, workers: int | None,
               force: bool, on_result: Callable[[Result], None], *,
               executor_factory: Callable[[int | None], Executor] = LocalExecutor,
-              ) -> tuple[list[Result], list[str]]:
+              deadlines: Deadlines | None = None) -> tuple[list[Result], list[str]]:
     """Grade ``subs`` (reusing what still holds); return the results and the grader's own errors.
+    ``deadlines`` gives each result its late record, a reused one too (recomputed, never regraded).
     ``executor_factory`` (given ``workers``) is the seam for the tests' fake (tests/fakes.py)."""
     environment = environment_fingerprint(backend)
     labs = {lab_id: lab_fingerprint(course.lab(lab_id)) for lab_id in course.lab_ids()}
@@ -50,27 +55,49 @@ def run_batch(subs: list[Submission], course: Course, out: Path, backend: Backen
         parts = {"grader": digest(environment, repr(prepared)), "tests": labs.get(sub.lab, ""),
                  "submission": submission_fingerprint(sub)}  # what a change of grade is put down to
         fingerprint = digest(environment, labs.get(sub.lab, ""), repr(prepared), parts["submission"])
+        late = deadlines.assess(sub) if deadlines is not None else None
         earlier = None if force else read_result(out, sub.student, sub.lab)
         if earlier is not None and earlier.fingerprint == fingerprint and not earlier.incomplete:
-            earlier.reused = True
+            reuse(out, earlier, late, course.title(earlier.lab))
             results.append(shared.share(earlier))
             on_result(earlier)
         else:
             jobs.append(Job(sub, course.root, backend.name, fingerprint=fingerprint, out=out, prepared=prepared,
-                            fingerprint_parts=tuple(parts.items())))
+                            fingerprint_parts=tuple(parts.items()), late=late))
     book = GradebookWriter(out)
     book.write(results)
     executor = executor_factory(workers)
     try:
-        for _, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
+        for job, result in executor.run(jobs):  # light results: the worker wrote the notebook and the page
+            result.late = job.late  # the worker's own, unless it was stopped before making a result
             write_result(out, result)  # what a rerun after kill -9 resumes from: at once
-            after_grading(out, result, lab_title(course, result.lab))  # its page, with overrides in force
+            after_grading(out, result, course.title(result.lab))  # its page, with overrides in force
             results.append(shared.share(result))
             book.offer(results)
             on_result(result)
     finally:  # Ctrl-C or an error of the grader's: the gradebook still has every finished result
         book.finish(results)
     return results, executor.errors
+
+
+def reuse(out: Path, earlier: Result, late: Late | None, title: str) -> None:
+    """An earlier result taken as it is, with its late record made again: when the policy, an
+    extension or the submission's time changed, its file and page are rewritten, and said on stderr."""
+    earlier.reused = True
+    if earlier.late == late:
+        return
+    before = _penalty(earlier)
+    earlier.late = late
+    write_result(out, earlier)
+    write_page(out, reviewed(out, earlier), title)
+    if before != _penalty(earlier):
+        print(f"grade: {earlier.student!r} · {earlier.lab}: late penalty {_penalty(earlier)} (was {before}); "
+              "the deadline, an extension or the submission's time changed", file=sys.stderr)
+
+
+def _penalty(result: Result) -> str:
+    late = result.late
+    return f"{late.percent:g}%, {late.days} days late" if late is not None else "none"
 
 
 def _decisions(course: Course, lab_ids: set[str]) -> dict[str, tuple[tuple[str, object], ...]]:

@@ -20,14 +20,17 @@ from rich.markup import escape
 from grader.batch.executors import Executor, LocalExecutor
 from grader.batch.run import run_batch
 from grader.batch.solution import check_solutions, require_full_marks
+from grader.course.deadlines import EXTENSIONS_FILE, Deadlines
 from grader.course.discover import Submission, discover, shown
 from grader.course.layout import Course
 from grader.course.notebook_file import metadata_lab
+from grader.course.submitted import SubmissionTimes, read_export
 from grader.engine.sandbox import Backend, get_backend
 from grader.errors import ExitCode, SandboxUnavailable, UsageError
 from grader.report import ci
 from grader.report.feedback import publisher
 from grader.report.terminal import progress, summary_table, tests_table
+from grader.results.model import Result
 from grader.runner import Job, grade
 
 ExecutorFactory = Callable[[int | None], Executor]
@@ -47,8 +50,37 @@ def grade_parser(commands: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--no-sandbox", action="store_true", help="run student code unsandboxed (marked in results)")
     p.add_argument("--force", action="store_true", help="regrade everything, even results that still hold")
     add_solution_check_argument(p)
+    add_deadline_arguments(p)
     ci.add_arguments(p)
     return p
+
+
+def add_deadline_arguments(p: argparse.ArgumentParser) -> None:
+    """Where the late policy's inputs come from (grader.course.deadlines, grader.course.submitted)."""
+    p.add_argument("--extensions", type=Path, help=f"per-student extensions (default: the course's {EXTENSIONS_FILE}, "
+                   "if there is one)")
+    p.add_argument("--times", type=Path, help="an LMS export (CSV) with each student's submission time; without "
+                   "it, the commit time in the repository holding the submissions, else the file's time")
+    p.add_argument("--student-column", help="the --times column naming the student (default: found by its header)")
+    p.add_argument("--time-column", help="the --times column with the submission time (default: found by its header)")
+    p.add_argument("--no-deadlines", action="store_true", help="apply no deadline (Gradescope applies its own)")
+
+
+def deadlines_for(args: argparse.Namespace, course: Course, subs: list[Submission]) -> Deadlines | None:
+    """The deadlines the batch applies, and a warning for each extension naming a student it has not."""
+    if args.no_deadlines:
+        return None
+    export = read_export(args.times, args.student_column, args.time_column) if args.times else None
+    deadlines = Deadlines.load(course, SubmissionTimes(args.paths, export), args.extensions)
+    for line in deadlines.unknown_students(subs):
+        print(f"grade: warning: {line}", file=sys.stderr)
+    return deadlines
+
+
+def export_misses(args: argparse.Namespace, results: list[Result]) -> list[str]:
+    """A line for each late record whose time did not come from the --times export, and why it matters."""
+    missed = [r for r in results if args.times and r.late is not None and r.late.source != "export"]
+    return [f"{shown(r.student)} · {shown(r.lab)}: not in {args.times}; {r.late.source_detail} used" for r in missed]
 
 
 def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
@@ -66,6 +98,7 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
     if not subs:
         raise UsageError("no notebooks found under " + ", ".join(map(str, args.paths)))
     output_folder(args.out)
+    deadlines = deadlines_for(args, course, subs)
     signal.signal(signal.SIGINT, _interrupt_once)
     try:
         with executors(args.dask, backend) as factory:
@@ -74,7 +107,8 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
                            factory)
             with progress(console, len(subs)) as advance:
                 results, errors = run_batch(subs, course, args.out, backend, args.jobs, args.force,
-                                            publisher(args.out, course, advance), executor_factory=factory)
+                                            publisher(args.out, course, advance), executor_factory=factory,
+                                            deadlines=deadlines)
     except KeyboardInterrupt:
         print(f"grade: interrupted; finished results are kept in {args.out} (rerun to grade the rest)",
               file=sys.stderr, flush=True)
@@ -82,7 +116,7 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
         # interrupted process pool sometimes dies of SIGINT itself (exit -2 instead of 130): skip it.
         os._exit(ExitCode.INTERRUPTED)
     console.print(summary_table(results))
-    for line in duplicate_lines(subs):
+    for line in duplicate_lines(subs) + export_misses(args, results):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not backend.sandboxed:
         console.print("[yellow]graded WITHOUT a sandbox: results are marked unsandboxed[/]")

@@ -97,3 +97,11 @@ class Course:
         lab_dir, solution_dir = self.root / "labs" / lab_id, self.root / "solutions" / lab_id
         settings = (solution_dir if solution_dir.is_dir() else lab_dir) / SETTINGS_FILE
         return Lab(lab_id, lab_dir, solution_dir, Settings.load(settings))
+
+    def title(self, lab_id: str) -> str:
+        """The lab's title for pages and tables, or its id when this course does not know it (a
+        result can name a lab that was renamed or removed since)."""
+        try:
+            return self.lab(lab_id).title
+        except CourseError:
+            return lab_id

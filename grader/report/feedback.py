@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 import nbformat
 
 from grader import bounded
-from grader.course.layout import Course, CourseError
+from grader.course.layout import Course
 from grader.files import atomic_write
 from grader.report.filters import ansi2html, clean_html, highlight_code, markdown2html, strip_files_prefix
 from grader.results import history
@@ -168,7 +168,7 @@ def publisher(out_dir: Path, course: Course, then: Callable[[Result], None]) -> 
     def publish(result: Result) -> None:
         try:
             if result.reused and not feedback_path(out_dir, result.student, result.lab).is_file():
-                write_feedback(out_dir, result, None, _title(course, result.lab))
+                write_feedback(out_dir, result, None, course.title(result.lab))
             history.append(out_dir, result, run)
         except (OSError, history.HistoryError) as exc:
             print(f"grade: could not write feedback or history for {result.student!r}: {exc}", file=sys.stderr)
@@ -177,20 +177,15 @@ def publisher(out_dir: Path, course: Course, then: Callable[[Result], None]) -> 
     return publish
 
 
-def _title(course: Course, lab_id: str) -> str:
-    try:
-        return course.lab(lab_id).title
-    except CourseError:
-        return lab_id
-
-
 def _summary(result: Result, title: str, notice: str, overrides: Mapping[int, Override]) -> str:
     """The part above the notebook: score, status, tests. Every value is escaped and cut here."""
     e = html.escape
     parts = [f'<section class="grader-summary"><h1>{e(title)}</h1>',
              f'<p>Student: <strong class="grader-student">{e(_cut(result.student, NOTE_CHARS))}</strong></p>',
-             f'<p class="grader-score">Score: {result.score:g} / {result.max_score:g}</p>',
+             f'<p class="grader-score">Score: {result.final_score:g} / {result.max_score:g}</p>',
              f'<p>Status: <span class="grader-status">{e(result.status)}</span></p>']
+    if result.late_note:
+        parts.append(f'<p class="grader-late">{e(_cut(result.late_note, NOTE_CHARS))}</p>')
     if result.message:
         parts.append(f"<p>Note: {e(_cut(result.message, NOTE_CHARS))}</p>")
     if not result.sandboxed:

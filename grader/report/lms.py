@@ -11,7 +11,8 @@ not the solution notebook). ``run_autograder`` takes its root from
 ``GRADER_SANDBOX``: ``bwrap``, ``none`` or ``auto`` (the default: bubblewrap
 if it works in Gradescope's container, else unsandboxed, said in the output,
 with Gradescope's per-submission container as the only wall). Choose a base
-image with Python 3.11 or newer (Ubuntu 24.04).
+image with Python 3.11 or newer (Ubuntu 24.04). A lab's deadline is not applied
+there: Gradescope keeps its own due dates and late policy.
 
 **Canvas.** ``grade export canvas`` writes the CSV Canvas's gradebook import
 takes, from the latest grade of every (student, lab) in the history:
@@ -23,7 +24,7 @@ takes, from the latest grade of every (student, lab) in the history:
 | SIS User ID | empty |
 | SIS Login ID | the student's name: name submissions by Canvas login for Canvas to match them |
 | Section | empty |
-| one column per lab, headed by the lab id | the points scored, overrides included; empty if no grade |
+| one column per lab, headed by the lab id | the points: overrides in, late penalty off; empty if no grade |
 
 A second row, ``Points Possible``, holds each lab's maximum, which Canvas uses
 when the import creates the assignment. Every text cell is defused against
@@ -195,7 +196,7 @@ def _grade_one(root: Path, notebook: Path, lab_id: str, backend_args: list[str])
         out = Path(tmp) / "grades"
         status = subprocess.run([sys.executable, "-m", "grader", str(notebook), "--lab", lab_id,
                                  "--course", str(root / "source" / "course"), "--out", str(out), "-j", "1",
-                                 "--force", *backend_args], check=False).returncode
+                                 "--force", "--no-deadlines", *backend_args], check=False).returncode
         result = read_result(out, notebook.stem, lab_id)
     if result is None:
         return _failure(f"The grader could not grade this submission (exit status {status}); "
@@ -208,17 +209,18 @@ def gradescope_results(result: Result, overrides: Mapping[str, Override] | None 
     name) applied and said; our own fields go to ``extra_data``."""
     automatic, found = result, review.review(result, overrides or {})
     result = found.result
-    lines = [f"Status: {result.status}"] + ([result.message] if result.message else [])
+    lines = [f"Status: {result.status}"] + [line for line in (result.message, result.late_note) if line]
     lines += [f"{o.test}: {o.points:g} points from {o.who} ({o.at}): {o.comment}" for o in found.applied.values()]
     if not result.sandboxed:
         lines.append("Graded without a sandbox.")
     tests = [{"name": t.name, "score": t.score, "max_score": t.max_score, **_gradescope_status(t),
               "output": t.output, "visibility": t.visibility if t.visibility in GRADESCOPE_VISIBILITY else "visible"}
              for t in result.tests]
-    return {"score": result.score, "execution_time": round(result.execution_time, 3), "output": "\n".join(lines),
-            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
+    late = {"late": result.late.to_json(result.score, result.max_score)} if result.late else {}
+    return {"score": result.final_score, "execution_time": round(result.execution_time, 3),
+            "output": "\n".join(lines), "visibility": "visible", "stdout_visibility": "hidden", "tests": tests,
             "extra_data": {"status": result.status, "sandboxed": result.sandboxed, "max_score": result.max_score,
-                           "fingerprint": result.fingerprint, "automatic_score": automatic.score}}
+                           "fingerprint": result.fingerprint, "automatic_score": automatic.score} | late}
 
 
 def _gradescope_status(test: TestResult) -> dict:
@@ -254,12 +256,13 @@ def canvas_csv(grades: Path) -> str:
 
 
 def _final(grades: Path, row: history.Row, overrides: Mapping[str, Override] | None) -> history.Row:
-    """A recorded grade with the overrides in force for it (grade review), read from its results file."""
-    result = read_result(grades, row.student, row.lab) if overrides else None
+    """A recorded grade with the overrides in force for it (grade review) and its late penalty,
+    read from its results file."""
+    result = read_result(grades, row.student, row.lab)
     if result is None:
         return row
-    final = review.review(result, overrides).result
-    return replace(row, score=final.score, max_score=final.max_score)
+    final = review.review(result, overrides or {}).result
+    return replace(row, score=final.final_score, max_score=final.max_score)
 
 
 def write_canvas(grades: Path, out: Path) -> Path:

@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from grader.results.late import Late
+
 
 class Status(StrEnum):
     """How grading one submission ended."""
@@ -113,6 +115,7 @@ class Result:
     reused: bool = False  # taken from an earlier run, not graded again (not stored in the file)
     executed: str = ""  # the executed notebook (nbformat JSON), saved beside the results file
     fingerprint_parts: dict[str, str] = field(default_factory=dict)  # "grader", "tests", "submission"
+    late: Late | None = None  # against the lab's deadline, when it has one (grader.results.late)
 
     def __post_init__(self):
         try:
@@ -127,6 +130,16 @@ class Result:
     @property
     def max_score(self) -> float:
         return round(sum(t.max_score for t in self.tests), 4)
+
+    @property
+    def final_score(self) -> float:
+        """The score with the late penalty taken off (``score`` is before it)."""
+        return self.late.final(self.score, self.max_score) if self.late else self.score
+
+    @property
+    def late_note(self) -> str:
+        """The late record in one sentence, penalty and score before it included ("" for no deadline)."""
+        return self.late.describe(self.score, self.max_score) if self.late else ""
 
     @property
     def incomplete(self) -> bool:
@@ -151,7 +164,7 @@ class Result:
     def to_json(self) -> dict:
         """Gradescope's results.json, with our own fields added."""
         return {
-            "score": self.score, "max_score": self.max_score, "status": str(self.status),
+            "score": self.final_score, "max_score": self.max_score, "status": str(self.status),
             "execution_time": round(self.execution_time, 3), "output": self.message,
             "student": self.student, "lab": self.lab, "sandboxed": self.sandboxed, "origin": self.origin,
             "fingerprint": self.fingerprint, "fingerprint_parts": self.fingerprint_parts,
@@ -160,7 +173,7 @@ class Result:
             "exercises": [s.to_json() for s in self.subtotals()],
             "kernel_side_tests": [i for i, t in enumerate(self.tests) if t.kernel_side],
             "manual_tests": [{"test": i, "points": t.manual} for i, t in enumerate(self.tests) if t.manual is not None],
-        }
+        } | ({"late": self.late.to_json(self.score, self.max_score)} if self.late else {})
 
     @classmethod
     def from_json(cls, data: dict) -> Result:
@@ -175,7 +188,7 @@ class Result:
             raise TypeError("fingerprint_parts is not a table of digests")
         return cls(data["student"], data["lab"], data["status"], tests, data["output"],
                    float(data["execution_time"]), bool(data["sandboxed"]), data.get("origin", ""),
-                   data.get("fingerprint", ""), fingerprint_parts=parts)
+                   data.get("fingerprint", ""), fingerprint_parts=parts, late=Late.from_json(data.get("late")))
 
 
 def _exercises(entries: list) -> dict[int, str]:

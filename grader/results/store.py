@@ -29,9 +29,12 @@ RESULT_LIMIT = 16 * 2**20  # bytes of a results file read back: the grader write
 # and text must not be copied whole onto the grader's disk.
 EXECUTED_LIMIT = 32 * 2**20
 # ``score`` and ``max_score`` are final: with the overrides and the points graded by hand in force
-# (grader.review.store); the grader's own score stays in ``automatic_score``. ``message`` stays last.
+# (grader.review.store) and the late penalty taken off (grader.results.late); the grader's own score
+# stays in ``automatic_score``, the score before the penalty in ``score_before_penalty``. The late
+# columns are empty for a lab without a deadline. ``message`` stays last.
 GRADEBOOK_COLUMNS = ("student", "lab", "score", "max_score", "status", "sandboxed", "reused", "execution_time",
-                     "automatic_score", "overridden", "manual_score", "message")
+                     "automatic_score", "overridden", "manual_score", "score_before_penalty", "submitted_at",
+                     "time_source", "late_days", "penalty", "message")
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}")
 # The grader's own files at the top of a grades folder: gradebook.csv, history.sqlite and
 # the journals SQLite keeps beside it. A student's folder never takes one of these names.
@@ -97,13 +100,20 @@ def write_gradebook(out_dir: Path, results: Iterable[Result]) -> Path:
     for automatic in sorted(results, key=lambda r: (r.student, r.lab)):
         reviewed = review.review(automatic, overrides.get((automatic.student, automatic.lab), {}))
         r = reviewed.result
-        writer.writerow([csv_cell(r.student), csv_cell(r.lab), _number(r.score), _number(r.max_score),
+        writer.writerow([csv_cell(r.student), csv_cell(r.lab), _number(r.final_score), _number(r.max_score),
                          r.status, "yes" if r.sandboxed else "no", "yes" if r.reused else "no",
                          f"{r.execution_time:.2f}", _number(automatic.score), len(reviewed.applied),
-                         _number(reviewed.manual_score), csv_cell(r.message)])
+                         _number(reviewed.manual_score), _number(r.score), *_late_cells(r), csv_cell(r.message)])
     path = out_dir / "gradebook.csv"
     atomic_write(path, buffer.getvalue())
     return path
+
+
+def _late_cells(r: Result) -> list[str]:
+    """submitted_at, time_source, late_days, penalty: empty for a lab without a deadline."""
+    if r.late is None:
+        return ["", "", "", ""]
+    return [r.late.submitted_at, r.late.source, str(r.late.days), _number(r.late.penalty(r.max_score))]
 
 
 def csv_cell(text: str) -> str:

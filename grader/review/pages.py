@@ -17,6 +17,7 @@ from grader.review.store import COMMENT_CHARS, Reviewed, limit
 from grader.review.summary import Cell, TestRate
 
 NAME_CHARS = 300  # of a student's or a test's name shown
+NOTE_CHARS = 2_000  # of a sentence about a result (its late record)
 OUTPUT_CHARS = 4_000  # of a test's message shown
 
 CSS = """
@@ -111,9 +112,11 @@ def queue(lab: str, item: str, index: int, results: list[Reviewed], tests: list[
            f'<a href="{link("/feedback", student=result.student, lab=lab)}">feedback page</a>']
     parts = [f"<p>Student {index + 1} of {len(results)}: "
              f'<strong class="student">{e(cut(result.student, NAME_CHARS))}</strong>; '
-             f'<span class="status-{e(result.status)}">{e(result.status)}</span>; score {result.score:g} / '
+             f'<span class="status-{e(result.status)}">{e(result.status)}</span>; score {result.final_score:g} / '
              f"{result.max_score:g} (automatic {reviewed.automatic.score:g}); "
              f'exercise {e(item)}: {done[0]} / {done[1]} reviewed</p><nav class="queue">{"".join(nav)}</nav>']
+    if result.late_note:
+        parts.append(f'<p class="late">{e(cut(result.late_note, NOTE_CHARS))}</p>')
     if reviewed.stale:
         parts.append(f'<p class="stale">{e(result.message)}</p>')
     parts.append(_cells(cells))

@@ -12,7 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from grader.course.layout import Course, CourseError
+from grader.course.layout import Course
 from grader.report.feedback import EXECUTED_BYTES, executed_notebook, write_feedback
 from grader.results import history
 from grader.results.model import Result
@@ -22,10 +22,7 @@ from grader.review.store import Reviewed, reviewed
 
 def lab_title(course: Course | None, lab_id: str) -> str:
     """The lab's title for its pages, or its id when the course does not know it."""
-    try:
-        return course.lab(lab_id).title if course is not None else lab_id
-    except CourseError:
-        return lab_id
+    return course.title(lab_id) if course is not None else lab_id
 
 
 def after_grading(out_dir: Path, result: Result, title: str) -> Reviewed:

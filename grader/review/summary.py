@@ -56,7 +56,8 @@ def by_lab(out_dir: Path) -> dict[str, list[Reviewed]]:
 
 
 def percents(results: list[Reviewed]) -> list[float]:
-    """Each final score as a percentage of its maximum (results with no maximum left out)."""
+    """Each score, overrides in force, as a percentage of its maximum (results with no maximum left
+    out), before any late penalty: the picture is of the answers, not of when they came."""
     return [100 * r.result.score / r.result.max_score for r in results if r.result.max_score > 0]
 
 
