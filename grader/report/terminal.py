@@ -46,16 +46,18 @@ def summary_table(results: list[Result]) -> Table:
         table.add_column(column, justify=justify, overflow="fold")
     for r in sorted(results, key=lambda r: (r.student, r.lab)):
         style = STATUS_STYLE[r.status]
-        table.add_row(escape(r.student), escape(r.lab), f"{r.score:g} / {r.max_score:g}", f"[{style}]{r.status}[/]",
-                      f"{r.execution_time:.1f}s", escape(_note(r)))
+        table.add_row(escape(r.student), escape(r.lab), f"{r.final_score:g} / {r.max_score:g}",
+                      f"[{style}]{r.status}[/]", f"{r.execution_time:.1f}s", escape(_note(r)))
     return table
 
 
 def _note(r: Result) -> str:
-    """The summary's note: reuse, tests a submission could forge (imported, kernel-side), the message."""
+    """The summary's note: reuse, lateness, tests a submission could forge (imported, kernel-side), the message."""
     forgeable = sum(t.kernel_side for t in r.tests)
     kernel_side = f"{forgeable} kernel-side test{'s' if forgeable > 1 else ''}; " if forgeable else ""
-    return ("reused; " if r.reused else "") + kernel_side + r.message[:80]
+    days = r.late.days if r.late else 0
+    late = f"{days} day{'s' if days > 1 else ''} late, -{r.late.percent:g}% ({r.score:g} before); " if days else ""
+    return ("reused; " if r.reused else "") + late + kernel_side + r.message[:80]
 
 
 def tests_table(result: Result) -> Table:

@@ -11,7 +11,9 @@ indices of its tests), so that each test's entry stays exactly Gradescope's. So 
 of tests a course imported from nbgrader or otter (grader.course.imports): ``kernel_side_tests``,
 the tests that judged in the student's kernel (a submission could forge them), and
 ``manual_tests``, the items graded by hand (``{"test": index, "points": n}``), which the
-automatic grade leaves out of its maximum.
+automatic grade leaves out of its maximum. A lab with a deadline adds ``late``
+(grader.results.late): the file's ``score`` is then the score less the late penalty, and the
+tests keep the points they earned.
 """
 
 from __future__ import annotations
