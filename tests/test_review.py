@@ -23,6 +23,7 @@ from conftest import EXAMPLE, LAB, copy_course, run_grade
 
 from grader.cli.review import free_port
 from grader.results import history
+from grader.results.late import Late
 from grader.results.model import Result, TestResult
 from grader.results.store import result_path, write_result
 from grader.review import store
@@ -196,6 +197,32 @@ def test_an_item_graded_by_hand_is_graded_in_the_queue_and_counts_in_the_gradebo
     with open(settings.grades / "gradebook.csv", newline="") as f:
         row = next(r for r in csv.DictReader(f) if r["student"] == "cat")
     assert (row["score"], row["max_score"], row["automatic_score"], row["manual_score"]) == ("4", "5", "1", "3")
+
+
+def test_a_late_penalty_is_taken_off_the_overridden_score_and_shown_beside_it(served):
+    """An override changes the score before the penalty; the penalty, a share of the lab's points,
+    stays what it was, and the queue, the JSON, the gradebook and the page all say both."""
+    base, settings = served
+    late = Late("2026-03-03T10:00:00-05:00", "commit", "commit 1a2b3c4d in the instructor's repository",
+                "2026-03-01T23:59:00-05:00", "", 0, 10, 50)
+    tests = [TestResult("q1: works", 1, 2, "failed", exercise="q1"),
+             TestResult("q1: fast", 2, 2, "passed", exercise="q1")]
+    result = Result("dan", LAB, "graded", tests, fingerprint_parts={"submission": "s4"}, late=late)
+    write_result(settings.grades, result)
+    history.append(settings.grades, result, "run2")
+    with client(base) as c:
+        assert "2 days late, 20% of the lab&#x27;s points off (0.8 points" in c.get(
+            "/queue", params={"lab": LAB, "item": "q1", "i": "2"}).text  # after the hostile name and bob
+        assert c.post("/override", headers={"Origin": base}, data={
+            "student": "dan", "lab": LAB, "test": "q1: works", "points": "2", "item": "q1"}).status_code == 303
+    data = json.loads(result_path(settings.grades, "dan", LAB).read_text())
+    assert (data["score"], data["late"]["score_before_penalty"], data["late"]["penalty"]) == (3.2, 4, 0.8)
+    with open(settings.grades / "gradebook.csv", newline="") as f:
+        row = next(r for r in csv.DictReader(f) if r["student"] == "dan")
+    assert (row["score"], row["score_before_penalty"], row["automatic_score"], row["penalty"]) == (
+        "3.2", "4", "3", "0.8")
+    feedback = result_path(settings.grades, "dan", LAB).with_suffix(".html").read_text()
+    assert "Score: 3.2 / 4" in feedback and "Score before the penalty: 4" in feedback
 
 
 def test_points_out_of_bounds_are_refused_with_400(served):
