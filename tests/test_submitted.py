@@ -56,6 +56,19 @@ def test_named_columns_choose_among_candidates(tmp_path):
     assert "'Submission Time' column of e.csv" in export.time("a1").detail
 
 
+def test_of_several_student_columns_the_one_naming_the_batchs_students_is_taken(tmp_path):
+    """Gradescope's export has SID and Email: the column the submissions are named by decides,
+    and a tie (or no match) still asks."""
+    path = write_csv(tmp_path / "gs.csv", "Name,SID,Email,Submission Time\n"
+                                          "Alice A,101,alice@uni.edu,2026-03-01 07:30:05 -0500\n"
+                                          "Bob B,102,bob@uni.edu,2026-03-01 07:30:05 -0500\n")
+    assert read_export(path, students={"alice@uni.edu", "carol"}).time("alice@uni.edu").at == COMMITTED
+    assert read_export(path, students={"101", "102", "bob@uni.edu"}).time("101").at == COMMITTED
+    for students in (set(), {"carol"}, {"101", "bob@uni.edu"}):
+        with pytest.raises(UsageError, match="--student-column"):
+            read_export(path, students=students)
+
+
 def test_times_convert_to_utc_in_whole_seconds(tmp_path):
     zones = [timezone(timedelta(hours=h, minutes=m)) for h in range(-12, 15, 3) for m in (0, 30)]
     late = COMMITTED.replace(microsecond=999_999)

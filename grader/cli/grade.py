@@ -73,7 +73,8 @@ def deadlines_for(args: argparse.Namespace, course: Course, subs: list[Submissio
     if args.times and len(labs := {s.lab for s in subs}) > 1:
         raise UsageError(f"--times {args.times}: an LMS export holds one assignment's times, and these "
                          f"submissions are of {len(labs)} labs; grade each lab with --lab and its export")
-    export = read_export(args.times, args.student_column, args.time_column) if args.times else None
+    export = (read_export(args.times, args.student_column, args.time_column, {s.student for s in subs})
+              if args.times else None)
     deadlines = Deadlines.load(course, SubmissionTimes(args.paths, export), args.extensions)
     for line in deadlines.unknown_students(subs):
         print(f"grade: warning: {line}", file=sys.stderr)

@@ -28,7 +28,7 @@ import math
 import os
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,14 +76,18 @@ class Export:
         return self.times.get(student.strip())
 
 
-def read_export(path: Path, student_column: str | None = None, time_column: str | None = None) -> Export:
+def read_export(path: Path, student_column: str | None = None, time_column: str | None = None,
+                students: Collection[str] = ()) -> Export:
     """The times in the CSV at ``path``; a UsageError naming the problem if it cannot be read
-    without guessing."""
+    without guessing. Of several columns that could name the student (Gradescope's has ``SID``
+    and ``Email``), the one whose cells name the most of ``students`` (the batch's) is taken,
+    when one does: that is no guess, it is the column the submissions are named by."""
     rows = _csv_rows(path)
     if not rows:
         raise UsageError(f"{path}: the export is empty (a header row naming its columns is needed)")
     header = [cell.strip() for cell in rows[0]]
-    who = _column(path, header, student_column, STUDENT_HEADERS, "student", "--student-column")
+    named = student_column or _matching(header, rows[1:], set(students))
+    who = _column(path, header, named, STUDENT_HEADERS, "student", "--student-column")
     when = _column(path, header, time_column, TIME_HEADERS, "submission time", "--time-column")
     times: dict[str, Submitted | None] = {}
     first_row: dict[str, int] = {}
@@ -148,6 +152,17 @@ def _column(path: Path, header: list[str], named: str | None, known: tuple[str, 
     found = "several columns could" if matches else "no column"
     raise UsageError(f"{path}: {found} hold the {what} ({_names([header[i] for i in matches] or header)}); "
                      f"say which with {option}")
+
+
+def _matching(header: list[str], rows: list[list[str]], students: set[str]) -> str | None:
+    """The one known student column whose cells name more of ``students`` than any other's; None
+    when there is no such column (then the usual rule decides, or asks)."""
+    candidates = [i for i, name in enumerate(header) if name.casefold() in STUDENT_HEADERS]
+    counts = {i: sum(i < len(row) and row[i].strip() in students for row in rows) for i in candidates}
+    best = sorted(counts.values(), reverse=True)
+    if len(candidates) < 2 or not best[0] or best[0] == best[1]:
+        return None
+    return header[max(counts, key=counts.__getitem__)]
 
 
 def _names(header: list[str]) -> str:
