@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/outside_probes.py
 	$(BIN)/python benchmarks/kit_services.py
 	$(BIN)/python benchmarks/similarity.py
+	$(BIN)/python benchmarks/submission_times.py
 
 $(STAMP): pyproject.toml
 	@$(MAKE) --no-print-directory system
