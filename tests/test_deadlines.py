@@ -246,8 +246,16 @@ def test_an_extension_naming_no_student_of_the_batch_is_said_with_the_nearest_na
     (root / "extensions.csv").write_text("student,lab,days,until,note\nthre,,3,,\nthree,,1,,\n")
     subs = [Submission(name, Path(f"{name}.ipynb"), lab=LAB_ID) for name in ("ontime", "three")]
     deadlines = Deadlines.load(Course(root), SubmissionTimes([]))
-    assert deadlines.unknown_students(subs) == [
+    assert deadlines.warnings(subs) == [
         "an extension names 'thre', who has no submission here (did you mean 'three'?)"]
+
+
+def test_an_extension_for_a_lab_without_a_deadline_is_said_to_have_no_effect(tmp_path):
+    root = make_course(tmp_path / "course")
+    (root / "extensions.csv").write_text(f"student,lab,days,until,note\nada,{LAB_ID},2,,\nada,,1,,\n")
+    deadlines = Deadlines.load(Course(root), SubmissionTimes([]))
+    assert deadlines.warnings([Submission("ada", Path("a.ipynb"), lab=LAB_ID)]) == [
+        f"an extension for 'ada' in {LAB_ID} has no effect: {LAB_ID} has no deadline"]
 
 
 def test_a_lab_without_a_deadline_has_no_late_record(tmp_path):

@@ -80,8 +80,15 @@ def test_an_lms_export_moves_a_time_and_nothing_is_graded_again(course, first):
     assert "alice · 00-warmup: not in export.csv; commit" in again.stdout
 
 
-def test_one_export_for_a_batch_of_several_labs_is_refused(course):
-    args = grade_parser([]).parse_args(["submissions/", "--times", "export.csv"])
-    subs = [Submission("alice", Path("a.ipynb"), lab=LAB), Submission("alice", Path("b.ipynb"), lab="other")]
+def test_one_export_for_a_batch_of_several_labs_with_deadlines_is_refused(course, tmp_path):
+    """A notebook of no known lab does not count; a second lab with a deadline does."""
+    (course / "export.csv").write_text("student,submitted_at\nalice,2026-03-01T12:00:00Z\n")
+    args = grade_parser([]).parse_args(["submissions/", "--times", str(course / "export.csv")])
+    subs = [Submission("alice", Path("a.ipynb"), lab=LAB), Submission("bob", Path("b.ipynb"), lab="?")]
+    assert deadlines_for(args, Course(course), subs) is not None
+    second = tmp_path / "course"
+    shutil.copytree(course / "labs", second / "labs")
+    shutil.copytree(course / "solutions", second / "solutions")
+    shutil.copytree(second / "solutions" / LAB, second / "solutions" / "other")
     with pytest.raises(UsageError, match="one assignment's times"):
-        deadlines_for(args, Course(course), subs)
+        deadlines_for(args, Course(second), [*subs, Submission("alice", Path("b.ipynb"), lab="other")])

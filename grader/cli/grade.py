@@ -70,13 +70,15 @@ def deadlines_for(args: argparse.Namespace, course: Course, subs: list[Submissio
     """The deadlines the batch applies, and a warning for each extension naming a student it has not."""
     if args.no_deadlines:
         return None
-    if args.times and len(labs := {s.lab for s in subs}) > 1:
+    dated = sorted(lab for lab in {s.lab for s in subs} & set(course.lab_ids()) if course.lab(lab).settings.deadline)
+    if args.times and len(dated) > 1:
         raise UsageError(f"--times {args.times}: an LMS export holds one assignment's times, and these "
-                         f"submissions are of {len(labs)} labs; grade each lab with --lab and its export")
+                         f"submissions are of {len(dated)} labs with a deadline ({', '.join(dated)}); "
+                         "grade each lab with --lab and its export")
     export = (read_export(args.times, args.student_column, args.time_column, {s.student for s in subs})
               if args.times else None)
     deadlines = Deadlines.load(course, SubmissionTimes(args.paths, export), args.extensions)
-    for line in deadlines.unknown_students(subs):
+    for line in deadlines.warnings(subs):
         print(f"grade: warning: {line}", file=sys.stderr)
     return deadlines
 

@@ -143,12 +143,15 @@ class Deadlines:
                     submitted.detail, due.isoformat(), extension.describe() if extension else "",
                     policy.grace, policy.late_penalty, policy.late_cap)
 
-    def unknown_students(self, subs: Iterable[Submission]) -> list[str]:
-        """One line per extension, for a lab of this batch, naming a student with no submission here,
-        with the nearest names graded: a misspelt name must not leave a student without theirs."""
+    def warnings(self, subs: Iterable[Submission]) -> list[str]:
+        """What in the extensions cannot take effect, a line each: a row for a lab with no deadline,
+        and a row, for a lab of this batch, naming a student with no submission here (with the
+        nearest names graded): a misspelt name must not leave a student without their extension."""
         subs = list(subs)
         graded, labs = {s.student for s in subs}, {s.lab for s in subs} | {EVERY_LAB}
-        lines = []
+        lines = [f"an extension for {student!r} in {lab} has no effect: {lab} has no deadline"
+                 for student, lab in sorted(self.extensions)
+                 if lab != EVERY_LAB and self.policies.get(lab, Settings()).deadline is None]
         for student in sorted({s for s, lab in self.extensions if lab in labs} - graded):
             close = difflib.get_close_matches(student, graded, n=2)
             hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
