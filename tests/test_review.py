@@ -211,6 +211,7 @@ def test_a_late_penalty_is_taken_off_the_overridden_score_and_shown_beside_it(se
     write_result(settings.grades, result)
     history.append(settings.grades, result, "run2")
     with client(base) as c:
+        assert '<span class="late-count">late: 1</span>' in c.get("/").text
         assert "2 days late, 20% of the lab&#x27;s points off (0.8 points" in c.get(
             "/queue", params={"lab": LAB, "item": "q1", "i": "2"}).text  # after the hostile name and bob
         assert c.post("/override", headers={"Origin": base}, data={

@@ -81,6 +81,8 @@ def overview(labs: dict[str, list[Reviewed]], percents: dict[str, list[float]], 
     parts = []
     for lab, results in labs.items():
         counted = ", ".join(f'<span class="status-{e(s)}">{e(s)}: {n}</span>' for s, n in sorted(statuses[lab].items()))
+        late = sum(bool(r.result.late and r.result.late.days) for r in results)
+        counted += f'; <span class="late-count">late: {late}</span>' if late else ""
         parts.append(f'<section class="lab"><h2>{e(lab)}</h2><p>{len(results)} results; {counted}</p>')
         parts.append(distribution_svg(percents[lab], f"score distribution of {lab}"))
         parts.append("<h3>Review by exercise</h3><ul>")
