@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -29,6 +26,7 @@ import openai
 from rich.console import Console
 from rich.table import Table
 from sklearn.feature_extraction.text import TfidfVectorizer
+from timing import median
 
 from grader.kits.api.model import API
 from grader.kits.api.server import Server as APIServer
@@ -52,15 +50,6 @@ def chunks(size: int = 30, overlap: int = 10) -> list[str]:
     return texts
 
 
-def median_seconds(work: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def embedding_rows(folder: Path, repeat: int) -> list[tuple[str, float, str]]:
     texts = chunks() * COPIES
     server = LLMServer(uds=folder / "llm.sock")
@@ -73,11 +62,11 @@ def embedding_rows(folder: Path, repeat: int) -> list[tuple[str, float, str]]:
             for start in range(0, len(texts), BATCH):
                 client.embeddings.create(model="grader-embed", input=texts[start:start + BATCH])
 
-        baseline = median_seconds(lambda: TfidfVectorizer().fit_transform(texts).toarray(), repeat)
+        baseline = median(lambda: TfidfVectorizer().fit_transform(texts).toarray(), repeat)
         return [(f"TF-IDF, {len(texts)} chunks (baseline)", baseline, "embeddings"),
-                ("the kit's model, in process", median_seconds(lambda: [embed(t) for t in texts], repeat),
+                ("the kit's model, in process", median(lambda: [embed(t) for t in texts], repeat),
                  "embeddings"),
-                (f"the kit's server, batches of {BATCH}, openai SDK", median_seconds(served, repeat), "embeddings")]
+                (f"the kit's server, batches of {BATCH}, openai SDK", median(served, repeat), "embeddings")]
     finally:
         server.stop()
 
@@ -106,8 +95,8 @@ def write_rows(folder: Path, repeat: int) -> list[tuple[str, float, str]]:
                 for _ in range(2 * WRITES):
                     assert http.get(f"/orders/{order}").status_code == 200
 
-            return [(f"{2 * WRITES} GETs of an order (baseline)", median_seconds(reads, repeat), "writes"),
-                    (f"{WRITES} refunds, each sent twice under its key", median_seconds(refunds, repeat), "writes")]
+            return [(f"{2 * WRITES} GETs of an order (baseline)", median(reads, repeat), "writes"),
+                    (f"{WRITES} refunds, each sent twice under its key", median(refunds, repeat), "writes")]
     finally:
         server.stop()
 

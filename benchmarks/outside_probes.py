@@ -22,17 +22,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 from rich.console import Console
 from rich.table import Table
+from timing import median
 
 from grader.engine.sandbox import get_backend
 from grader.kits.git.inspect import inspect_repository
@@ -104,15 +103,6 @@ def host_pytest(tests: bytes, sources: dict[str, str], scratch: Path) -> None:
                        capture_output=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
 
 
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 @contextlib.contextmanager
 def inside(folder: Path) -> Iterator[None]:
     """The current folder is ``folder``: a LiveNotebook's kernel is this process, reading from here."""
@@ -154,7 +144,7 @@ def main() -> None:
                      ("mutation", f"run_tests x {len(sources)} ({backend})",
                       lambda s=sandbox: run_tests(s, {"test_textutils.py": tests}, "textutils", sources))]
         with inside(work):
-            measured = [(work_name, how, median_time(fn, args.repeat)) for work_name, how, fn in rows]
+            measured = [(work_name, how, median(fn, args.repeat)) for work_name, how, fn in rows]
     baselines = {work_name: seconds for work_name, how, seconds in measured if how.startswith("host")}
     for work_name, how, seconds in measured:
         table.add_row(work_name, how, f"{seconds:.3f}", f"{seconds / baselines[work_name]:.1f}x")

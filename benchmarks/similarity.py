@@ -29,11 +29,11 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from timing import best
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
@@ -47,15 +47,6 @@ from grader.similarity.fingerprint import tokens  # noqa: E402
 
 EXAMPLE = REPO / "examples" / "course"
 SAMPLED_PAIRS = 50
-
-
-def best(function: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def read_only(folder: Path, lab: str) -> None:

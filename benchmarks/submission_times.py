@@ -23,12 +23,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from timing import best
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -61,15 +60,6 @@ def class_folder(root: Path, students: int, commits: int) -> Path:
 def times_of(times: SubmissionTimes, subs: list) -> list:
     """Every submission's time, from one SubmissionTimes: one per batch, as ``grade`` makes it."""
     return [times.of(sub) for sub in subs]
-
-
-def best(work: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:
