@@ -97,7 +97,7 @@ def reuse(out: Path, earlier: Result, late: Late | None, title: str) -> None:
 
 def _penalty(result: Result) -> str:
     late = result.late
-    return f"{late.percent:g}%, {late.days} days late" if late is not None else "none"
+    return f"{late.percent:g}%, {late.days} day{'' if late.days == 1 else 's'} late" if late is not None else "none"
 
 
 def _decisions(course: Course, lab_ids: set[str]) -> dict[str, tuple[tuple[str, object], ...]]:

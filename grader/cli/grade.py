@@ -67,7 +67,8 @@ def add_deadline_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def deadlines_for(args: argparse.Namespace, course: Course, subs: list[Submission]) -> Deadlines | None:
-    """The deadlines the batch applies, and a warning for each extension naming a student it has not."""
+    """The deadlines the batch applies (none with --no-deadlines), and a warning on stderr for each
+    extension that cannot take effect (grader.course.deadlines.Deadlines.warnings)."""
     if args.no_deadlines:
         return None
     dated = sorted(lab for lab in {s.lab for s in subs} & set(course.lab_ids()) if course.lab(lab).settings.deadline)
