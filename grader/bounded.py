@@ -17,6 +17,7 @@ bounded time.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 DEFAULT_DEPTH = 100
@@ -30,6 +31,15 @@ def check_size(data: bytes | str, limit: int, what: str) -> None:
     """Refuse ``data`` longer than ``limit`` bytes (characters for a str)."""
     if len(data) > limit:
         raise Unbounded(f"{what} is larger than {_size(limit)}")
+
+
+def read(path: Path, limit: int, what: str) -> bytes:
+    """The bytes of the file at ``path``, read no further than one past ``limit``; Unbounded past
+    it (an OSError if it cannot be read)."""
+    with path.open("rb") as file:
+        data = file.read(limit + 1)
+    check_size(data, limit, what)
+    return data
 
 
 def loads(data: bytes | str, limit: int, what: str, depth: int = DEFAULT_DEPTH) -> Any:

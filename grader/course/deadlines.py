@@ -62,8 +62,7 @@ class Extension:
 def read_extensions(path: Path, lab_ids: Iterable[str]) -> dict[tuple[str, str], Extension]:
     """The extensions in ``path`` by (student, lab); CourseError naming the row of a mistake."""
     try:
-        data = path.read_bytes()
-        bounded.check_size(data, EXTENSIONS_LIMIT, str(path))
+        data = bounded.read(path, EXTENSIONS_LIMIT, str(path))
         reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig")))
         rows, columns = list(reader), set(reader.fieldnames or ())
     except (OSError, UnicodeDecodeError, csv.Error, bounded.Unbounded) as exc:

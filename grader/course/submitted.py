@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from grader import bounded
 from grader.course.discover import Submission, shown
 from grader.errors import UsageError
 
@@ -114,12 +115,11 @@ def _at(submitted: Submitted | None) -> datetime | None:
 def _csv_rows(path: Path) -> list[list[str]]:
     """Every row of the CSV, refused past the bounds before it is kept."""
     try:
-        with path.open("rb") as file:
-            data = file.read(MAX_EXPORT_BYTES + 1)
+        data = bounded.read(path, MAX_EXPORT_BYTES, f"{path}: the export")
+    except bounded.Unbounded as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{path}: cannot read the export: {exc.strerror or exc}") from None
-    if len(data) > MAX_EXPORT_BYTES:
-        raise UsageError(f"{path}: the export is larger than {MAX_EXPORT_BYTES >> 20} MiB")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -75,11 +75,12 @@ class Late:
             return None
         if not isinstance(data, dict):
             raise TypeError("late is not a table")
-        values = {f.name: data[f.name] for f in fields(cls) if f.name in data}
-        for name, value in values.items():
+        known = [f for f in fields(cls) if f.name in data]
+        for f in known:  # each field is a str or a float (``f.type`` is its annotation's text)
+            value = data[f.name]
             number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if not (number if isinstance(getattr(cls, name, ""), float) else isinstance(value, str)):
-                raise TypeError(f"late.{name} is not what it should be: {value!r}")
-        late = cls(**values)
+            if not (number if f.type == "float" else isinstance(value, str)):
+                raise TypeError(f"late.{f.name} is not what it should be: {value!r}")
+        late = cls(**{f.name: data[f.name] for f in known})
         datetime.fromisoformat(late.submitted_at), datetime.fromisoformat(late.due)  # ValueError if not times
         return late
