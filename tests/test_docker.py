@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import os
+import subprocess
+import sys
 
-from conftest import run_grade, REPO
-from grader.engine.sandbox import image
+import pytest
+from conftest import REPO, kernel_containers, leftover_processes, run_grade, wait_for
+
 from grader.engine.kernel import Kernel
-from grader.engine.sandbox import Limits, get_backend
+from grader.engine.sandbox import Limits, get_backend, image
 
 pytestmark = pytest.mark.docker
 
@@ -55,6 +58,38 @@ except OSError as e:
 print(ro, cap)
 """
     assert kernel.execute(code, 60).stdout.strip() == "read-only No space left on device"
+
+
+# A grader that starts a kernel's launcher, then dies outright after argv[2] seconds, or once
+# the container runs: it never closes the sandbox, as a grader killed with -9 would not.
+OWNER = """
+import os, signal, subprocess, sys, time
+from pathlib import Path
+import docker
+from grader.engine.sandbox import Limits, get_backend
+sandbox = get_backend("docker").open([], Path(sys.argv[1]), Limits())
+subprocess.Popen(sandbox.command(["python", "-c", "import time; time.sleep(600)"]), start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+print(sandbox.name, flush=True)
+if sys.argv[2] == "running":
+    while not docker.from_env().containers.list(filters={"name": sandbox.name, "status": "running"}):
+        time.sleep(0.05)
+else:
+    time.sleep(float(sys.argv[2]))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.parametrize("dies", ["0", "0.05", "0.1", "0.2", "0.4", "0.8", "running"])
+def test_a_kernel_container_goes_with_the_grader_that_started_it(tmp_path, dies):
+    """Whenever the grader dies, before its kernel's launcher made the container, while it makes
+    it, or once it runs, the launcher (in a session of its own) removes it, or makes none, and ends."""
+    (tmp_path / "sockets").mkdir()
+    owner = subprocess.run([sys.executable, "-c", OWNER, str(tmp_path / "sockets"), dies], capture_output=True,
+                           text=True, env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=120, cwd=REPO)
+    name = owner.stdout.strip()
+    assert owner.returncode == -9 and name.startswith("grader-"), owner.stderr[-2000:]
+    wait_for(lambda: not leftover_processes(tmp_path) and name not in kernel_containers(), 30)
 
 
 def test_nothing_of_the_course_is_in_the_image():

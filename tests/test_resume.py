@@ -12,9 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-
-from conftest import BACKENDS, copy_course, kernel_containers, leftover_processes, notebook, run_grade, \
-    solution_cells, write_notebook
+from conftest import (
+    BACKENDS,
+    copy_course,
+    kernel_containers,
+    leftover_processes,
+    notebook,
+    run_grade,
+    solution_cells,
+    write_notebook,
+)
 
 COUNT = 6
 
@@ -65,8 +72,9 @@ def expected_scores() -> dict[str, str]:
     return {f"s{i}": "22" if i % 2 == 0 else "9" for i in range(COUNT)}
 
 
-def nothing_left(scratch: Path) -> bool:
-    return not leftover_processes(scratch) and not kernel_containers()
+def left_behind(scratch: Path) -> list[str]:
+    """The processes and kernel containers still there (none, once a batch is over)."""
+    return leftover_processes(scratch) + kernel_containers()
 
 
 def test_kill_9_then_rerun_keeps_what_was_done(setup):
@@ -85,7 +93,7 @@ def test_kill_9_then_rerun_keeps_what_was_done(setup):
     assert len(final) == COUNT
     assert {r["student"] for r in final if r["reused"] == "yes"} == done_before
     assert all(r["status"] == "graded" for r in final)
-    assert nothing_left(scratch)  # the rerun removed what the killed grader left
+    assert left_behind(scratch) == []  # the rerun removed what the killed grader left
 
 
 def test_rerun_reuses_unchanged_and_regrades_changed(setup):
@@ -124,4 +132,4 @@ def test_ctrl_c_stops_within_seconds_and_leaves_a_valid_gradebook(setup):
     book = rows(course / "grades")
     assert 1 <= len(book) < COUNT
     assert all(r["status"] == "graded" and r["score"] == expected_scores()[r["student"]] for r in book)
-    assert nothing_left(scratch)  # cleaned up before it exited
+    assert left_behind(scratch) == []  # cleaned up before it exited

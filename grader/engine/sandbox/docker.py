@@ -13,7 +13,8 @@ one, ``python -m grader.engine.sandbox.docker_run SPEC``, which starts the conta
 and lives exactly as long as it does. ``close()`` removes the container by
 name whatever happened to that process. Containers carry the pid of the
 process that opened them, so those of a grader that was killed outright are
-removed the next time the backend starts.
+removed the next time the backend starts; the launcher removes its own as soon
+as that process is gone, which also covers one it made after that sweep.
 """
 
 from __future__ import annotations
