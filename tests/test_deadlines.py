@@ -8,12 +8,14 @@ import csv
 import json
 import os
 import random
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from conftest import notebook, write_notebook
 from fakes import InlineExecutor
+from test_ci import table_rows
 from test_runner_fast import ANSWERS, LAB_ID, TAGS, make_course
 
 from grader.batch.fingerprint import lab_fingerprint
@@ -25,6 +27,7 @@ from grader.course.settings import Settings
 from grader.course.submitted import SubmissionTimes
 from grader.engine.sandbox import get_backend
 from grader.errors import CourseError
+from grader.report import ci
 from grader.report.feedback import publisher
 from grader.report.lms import canvas_csv, gradescope_results
 from grader.results.late import Late
@@ -217,6 +220,11 @@ def test_the_penalty_shows_beside_the_score_before_it_everywhere(course_batch):
     assert _canvas(out)["three"] == "4.2"
     exported = gradescope_results(read_result(out, "three", LAB_ID))
     assert exported["score"] == 4.2 and exported["extra_data"]["late"]["days_late"] == 3
+    [three] = [row for row in table_rows(ci.batch_summary(list(results.values()))) if row[0] == "three"]
+    assert three[2:5] == ["4.2 / 6", "70%", "graded"] and "3 days late" in three[5]
+    assert ci.below(list(results.values()), 80) == [results["three"]]  # 100% before the penalty
+    junit = ET.fromstring(ci.junit_xml([results["three"]]))
+    assert junit.find(".//property[@name='score']").get("value") == "4.2"
 
 
 def _canvas(out: Path) -> dict[str, str]:

@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -269,10 +270,16 @@ def test_a_regrade_keeps_overrides_of_the_same_submission_and_says_when_it_chang
     failed = next(t for t in result.tests if t.status == "failed")
     store.record(grades, result, failed.name, failed.max_score, "right on paper", "prof")
 
-    forced = run_grade(str(subs), "--out", "grades", "--force", cwd=course)
+    forced = run_grade(str(subs), "--out", "grades", "--force", "--junit", "junit.xml", cwd=course)
     assert forced.returncode == 0 and "not applied" not in forced.stderr
     data = json.loads(result_path(grades, "bob", LAB).read_text())
-    assert data["score"] == result.score + failed.max_score and data["automatic_score"] == result.score
+    final = result.score + failed.max_score
+    assert data["score"] == final and data["automatic_score"] == result.score
+    # grade's own table and its CI outputs show the grade the gradebook has, and say why
+    assert f"{final:g} / {result.max_score:g}" in forced.stdout
+    assert f"1 overridden ({result.score:g} automatic)" in forced.stdout
+    junit = ET.parse(course / "junit.xml").getroot()
+    assert junit.find(".//property[@name='score']").get("value") == f"{final:g}"
     assert "right on paper" in result_path(grades, "bob", LAB).with_suffix(".html").read_text()
 
     nb = nbformat.read(subs / "bob.ipynb", as_version=4)

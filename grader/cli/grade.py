@@ -31,6 +31,7 @@ from grader.report import ci
 from grader.report.feedback import publisher
 from grader.report.terminal import progress, summary_table, tests_table
 from grader.results.model import Result
+from grader.review.store import reviewed_all
 from grader.runner import Job, grade
 
 ExecutorFactory = Callable[[int | None], Executor]
@@ -122,7 +123,8 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
         # Workers, kernels and the gradebook are already dealt with. Interpreter shutdown after an
         # interrupted process pool sometimes dies of SIGINT itself (exit -2 instead of 130): skip it.
         os._exit(ExitCode.INTERRUPTED)
-    console.print(summary_table(results))
+    shown = reviewed_all(args.out, results)
+    console.print(summary_table(shown))
     for line in duplicate_lines(subs) + export_misses(args, results):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if not backend.sandboxed:
@@ -130,7 +132,7 @@ def cmd_grade(argv: list[str], console: Console, commands: list[str]) -> int:
     console.print(f"gradebook: {args.out / 'gradebook.csv'}")
     for error in errors:
         print(f"grade: grader error: {error}", file=sys.stderr)
-    status = ci.publish(results, args)
+    status = ci.publish([found.result for found in shown], args)
     return ExitCode.GRADER_ERROR if errors else status
 
 

@@ -61,7 +61,8 @@ def percentage(text: str) -> float:
 def publish(results: list[Result], args: argparse.Namespace, notebook: Path | None = None) -> int:
     """Write every CI output asked for; return 0, or :data:`FAIL_UNDER_STATUS`.
 
-    ``notebook`` is given by ``grade check``: then only public tests ran and
+    ``results`` are as the gradebook has them: the overrides in force, the late penalty in
+    ``final_score``. ``notebook`` is given by ``grade check``: then only public tests ran and
     their output may be shown. In a batch, hidden tests ran too, so
     annotations carry test names and scores but never a test's output.
     """
@@ -83,13 +84,13 @@ def publish(results: list[Result], args: argparse.Namespace, notebook: Path | No
 # --- scores -----------------------------------------------------------------------------------
 
 def percent(result: Result) -> float:
-    """The result's score in percent. A notebook that could not be graded scores 0, even with
-    no tests, so that a timeout can never pass ``--fail-under``."""
+    """The result's final score (after any late penalty) in percent. A notebook that could not be
+    graded scores 0, even with no tests, so that a timeout can never pass ``--fail-under``."""
     if result.status != Status.GRADED:
         return 0.0
     if result.max_score == 0:
         return 100.0
-    return 100.0 * result.score / result.max_score
+    return 100.0 * result.final_score / result.max_score
 
 
 def below(results: list[Result], threshold: float) -> list[Result]:
@@ -135,7 +136,7 @@ def batch_annotations(results: list[Result]) -> list[str]:
         if failed or r.status != Status.GRADED:
             parts = [f"{r.status}: {r.message}"] if r.status != Status.GRADED else []
             parts += ["failed: " + "; ".join(failed)] if failed else []
-            lines.append(annotation(f"{r.student} / {r.lab}: {r.score:g} / {r.max_score:g}", "\n".join(parts)))
+            lines.append(annotation(f"{r.student} / {r.lab}: {r.final_score:g} / {r.max_score:g}", "\n".join(parts)))
     return lines
 
 
@@ -187,8 +188,10 @@ def check_summary(result: Result, fail_under: float | None) -> str:
 
 
 def batch_summary(results: list[Result]) -> str:
-    """``grade``: one row per (student, lab), like the gradebook."""
-    rows = [[r.student, r.lab, f"{r.score:g} / {r.max_score:g}", f"{percent(r):.0f}%", r.status, _clip(r.message)]
+    """``grade``: one row per (student, lab), like the gradebook: the final score, and the late
+    penalty said in the note."""
+    rows = [[r.student, r.lab, f"{r.final_score:g} / {r.max_score:g}", f"{percent(r):.0f}%", r.status,
+             _clip("; ".join(part for part in (r.late_note, r.message) if part))]
             for r in sorted(results, key=lambda r: (r.student, r.lab))]
     head = f"### Grades: {len(results)} results\n\n"
     return head + markdown_table(["student", "lab", "score", "percent", "status", "note"], rows) + "\n"
@@ -230,7 +233,7 @@ def junit_xml(results: list[Result]) -> str:
 def _testsuite(r: Result) -> ET.Element:
     suite = ET.Element("testsuite", name=xml_text(f"{r.student} / {r.lab}"))
     props = ET.SubElement(suite, "properties")
-    for name, value in (("student", r.student), ("lab", r.lab), ("status", r.status), ("score", f"{r.score:g}"),
+    for name, value in (("student", r.student), ("lab", r.lab), ("status", r.status), ("score", f"{r.final_score:g}"),
                         ("max_score", f"{r.max_score:g}"), ("sandboxed", str(r.sandboxed).lower())):
         ET.SubElement(props, "property", name=name, value=xml_text(value))
     kind = "failure" if r.status == Status.GRADED else "error"

@@ -12,6 +12,7 @@ from rich.table import Table
 from grader.report.changes import Change
 from grader.results.history import Row
 from grader.results.model import NOT_RUN, Result, Status, TestResult
+from grader.review.store import Reviewed
 
 STATUS_STYLE = {Status.GRADED: "green", Status.TIMEOUT: "yellow", Status.MEMORY: "yellow", Status.CRASHED: "red",
                 Status.INVALID: "red"}
@@ -38,26 +39,30 @@ def progress(console: Console, total: int):
         yield advance
 
 
-def summary_table(results: list[Result]) -> Table:
-    """One row per (student, lab): score, status, time, and why if not graded."""
+def summary_table(results: list[Reviewed]) -> Table:
+    """One row per (student, lab): the final score (as the gradebook has it: the overrides in force,
+    the late penalty off), status, time, and why if not graded."""
     table = Table(title="Grades", title_justify="left")
     for column, justify in (("student", "left"), ("lab", "left"), ("score", "right"),
                             ("status", "left"), ("time", "right"), ("note", "left")):
         table.add_column(column, justify=justify, overflow="fold")
-    for r in sorted(results, key=lambda r: (r.student, r.lab)):
-        style = STATUS_STYLE[r.status]
+    for found in sorted(results, key=lambda found: (found.result.student, found.result.lab)):
+        r = found.result
         table.add_row(escape(r.student), escape(r.lab), f"{r.final_score:g} / {r.max_score:g}",
-                      f"[{style}]{r.status}[/]", f"{r.execution_time:.1f}s", escape(_note(r)))
+                      f"[{STATUS_STYLE[r.status]}]{r.status}[/]", f"{r.execution_time:.1f}s", escape(_note(found)))
     return table
 
 
-def _note(r: Result) -> str:
-    """The summary's note: reuse, lateness, tests a submission could forge (imported, kernel-side), the message."""
+def _note(found: Reviewed) -> str:
+    """The summary's note: reuse, overrides, lateness, tests a submission could forge (imported,
+    kernel-side), the message."""
+    r = found.result
     forgeable = sum(t.kernel_side for t in r.tests)
     kernel_side = f"{forgeable} kernel-side test{'s' if forgeable > 1 else ''}; " if forgeable else ""
+    overridden = f"{len(found.applied)} overridden ({found.automatic.score:g} automatic); " if found.applied else ""
     days = r.late.days if r.late else 0
     late = f"{days} day{'s' if days > 1 else ''} late, -{r.late.percent:g}% ({r.score:g} before); " if days else ""
-    return ("reused; " if r.reused else "") + late + kernel_side + r.message[:80]
+    return ("reused; " if r.reused else "") + overridden + late + kernel_side + r.message[:80]
 
 
 def tests_table(result: Result) -> Table:

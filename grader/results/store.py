@@ -93,16 +93,14 @@ def write_executed(out_dir: Path, result: Result) -> None:
 def write_gradebook(out_dir: Path, results: Iterable[Result]) -> Path:
     """``gradebook.csv``: one row per result, with the overrides in force, every text cell safe
     to open in a spreadsheet."""
-    overrides = review.in_force(out_dir)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(GRADEBOOK_COLUMNS)
-    for automatic in sorted(results, key=lambda r: (r.student, r.lab)):
-        reviewed = review.review(automatic, overrides.get((automatic.student, automatic.lab), {}))
+    for reviewed in review.reviewed_all(out_dir, sorted(results, key=lambda r: (r.student, r.lab))):
         r = reviewed.result
         writer.writerow([csv_cell(r.student), csv_cell(r.lab), _number(r.final_score), _number(r.max_score),
                          r.status, "yes" if r.sandboxed else "no", "yes" if r.reused else "no",
-                         f"{r.execution_time:.2f}", _number(automatic.score), len(reviewed.applied),
+                         f"{r.execution_time:.2f}", _number(reviewed.automatic.score), len(reviewed.applied),
                          _number(reviewed.manual_score), _number(r.score), *_late_cells(r), csv_cell(r.message)])
     path = out_dir / "gradebook.csv"
     atomic_write(path, buffer.getvalue())

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -202,6 +202,13 @@ def in_force(out_dir: Path) -> dict[tuple[str, str], dict[str, Override]]:
 def reviewed(out_dir: Path, result: Result) -> Reviewed:
     """``result`` with the overrides in force for it."""
     return review(result, in_force(out_dir).get((result.student, result.lab), {}))
+
+
+def reviewed_all(out_dir: Path, results: Iterable[Result]) -> list[Reviewed]:
+    """Each of ``results`` with the overrides in force for it, in the same order: the history is
+    read once for them all."""
+    overrides = in_force(out_dir)
+    return [review(r, overrides.get((r.student, r.lab), {})) for r in results]
 
 
 def _read(out_dir: Path, table: str, query: str) -> list[tuple]:

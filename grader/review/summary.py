@@ -15,7 +15,7 @@ from grader import bounded
 from grader.report.feedback import EXECUTED_BYTES
 from grader.results.model import NOT_RUN, OTHER, TestStatus
 from grader.review.publish import executed_text, latest_results
-from grader.review.store import Reviewed, in_force, review
+from grader.review.store import Reviewed, reviewed_all
 from grader.testing.exercises import cell_exercise
 
 MAX_CELLS = 20  # cells of one exercise shown for one student
@@ -48,10 +48,9 @@ class Cell:
 
 def by_lab(out_dir: Path) -> dict[str, list[Reviewed]]:
     """Every (student, lab)'s latest result with its overrides, by lab, each lab's by student."""
-    overrides = in_force(out_dir)
     labs: dict[str, list[Reviewed]] = {}
-    for result in latest_results(out_dir):
-        labs.setdefault(result.lab, []).append(review(result, overrides.get((result.student, result.lab), {})))
+    for found in reviewed_all(out_dir, latest_results(out_dir)):
+        labs.setdefault(found.result.lab, []).append(found)
     return {lab: sorted(found, key=lambda r: r.result.student) for lab, found in sorted(labs.items())}
 
 
