@@ -180,6 +180,17 @@ def wait_for(condition: Callable[[], object], seconds: float):
     raise AssertionError(f"not true within {seconds} s")
 
 
+def ended_process() -> str:
+    """The identity (grader.owner) of a process that ran, and has ended and been reaped."""
+    from grader import owner
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    identity = f"{child.pid}.{owner._start(child.pid)}"
+    assert not owner.gone(identity) and not owner.gone(str(child.pid))  # alive, by either form
+    child.communicate(b"")
+    return identity
+
+
 def _proc_info(pid: str) -> tuple[int, int, str, str] | None:
     """(uid, parent pid, command name, command line) of a process, or None if it is gone."""
     try:

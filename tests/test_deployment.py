@@ -17,8 +17,9 @@ import types
 from pathlib import Path
 
 import pytest
-from conftest import BACKENDS, leftover_processes
+from conftest import BACKENDS, ended_process, leftover_processes
 
+from grader import owner
 from grader.engine.sandbox import get_backend
 from grader.engine.sandbox.docker import LABEL, OWNER_LABEL
 from grader.errors import KitError
@@ -392,7 +393,7 @@ def own_kernel_containers() -> list[str]:
 
     try:
         client = docker.from_env()
-        owned = {"label": [LABEL, f"{OWNER_LABEL}={os.getpid()}"]}
+        owned = {"label": [LABEL, f"{OWNER_LABEL}={owner.current()}"]}
         return [c.name for c in client.containers.list(all=True, filters=owned)]
     except docker.errors.DockerException:
         return []
@@ -423,7 +424,7 @@ def leftovers():
 
     def left() -> list[str]:
         client = docker.from_env()
-        ours = {"label": [dockerfile.LIVE_LABEL, f"{OWNER_LABEL}={os.getpid()}"]}
+        ours = {"label": [dockerfile.LIVE_LABEL, f"{OWNER_LABEL}={owner.current()}"]}
         return [c["Id"] for c in client.api.containers(all=True, filters=ours)] + \
             [i["Id"] for i in client.api.images(all=True, filters=ours)] + sorted(untagged_images() - before)
     return left
@@ -479,16 +480,24 @@ def test_live_build_that_hangs_is_cancelled(app_folder, monkeypatch, leftovers):
 
 # Labels an image or a container may carry, and whether each clean-up of orphans removes it:
 # (cleanup.remove_orphans, grader.engine.sandbox.docker.remove_orphans). Only what carries a kind
-# of the grader's and an owner that is a pid of a dead process is an orphan.
-DEAD = str(2**22 + 1)  # above Linux's largest pid
+# of the grader's and an owner that is a dead process (grader.owner) is an orphan: a free pid, or one
+# a process that started at another time has taken since.
+DEAD = ended_process()
+REUSED = f"{os.getpid()}.{int(owner.current().split('.')[1]) + 1}"
 ORPHAN_CASES = {
     "no labels": ({}, False, False),
     "kind only, as a build's step": ({dockerfile.LIVE_LABEL: "1"}, False, False),
     "malformed owner": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: "abc"}, False, False),
     "empty owner": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: ""}, False, False),
     "owner beyond any pid": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: "9" * 30}, False, False),
-    "live owner": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: str(os.getpid())}, False, False),
+    "owner beyond Linux's largest pid": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: str(2**22 + 1)}, False, False),
+    "live owner": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: owner.current()}, False, False),
+    "live owner, by its pid alone (an older grader's label)": ({dockerfile.LIVE_LABEL: "1",
+                                                                OWNER_LABEL: str(os.getpid())}, False, False),
     "dead owner": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: DEAD}, True, False),
+    "dead owner, by its pid alone": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: DEAD.split(".")[0]}, True, False),
+    "owner's pid taken by a live process": ({dockerfile.LIVE_LABEL: "1", OWNER_LABEL: REUSED}, True, False),
+    "kernel owner's pid taken by a live process": ({LABEL: "1", OWNER_LABEL: REUSED}, False, True),
     "dead owner, no kind": ({OWNER_LABEL: DEAD}, False, False),
     "kernel kind only": ({LABEL: "1"}, False, False),
     "dead kernel owner": ({LABEL: "1", OWNER_LABEL: DEAD}, False, True),

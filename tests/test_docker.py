@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 
 import pytest
-from conftest import REPO, kernel_containers, leftover_processes, run_grade, wait_for
+from conftest import REPO, ended_process, kernel_containers, leftover_processes, run_grade, wait_for
 
+from grader import owner
 from grader.engine.kernel import Kernel
 from grader.engine.sandbox import Limits, get_backend, image
+from grader.engine.sandbox import docker as docker_backend
+from grader.engine.sandbox.docker import LABEL, OWNER_LABEL
 
 pytestmark = pytest.mark.docker
 
@@ -90,6 +94,29 @@ def test_a_kernel_container_goes_with_the_grader_that_started_it(tmp_path, dies)
     name = owner.stdout.strip()
     assert owner.returncode == -9 and name.startswith("grader-"), owner.stderr[-2000:]
     wait_for(lambda: not leftover_processes(tmp_path) and name not in kernel_containers(), 30)
+
+
+def test_reclaiming_a_dead_workers_pid_spares_what_a_live_process_with_that_pid_made():
+    """``reclaim(pid)`` after a worker ended: its containers go, by either form of its label; so do
+    those of an earlier process with the pid; those of the live process holding the pid stay."""
+    import docker
+
+    client = docker.from_env()
+    tag = image.current_image(client)
+    dead, me = ended_process(), owner.current()
+    earlier = f"{os.getpid()}.{int(me.split('.')[1]) - 1}"
+    labels = {"dead": dead, "dead, pid alone": dead.split(".")[0], "earlier with my pid": earlier, "mine": me}
+    made = {name: client.containers.create(tag, ["true"], labels={LABEL: "1", OWNER_LABEL: value}).id
+            for name, value in labels.items()}
+    try:
+        docker_backend.reclaim(owner.pid_of(dead))
+        docker_backend.reclaim(os.getpid())
+        left = {c["Id"] for c in client.api.containers(all=True)}
+        assert {name for name, cid in made.items() if cid in left} == {"mine"}
+    finally:
+        for cid in made.values():
+            with contextlib.suppress(docker.errors.APIError):
+                client.api.remove_container(cid, force=True)
 
 
 def test_nothing_of_the_course_is_in_the_image():

@@ -16,6 +16,7 @@ from multiprocessing import forkserver
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from grader import owner
 from grader.engine.sandbox import cgroups
 
 # The grader's own memory for one submission: its tests' imports (torch) and the kernel's
@@ -26,33 +27,28 @@ WORKER_MEMORY_MIB = 2048
 WORKER_PIDS = 1024
 WORKER_CGROUP = "grader-worker-"  # + the worker's pid: the name of its memory group
 SCRATCH = "job-"  # a job's scratch folder, in the temporary folder (its name short: the kernel's sockets are in it)
-PID_MAX = 2**22  # Linux's largest pid
-OWNER = ".grader-owner"  # in a scratch folder: the pid of the executor that made it
+OWNER = ".grader-owner"  # in a scratch folder: the identity of the executor that made it (grader.owner)
 
 
 def reclaim_dead_workers() -> None:
     """Remove the empty memory groups of workers that are gone, and the scratch folders of executors
     that are gone: a grader (or a Dask worker) killed outright could not remove them, and nothing else
-    would. Each is known by the pid the grader wrote in its name or in its OWNER file; one whose
-    process still runs belongs to another batch, and a folder without an owner is not the grader's."""
+    would. Each is known by the pid the grader wrote in its name, or the identity in its OWNER file;
+    one whose process still runs belongs to another batch, and a folder without an owner is not the
+    grader's."""
     if os.geteuid() == 0:
-        cgroups.remove_stale(WORKER_CGROUP, _running)
-    for owner in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*/{OWNER}"):
+        cgroups.remove_stale(WORKER_CGROUP, lambda pid: not owner.gone(pid))
+    for mark in Path(tempfile.gettempdir()).glob(f"{SCRATCH}*/{OWNER}"):
         with contextlib.suppress(OSError):
-            if not _running(owner.read_text(encoding="ascii", errors="replace")[:64].strip()):
-                shutil.rmtree(owner.parent, ignore_errors=True)
+            if owner.gone(mark.read_text(encoding="ascii", errors="replace")[:64].strip()):
+                shutil.rmtree(mark.parent, ignore_errors=True)
 
 
 def scratch_folder() -> Path:
     """A new scratch folder for a job, owned by this process (see reclaim_dead_workers)."""
     folder = Path(tempfile.mkdtemp(prefix=SCRATCH))
-    (folder / OWNER).write_text(str(os.getpid()), encoding="ascii")
+    (folder / OWNER).write_text(owner.current(), encoding="ascii")
     return folder
-
-
-def _running(pid: str) -> bool:
-    """Whether process ``pid`` runs (what is not a pid counts as running: it is not the grader's)."""
-    return not pid.isdigit() or int(pid) > PID_MAX or Path("/proc", pid).exists()
 
 
 def confine(pid: int) -> cgroups.Cgroup | None:

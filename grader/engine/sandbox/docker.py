@@ -12,7 +12,7 @@ jupyter_client expects a local process for the kernel: ``command()`` returns
 one, ``python -m grader.engine.sandbox.docker_run SPEC``, which starts the container
 and lives exactly as long as it does. ``close()`` removes the container by
 name whatever happened to that process. Containers carry the pid of the
-process that opened them, so those of a grader that was killed outright are
+process that opened them (grader.owner), so those of a grader that was killed outright are
 removed the next time the backend starts; the launcher removes its own as soon
 as that process is gone, which also covers one it made after that sweep.
 """
@@ -28,6 +28,7 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from grader import owner
 from grader.engine.sandbox.base import (
     HOME,
     PACKAGE_MOUNT,
@@ -116,7 +117,7 @@ class DockerSandbox(OpenedSandbox):
         mounts += [(str(s.socket), str(s.inside), "rw") for s in self.services]
         return {
             "image": self.backend.image, "command": argv, "name": self.name, "hostname": "sandbox",
-            "labels": {LABEL: "1", OWNER_LABEL: str(os.getpid())},
+            "labels": {LABEL: "1", OWNER_LABEL: owner.current()},
             "environment": kernel_environment(os.path.dirname(IMAGE_PYTHON), self.services),
             "user": f"{USER}:{USER}",
             "network_mode": "none", "read_only": True, "cap_drop": ["ALL"],
@@ -152,8 +153,9 @@ def engine_client(timeout: float | None = None):
 
 
 def reclaim(pid: int) -> None:
-    """Remove the containers and images that process ``pid`` labeled as its own, where an
-    engine answers: by the label the grader set, never by a name or a log."""
+    """Remove the containers and images that process ``pid``, now gone, labeled as its own, where
+    an engine answers: by the label the grader set, never by a name or a log. A live process that
+    took the pid since is another owner (grader.owner): what it made is left alone."""
     import docker
 
     try:
@@ -161,13 +163,19 @@ def reclaim(pid: int) -> None:
         client.ping()
     except docker.errors.DockerException:
         return
-    owned = {"label": f"{OWNER_LABEL}={pid}"}
-    for container in client.containers.list(all=True, filters=owned):
-        with contextlib.suppress(docker.errors.APIError):
-            container.remove(force=True)
-    for image in client.images.list(all=True, filters=owned):
-        with contextlib.suppress(docker.errors.APIError):
-            client.images.remove(image.id, force=True, noprune=True)  # a parent goes only if it is labeled too
+
+    def dead_owner(labels: dict | None) -> bool:
+        identity = (labels or {}).get(OWNER_LABEL, "")
+        return owner.pid_of(identity) == pid and owner.gone(identity)
+
+    for container in client.api.containers(all=True, filters={"label": OWNER_LABEL}):
+        if dead_owner(container.get("Labels")):
+            with contextlib.suppress(docker.errors.APIError):
+                client.api.remove_container(container["Id"], force=True)
+    for image in client.api.images(all=True, filters={"label": OWNER_LABEL}):
+        if dead_owner(image.get("Labels")):
+            with contextlib.suppress(docker.errors.APIError):
+                client.api.remove_image(image["Id"], force=True, noprune=True)  # a parent goes only if labeled too
 
 
 def remove_orphans(client) -> None:
@@ -179,20 +187,9 @@ def remove_orphans(client) -> None:
 
 
 def orphaned(labels: dict | None) -> bool:
-    """Whether ``labels`` name, as OWNER_LABEL, a grader process that is gone. A missing or
-    malformed owner is no dead grader's: what carries one is left alone."""
-    owner = (labels or {}).get(OWNER_LABEL, "")
-    return owner.isdigit() and not _alive(int(owner))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):  # another user's process; no pid at all
-        return True
+    """Whether ``labels`` name, as OWNER_LABEL, a grader process that is gone (grader.owner). A
+    missing or malformed owner is no dead grader's: what carries one is left alone."""
+    return owner.gone((labels or {}).get(OWNER_LABEL, ""))
 
 
 def _remove(client, name: str) -> None:

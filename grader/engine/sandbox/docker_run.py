@@ -27,6 +27,7 @@ import docker
 from docker.types import Ulimit
 
 from grader.engine.sandbox.docker import OWNER_LABEL
+from grader.owner import pid_of
 
 STOPS = {signal.SIGTERM, signal.SIGINT}
 WATCH_INTERVAL = 0.25  # seconds between looks at the parent: a dead grader's kernel outlives it by this much
@@ -36,7 +37,7 @@ def main(spec_path: str) -> int:
     with open(spec_path) as f:
         spec = json.load(f)
     spec["ulimits"] = [Ulimit(**u) for u in spec["ulimits"]]
-    owner = int(spec["labels"][OWNER_LABEL])
+    owner = pid_of(spec["labels"][OWNER_LABEL])
     signal.pthread_sigmask(signal.SIG_BLOCK, STOPS)  # held until the container exists, so a stop finds it
     if os.getppid() != owner:
         return 1

@@ -16,11 +16,11 @@ rewritten Dockerfile is parsed again and every FROM checked before it is built
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from grader import owner
 from grader.engine.sandbox.docker import OWNER_LABEL
 from grader.kits.deployment.lint import lint
 
@@ -247,7 +247,7 @@ def _ambiguous_from(df: Dockerfile) -> str | None:
 def build_labels(build: str) -> dict[str, str]:
     """The labels every image and container of one build carries: the build's id is what its
     clean-up removes by, so nothing the grader did not make can match."""
-    return {LIVE_LABEL: "1", OWNER_LABEL: str(os.getpid()), BUILD_LABEL: build}
+    return {LIVE_LABEL: "1", OWNER_LABEL: owner.current(), BUILD_LABEL: build}
 
 
 def rebased(df: Dockerfile, base: str, labels: dict[str, str]) -> str:
