@@ -1,28 +1,24 @@
 """What a grader or a Dask worker killed outright leaves behind is removed by the next batch, and
-only that: known by the pid the grader wrote, never by a folder's look."""
+only that: known by the pid (and start time) the grader wrote, never by a folder's look."""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+from conftest import ended_process
 
+from grader import owner
 from grader.batch import processes
 
-
-def dead_pid() -> int:
-    """A pid whose process has ended (a child, waited for)."""
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return child.pid
-
-
 OWNERS = {  # what a folder's owner file says -> whether the folder is reclaimed
-    "a dead executor": (lambda: str(dead_pid()), True),
+    "a dead executor": (lambda: ended_process().split(".")[0], True),
+    "a dead executor, with its start time": (ended_process, True),
     "this process": (lambda: str(os.getpid()), False),
+    "this process, with its start time": (owner.current, False),
+    "an earlier process with this process's pid": (lambda: f"{os.getpid()}.{_start() - 1}", True),
     "the init process": (lambda: "1", False),
     "no pid": (lambda: "not a pid", False),
     "empty": (lambda: "", False),
@@ -30,12 +26,16 @@ OWNERS = {  # what a folder's owner file says -> whether the folder is reclaimed
 }
 
 
-@pytest.mark.parametrize("owner", list(OWNERS))
-def test_a_scratch_folder_goes_only_when_its_owner_is_gone(owner, tmp_path, monkeypatch):
+def _start() -> int:
+    return int(owner.current().split(".")[1])
+
+
+@pytest.mark.parametrize("maker", list(OWNERS))
+def test_a_scratch_folder_goes_only_when_its_owner_is_gone(maker, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     folder = processes.scratch_folder()
     (folder / "k-sockets").mkdir()
-    text, reclaimed = OWNERS[owner]
+    text, reclaimed = OWNERS[maker]
     (folder / processes.OWNER).write_text(text())
     ownerless = tmp_path / f"{processes.SCRATCH}someone-else"
     ownerless.mkdir()
@@ -48,5 +48,5 @@ def test_a_new_scratch_folder_is_this_process_s(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     folder = processes.scratch_folder()
     assert folder.parent == tmp_path and folder.name.startswith(processes.SCRATCH)
-    assert (folder / processes.OWNER).read_text() == str(os.getpid())
+    assert (folder / processes.OWNER).read_text() == owner.current()
     assert len(str(folder)) <= len(str(Path(tempfile.mkdtemp(prefix=processes.SCRATCH))))
