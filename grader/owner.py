@@ -2,12 +2,13 @@
 
 A kernel container, a deployment build's images and containers and a job's scratch folder carry
 their maker's identity, so that the next batch removes what a grader killed outright (kill -9)
-left, and nothing a live grader still uses. A pid alone is not an identity: pids are reused (here
-``pid_max`` may be 32768), and a dead grader's pid taken by another process would keep its
-containers forever. So the identity is ``PID.START``, START being when the process started
-(clock ticks since boot, from ``/proc/PID/stat``): a live process with that pid but another
-start time is not the maker. A bare ``PID`` (what an older grader wrote, or where there is no
-``/proc``) is judged by the pid alone. Anything else names no process of the grader's: never gone.
+left, and nothing a live grader still uses. A pid alone is not an identity: pids are reused
+(often ``pid_max`` is 32768), and a dead grader's pid taken by another process would keep its
+containers for as long as that process runs. So the identity is ``PID.START``, START being when
+the process started (clock ticks since boot, from ``/proc/PID/stat``): a live process with that
+pid but another start time is not the maker. A bare ``PID`` (what an older grader wrote, or
+where there is no ``/proc``) is judged by the pid alone. Anything else names no process of the
+grader's: never gone.
 """
 
 from __future__ import annotations
