@@ -64,35 +64,37 @@ print(ro, cap)
     assert kernel.execute(code, 60).stdout.strip() == "read-only No space left on device"
 
 
-# A grader that starts a kernel's launcher, then dies outright after argv[2] seconds, or once
-# the container runs: it never closes the sandbox, as a grader killed with -9 would not.
-OWNER = """
-import os, signal, subprocess, sys, time
+# A grader that starts a kernel's launcher, whose container runs the code argv[3], and dies
+# outright: at once, or at the engine's event argv[2] for the container (made, started). It never
+# closes the sandbox, as a grader killed with -9 would not.
+GRADER = """
+import os, signal, subprocess, sys
 from pathlib import Path
 import docker
 from grader.engine.sandbox import Limits, get_backend
 sandbox = get_backend("docker").open([], Path(sys.argv[1]), Limits())
-subprocess.Popen(sandbox.command(["python", "-c", "import time; time.sleep(600)"]), start_new_session=True,
+events = docker.from_env().events(decode=True, filters={"container": sandbox.name, "event": sys.argv[2]})
+subprocess.Popen(sandbox.command(["python", "-c", sys.argv[3]]), start_new_session=True,
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 print(sandbox.name, flush=True)
-if sys.argv[2] == "running":
-    while not docker.from_env().containers.list(filters={"name": sandbox.name, "status": "running"}):
-        time.sleep(0.05)
-else:
-    time.sleep(float(sys.argv[2]))
+if sys.argv[2] != "none":
+    next(events)
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
-@pytest.mark.parametrize("dies", ["0", "0.05", "0.1", "0.2", "0.4", "0.8", "running"])
-def test_a_kernel_container_goes_with_the_grader_that_started_it(tmp_path, dies):
-    """Whenever the grader dies, before its kernel's launcher made the container, while it makes
-    it, or once it runs, the launcher (in a session of its own) removes it, or makes none, and ends."""
+@pytest.mark.parametrize("code", ["import signal; signal.pause()", "pass"], ids=["runs", "ends"])
+@pytest.mark.parametrize("dies_at", ["none", "create", "start"])
+def test_a_kernel_container_goes_with_the_grader_that_started_it(tmp_path, dies_at, code):
+    """Whenever the grader dies, before its kernel's launcher made the container, once it is made,
+    or once it runs (a kernel that runs on, or one that ends at once), the launcher (in a session
+    of its own) removes the container, or makes none, and ends."""
     (tmp_path / "sockets").mkdir()
-    owner = subprocess.run([sys.executable, "-c", OWNER, str(tmp_path / "sockets"), dies], capture_output=True,
-                           text=True, env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=120, cwd=REPO)
-    name = owner.stdout.strip()
-    assert owner.returncode == -9 and name.startswith("grader-"), owner.stderr[-2000:]
+    grader = subprocess.run([sys.executable, "-c", GRADER, str(tmp_path / "sockets"), dies_at, code],
+                            capture_output=True, text=True, env={**os.environ, "TMPDIR": str(tmp_path)}, timeout=120,
+                            cwd=REPO)
+    name = grader.stdout.strip()
+    assert grader.returncode == -9 and name.startswith("grader-"), grader.stderr[-2000:]
     wait_for(lambda: not leftover_processes(tmp_path) and name not in kernel_containers(), 30)
 
 

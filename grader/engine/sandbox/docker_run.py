@@ -10,7 +10,8 @@ jupyter_client starts it in a session of its own, so a grader killed outright
 come before this process has made its container. So it watches the grader
 that started it, the owner named in the container's labels: it makes no
 container once that owner is gone, and removes the one it made as soon as the
-owner is gone. Its parent changing is how it knows, which no reused pid fools.
+owner is gone, or once the container ended and the owner is gone. Its parent
+changing is how it knows, which no reused pid fools.
 """
 
 from __future__ import annotations
@@ -55,13 +56,21 @@ def main(spec_path: str) -> int:
         return int(container.wait().get("StatusCode", 1))
     except docker.errors.NotFound:  # removed before the wait began: its owner is gone
         return 1
+    finally:
+        if os.getppid() != owner:  # the container ended with no grader left to remove it
+            _remove(container.id)
 
 
 def _remove_when_gone(owner: int, container_id: str) -> None:
     """Remove the container once ``owner`` is no longer this process's parent (it died and
-    this process was handed to another). Its own client: the main thread's is busy waiting."""
+    this process was handed to another)."""
     while os.getppid() == owner:
         time.sleep(WATCH_INTERVAL)
+    _remove(container_id)
+
+
+def _remove(container_id: str) -> None:
+    """Remove the container, unless it is gone. Its own client: another thread's may be busy waiting."""
     with contextlib.suppress(docker.errors.DockerException):
         docker.from_env().containers.get(container_id).remove(force=True)
 
