@@ -6,8 +6,8 @@ does), in the cookie after. Without one the answer is 401, with a wrong one 403.
 header must name the loopback address served (a page of another site that renamed itself to
 127.0.0.1 by DNS gets 403), and a POST must come from a page of this server (its Origin, or
 else its Referer; 403 otherwise), so another site cannot make the browser save an override.
-Each request is bounded before it is read (grader.review.serve: its head, and a body of
-``LIMITS.body`` bytes at most; forms of ``FIELDS`` fields at most), and every page says by its
+Each request is bounded before it is read (grader.review.serve: its head, and a body of ``BODY``
+bytes at most; forms of ``FIELDS`` fields at most), and every page says by its
 Content-Security-Policy that it runs no script but its own keyboard shortcuts. FastAPI and
 uvicorn are the api extra's (``pip install grader[api]``).
 """
@@ -25,16 +25,16 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse
 
 from grader.course.layout import Course
 from grader.errors import HistoryError
-from grader.kits.served import BoundedRequests
 from grader.report.feedback import CSP as FEEDBACK_CSP
 from grader.report.feedback import feedback_path
 from grader.results.store import read_result
 from grader.review import pages, summary
 from grader.review.publish import after_review, lab_title
-from grader.review.serve import HOST, LIMITS
+from grader.review.serve import HOST, BoundedBody
 from grader.review.store import COMMENT_CHARS, bank, record, save_comment
 
 COOKIE = "grader-review-token"
+BODY = 64 * 2**10  # bytes of one form: a comment and a few fields
 FIELDS = 16  # fields of one form
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'nonce-{nonce}'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -125,7 +125,7 @@ def make_app(settings: Settings):
         query = urlencode({"lab": form["lab"], "item": form.get("item", ""), "i": form.get("i", "0")})
         return RedirectResponse(f"/queue?{query}", 303)
 
-    return BoundedRequests(app, LIMITS)
+    return BoundedBody(app, BODY)
 
 
 def _save(settings: Settings, form: dict[str, str]) -> bool:
