@@ -22,27 +22,40 @@ _IDENTITY = re.compile(r"(?P<pid>[0-9]{1,7})(?:\.(?P<start>[0-9]{1,20}))?")
 
 def current() -> str:
     """This process's identity, as :func:`gone` reads it."""
-    start = _start(os.getpid())
-    return f"{os.getpid()}.{start}" if start is not None else str(os.getpid())
+    return identity_of(os.getpid())
+
+
+def identity_of(pid: int) -> str:
+    """Process ``pid``'s identity: ``PID.START``, or the bare pid where its start time is unknown."""
+    start = started(pid)
+    return f"{pid}.{start}" if start is not None else str(pid)
 
 
 def pid_of(identity: str) -> int | None:
     """The pid an identity names, or None if it names none."""
-    found = _IDENTITY.fullmatch(identity)
-    return int(found["pid"]) if found and 0 < int(found["pid"]) <= PID_MAX else None
+    parsed = _parse(identity)
+    return parsed[0] if parsed else None
 
 
 def gone(identity: str) -> bool:
     """Whether the process ``identity`` names has ended (its pid is free, or taken by a process
     that started at another time). What names no process is never gone: it is not the grader's."""
-    pid = pid_of(identity)
-    if pid is None:
+    parsed = _parse(identity)
+    if parsed is None:
         return False
+    pid, start = parsed
     if not _exists(pid):
         return True
-    start = _IDENTITY.fullmatch(identity)["start"]
-    now = _start(pid)
-    return start is not None and now is not None and now != int(start)
+    now = started(pid)
+    return start is not None and now is not None and now != start
+
+
+def _parse(identity: str) -> tuple[int, int | None] | None:
+    """(pid, start time or None) of an identity; None if it names no process."""
+    found = _IDENTITY.fullmatch(identity)
+    if found is None or not 0 < int(found["pid"]) <= PID_MAX:
+        return None
+    return int(found["pid"]), int(found["start"]) if found["start"] is not None else None
 
 
 def _exists(pid: int) -> bool:
@@ -55,7 +68,7 @@ def _exists(pid: int) -> bool:
         return True
 
 
-def _start(pid: int) -> int | None:
+def started(pid: int) -> int | None:
     """When process ``pid`` started, in clock ticks since boot; None without /proc or once it is gone.
     The fields are read after the command name's last ')', which may itself hold spaces and ')'."""
     try:

@@ -185,7 +185,7 @@ def ended_process() -> str:
     from grader import owner
 
     child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-    identity = f"{child.pid}.{owner._start(child.pid)}"
+    identity = owner.identity_of(child.pid)
     assert not owner.gone(identity) and not owner.gone(str(child.pid))  # alive, by either form
     child.communicate(b"")
     return identity

@@ -483,7 +483,7 @@ def test_live_build_that_hangs_is_cancelled(app_folder, monkeypatch, leftovers):
 # of the grader's and an owner that is a dead process (grader.owner) is an orphan: a free pid, or one
 # a process that started at another time has taken since.
 DEAD = ended_process()
-REUSED = f"{os.getpid()}.{int(owner.current().split('.')[1]) + 1}"
+REUSED = f"{os.getpid()}.{owner.started(os.getpid()) + 1}"
 ORPHAN_CASES = {
     "no labels": ({}, False, False),
     "kind only, as a build's step": ({dockerfile.LIVE_LABEL: "1"}, False, False),

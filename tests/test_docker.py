@@ -106,7 +106,7 @@ def test_reclaiming_a_dead_workers_pid_spares_what_a_live_process_with_that_pid_
     client = docker.from_env()
     tag = image.current_image(client)
     dead, me = ended_process(), owner.current()
-    earlier = f"{os.getpid()}.{int(me.split('.')[1]) - 1}"
+    earlier = f"{os.getpid()}.{owner.started(os.getpid()) - 1}"
     labels = {"dead": dead, "dead, pid alone": dead.split(".")[0], "earlier with my pid": earlier, "mine": me}
     made = {name: client.containers.create(tag, ["true"], labels={LABEL: "1", OWNER_LABEL: value}).id
             for name, value in labels.items()}

@@ -18,16 +18,12 @@ OWNERS = {  # what a folder's owner file says -> whether the folder is reclaimed
     "a dead executor, with its start time": (ended_process, True),
     "this process": (lambda: str(os.getpid()), False),
     "this process, with its start time": (owner.current, False),
-    "an earlier process with this process's pid": (lambda: f"{os.getpid()}.{_start() - 1}", True),
+    "an earlier process with this process's pid": (lambda: f"{os.getpid()}.{owner.started(os.getpid()) - 1}", True),
     "the init process": (lambda: "1", False),
     "no pid": (lambda: "not a pid", False),
     "empty": (lambda: "", False),
     "a huge number": (lambda: "9" * 40, False),
 }
-
-
-def _start() -> int:
-    return int(owner.current().split(".")[1])
 
 
 @pytest.mark.parametrize("maker", list(OWNERS))
